@@ -1,0 +1,129 @@
+"""The oomlens exception hierarchy. Every error a user can act on carries a ``hint``.
+
+::
+
+    OomLensError
+    ├── ProcessError(pid, name)
+    │   ├── NoSuchProcess
+    │   │   └── ZombieProcess
+    │   └── AccessDenied
+    ├── ProcParseError(path, line)
+    ├── CgroupError(path)
+    │   └── NoMemoryController
+    ├── SnapshotError(path)
+    ├── KernelVersionError(value)
+    ├── OomReportParseError(source, lineno, text)
+    ├── InputError(source)            unreadable input file / stream
+    ├── SelftestError                 the kernel-oracle self test could not run
+    └── AdjustError
+
+Pure: standard library only. The CLI maps each class to an exit code in one place
+(``oomlens.cli.exit_codes``).
+"""
+
+from __future__ import annotations
+
+
+class OomLensError(Exception):
+    """Base class. ``hint`` is a one-line suggestion for the user, or None."""
+
+    hint: str | None = None
+
+    def __init__(self, msg: str, *, hint: str | None = None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.msg
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls, state):  # type: ignore[no-untyped-def]
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, state.get("msg", ""))
+    obj.__dict__.update(state)
+    return obj
+
+
+class ProcessError(OomLensError):
+    def __init__(self, pid: int, name: str | None = None, msg: str | None = None, *, hint: str | None = None) -> None:
+        self.pid = pid
+        self.name = name
+        label = f"pid {pid}" + (f" ({name})" if name else "")
+        super().__init__(msg or f"process error: {label}", hint=hint)
+
+
+class NoSuchProcess(ProcessError):
+    def __init__(self, pid: int, name: str | None = None, msg: str | None = None) -> None:
+        super().__init__(pid, name, msg or f"no such process: pid {pid}",
+                         hint="the process may have exited; list candidates with `oomlens top --all`")
+
+
+class ZombieProcess(NoSuchProcess):
+    def __init__(self, pid: int, name: str | None = None) -> None:
+        super().__init__(pid, name, f"pid {pid} is a zombie (it has no memory left to kill)")
+
+
+class AccessDenied(ProcessError):
+    def __init__(self, pid: int, name: str | None = None, msg: str | None = None) -> None:
+        super().__init__(pid, name, msg or f"access denied reading pid {pid}",
+                         hint="run as root, or as the process owner")
+
+
+class ProcParseError(OomLensError):
+    def __init__(self, path: str, line: str | None = None, msg: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(msg or f"cannot parse {path}" + (f": {line!r}" if line else ""),
+                         hint="is the --proc root a real procfs (or a complete snapshot of one)?")
+
+
+class CgroupError(OomLensError):
+    def __init__(self, path: str, msg: str | None = None, *, hint: str | None = None) -> None:
+        self.path = path
+        super().__init__(msg or f"no such cgroup: {path}",
+                         hint=hint or "give the path under /sys/fs/cgroup/... or as shown in /proc/PID/cgroup")
+
+
+class NoMemoryController(CgroupError):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, f"cgroup {path} has no memory controller",
+                         hint="on cgroup v2 enable it in the parent's cgroup.subtree_control; on v1 use the memory hierarchy")
+
+
+class SnapshotError(OomLensError):
+    def __init__(self, path: str, msg: str) -> None:
+        self.path = path
+        super().__init__(f"bad snapshot {path}: {msg}", hint="create one with `oomlens snapshot -o FILE`")
+
+
+class KernelVersionError(OomLensError):
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(f"not a kernel version: {value!r}", hint="use a release like 3.10, 4.19 or 6.8.0-45-generic")
+
+
+class OomReportParseError(OomLensError):
+    def __init__(self, source: str, lineno: int, text: str, msg: str | None = None) -> None:
+        self.source = source
+        self.lineno = lineno
+        self.text = text
+        super().__init__(msg or f"{source}:{lineno}: cannot parse {text!r}")
+
+
+class InputError(OomLensError):
+    def __init__(self, source: str, msg: str, *, hint: str | None = None) -> None:
+        self.source = source
+        super().__init__(f"{source}: {msg}", hint=hint)
+
+
+class SelftestError(OomLensError):
+    pass
+
+
+class AdjustError(OomLensError):
+    pass
