@@ -1,0 +1,407 @@
+"""Public analysis API: rank a snapshot with the kernel model, explain one task, predict kill orders.
+
+Pure except :func:`top_report`, which takes a live snapshot when none is given. The CLI is a thin
+edge over these functions; ``Ranking.to_dict()`` is the ``oomlens top --json`` contract.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from oomlens.eras import Era, era_for
+from oomlens.errors import NoSuchProcess
+from oomlens.oom_kill import (
+    BadnessTerms,
+    Evaluation,
+    OomControl,
+    Selection,
+    badness_terms,
+    constrained_alloc,
+    kill_order,
+    out_of_memory,
+    proc_oom_score,
+)
+from oomlens.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
+
+UNOBSERVABLE = (
+    "MMF_OOM_SKIP (a victim already reaped), in_vfork and swapoff/KSM origin tasks are invisible in "
+    "/proc: assumed unset",
+    "processes sharing the victim's mm (CLONE_VM without CLONE_THREAD) are killed with it; /proc cannot "
+    "show mm sharing",
+    "a previous victim still being reaped makes the kernel abort without killing; not modelled",
+)
+
+
+@dataclass(slots=True)
+class ScoredTask:
+    """One task with the model's verdict: kernel badness (domain T) and /proc oom_score (global T)."""
+
+    task: Task
+    terms: BadnessTerms
+    oom_score: int
+    rank: int | None
+    skipped: str | None = None
+
+    @property
+    def eligible(self) -> bool:
+        return self.skipped is None and self.terms.eligible
+
+    @property
+    def reason(self) -> str | None:
+        return self.skipped or self.terms.reason
+
+    @property
+    def points(self) -> int | None:
+        return self.terms.points if self.eligible else None
+
+    def to_dict(self, page_size: int = 4096) -> dict[str, Any]:
+        t, b = self.task, self.terms
+        d: dict[str, Any] = {
+            "pid": t.pid, "name": t.name, "uid": t.uid, "oom_score_adj": t.oom_score_adj,
+            "rss_anon": t.rss_anon, "rss_file": t.rss_file, "rss_shmem": t.rss_shmem,
+            "swapents": t.swapents, "pgtables_pages": b.pgtables if self.eligible else t.pgtables_bytes // page_size,
+            "badness": self.points, "oom_score": self.oom_score, "eligible": self.eligible, "reason": self.reason,
+            "rank": self.rank, "adj_term": b.adj_term if self.eligible else None,
+            "root_bonus": b.root_bonus if self.eligible else None,
+            "clamped": b.clamped, "rss_split_known": t.rss_split_known,
+        }
+        if b.legacy:
+            d["legacy_steps"] = [{"step": s, "points": p} for s, p in b.legacy]
+        if b.assumptions:
+            d["assumptions"] = list(b.assumptions)
+        return d
+
+
+@dataclass(slots=True)
+class Ranking:
+    """The kernel's view of one OOM domain: every task in kill order, victim first."""
+
+    release: str
+    era: Era
+    constraint: OomConstraint
+    cgroup: str | None
+    totalpages: int
+    global_totalpages: int
+    tasks: list[ScoredTask]
+    selection: Selection
+    page_size: int = 4096
+    notes: list[str] = field(default_factory=list)
+    unreadable: int = 0
+
+    @property
+    def victim(self) -> ScoredTask | None:
+        v = self.selection.victim
+        return self.get(v.pid) if v is not None else None
+
+    @property
+    def chosen(self) -> ScoredTask | None:
+        c = self.selection.chosen
+        return self.get(c.pid) if c is not None else None
+
+    @property
+    def eligible(self) -> list[ScoredTask]:
+        return [t for t in self.tasks if t.eligible]
+
+    def get(self, pid: int) -> ScoredTask:
+        for t in self.tasks:
+            if t.task.pid == pid:
+                return t
+        raise NoSuchProcess(pid, msg=f"pid {pid} is not in this OOM domain"
+                            + (f" (cgroup {self.cgroup})" if self.cgroup else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        v = self.victim
+        sel = self.selection
+        return {
+            "kernel": {"release": self.release, "era": self.era.name},
+            "domain": {"constraint": self.constraint.value, "cgroup": self.cgroup, "totalpages": self.totalpages,
+                       "global_totalpages": self.global_totalpages, "page_size": self.page_size},
+            "victim": v.to_dict(self.page_size) if v else None,
+            "chosen_pid": sel.chosen.pid if sel.chosen else None,
+            "outcome": sel.outcome,
+            "message": sel.message,
+            "oom_group": sel.oom_group,
+            "also_killed": [t.pid for t in sel.also_killed],
+            "tasks": [t.to_dict(self.page_size) for t in self.tasks],
+            "unreadable": self.unreadable,
+            "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- building the domain
+
+def _snapshot_parts(snapshot: Any) -> tuple[str, MemInfo, VmSysctls, list[Task], MemcgLimits | None, int, float]:
+    tasks = list(snapshot.tasks)
+    memcg = getattr(snapshot, "cgroup", None)
+    members = getattr(snapshot, "cgroup_pids", None)
+    if memcg is not None and members is not None:
+        by_pid = {t.pid: t for t in tasks}
+        tasks = [by_pid[p] for p in members if p in by_pid]
+    return (snapshot.kernel_release, snapshot.meminfo, getattr(snapshot, "sysctls", VmSysctls()), tasks, memcg,
+            getattr(snapshot, "page_size", 4096), float(getattr(snapshot, "uptime_s", 0.0) or 0.0))
+
+
+def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel: str | None = None,
+               memcg: MemcgLimits | None = None, sysctls: VmSysctls | None = None, page_size: int = 4096,
+               uptime_s: float = 0.0, oom_groups: dict[str, bool] | None = None,
+               notes: Iterable[str] = (), unreadable: int = 0) -> Ranking:
+    """Score ``tasks`` (in the kernel's scan order) as kernel ``kernel`` (default: ``release``) would."""
+    era = era_for(kernel or release)
+    oc = OomControl(tasks=list(tasks), meminfo=meminfo, era=era, memcg=memcg, sysctls=sysctls or VmSysctls(),
+                    uptime_s=uptime_s, oom_groups=oom_groups or {})
+    sel = out_of_memory(oc, page_size=page_size)
+    global_T = meminfo.totalram_pages + meminfo.total_swap_pages
+    order = kill_order(sel.evaluations, era, memcg=memcg is not None)
+    scored: list[ScoredTask] = []
+    n = 0
+    for ev in order:
+        if ev.eligible and (era.initial_best != "zero" or ev.badness.points > 0):
+            n += 1
+            r: int | None = n
+        else:
+            r = None
+        scored.append(ScoredTask(ev.task, ev.badness, _proc_score(ev, oc, global_T, page_size), r, ev.skipped))
+    all_notes = list(notes) + list(UNOBSERVABLE) + _era_notes(era, release, kernel, memcg)
+    if any(a for s in scored for a in s.terms.assumptions if "uid 0" in a):
+        all_notes.append("CAP_SYS_ADMIN not known for some tasks: the root bonus was approximated by uid 0")
+    return Ranking(release=release, era=era, constraint=oc.constraint, cgroup=memcg.path if memcg else None,
+                   totalpages=oc.totalpages, global_totalpages=global_T, tasks=scored, selection=sel,
+                   page_size=page_size, notes=all_notes, unreadable=unreadable)
+
+
+def _proc_score(ev: Evaluation, oc: OomControl, global_T: int, page_size: int) -> int:
+    """/proc/PID/oom_score uses the global T even for tasks in a limited memcg."""
+    era = oc.era
+    if era.scoring == "legacy":
+        return ev.badness.points if ev.badness.eligible else 0
+    if oc.totalpages == global_T:
+        pts = ev.badness.points
+    else:
+        pts = badness_terms(ev.task, global_T, era, page_size=page_size).points
+    if not ev.badness.eligible and era.initial_best == "long_min":
+        pts = LONG_MIN
+    return proc_oom_score(pts, global_T, era)
+
+
+def _era_notes(era: Era, release: str, kernel: str | None, memcg: MemcgLimits | None) -> list[str]:
+    notes = []
+    if kernel and era_for(release) is not era:
+        notes.append(f"scored with the rules of kernel {kernel} (era {era.name}); this host runs {release}")
+    if era.scoring == "legacy":
+        notes.append("legacy (<=2.6.35) heuristic: CONFIG_HZ assumed 250 and the cpuset factor assumed not to "
+                     "apply; /proc inputs approximate what that kernel saw")
+    if era.scoring == "signed" and era_for(release).first >= (5, 9, 0):
+        notes.append("since 6.2 the kernel scores with approximate per-CPU RSS counters; /proc shows precise "
+                     "sums (since ~6.16). They can differ by about batch x CPUs pages per counter")
+    if memcg is not None and memcg.version == 1:
+        notes.append("cgroup v1 lists cgroup.procs sorted by pid, not in the kernel's scan order: exact ties "
+                     "are resolved in pid order (an assumption)")
+    if memcg is None:
+        notes.append("global domain shown; an allocation constrained by a cpuset or mempolicy uses a smaller T")
+    return notes
+
+
+def rank(snapshot: Any, *, kernel: str | None = None) -> Ranking:
+    """Rank a :class:`oomlens.snapshot.Snapshot` (global, or the snapshot's cgroup when it has one)."""
+    release, meminfo, sysctls, tasks, memcg, page_size, uptime = _snapshot_parts(snapshot)
+    groups = dict(getattr(snapshot, "oom_groups", None) or {})
+    return rank_tasks(tasks, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
+                      page_size=page_size, uptime_s=uptime, oom_groups=groups,
+                      notes=getattr(snapshot, "notes", ()) or (), unreadable=getattr(snapshot, "unreadable", 0))
+
+
+def top_report(cgroup: str | None = None, kernel: str | None = None, include_all: bool = False,
+               snapshot: Any = None) -> dict[str, Any]:
+    """The ``oomlens top --json`` document; takes a live snapshot when ``snapshot`` is None."""
+    if snapshot is None:
+        from oomlens.snapshot import take_snapshot
+
+        snapshot = take_snapshot(cgroup=cgroup)
+    doc = rank(snapshot, kernel=kernel).to_dict()
+    if not include_all:
+        doc["tasks"] = [t for t in doc["tasks"] if t["eligible"]]
+    return doc
+
+
+# --------------------------------------------------------------------------- explain
+
+@dataclass(slots=True)
+class Explanation:
+    """Why one task ranks where it does, with counterfactuals."""
+
+    ranking: Ranking
+    target: ScoredTask
+    rival: ScoredTask | None
+    """The victim (when the target is not the victim) or the runner-up (when it is)."""
+    margin: int | None
+    """Points between target and rival (positive: the target leads)."""
+    spare_adj: int | None
+    """Highest oom_score_adj at which the target would not be the victim (None: no adj spares it but -1000)."""
+    victim_adj: int | None
+    """Lowest oom_score_adj at which the target would be the victim (None: no adj ≤ 1000 makes it one)."""
+    shed_pages: int | None
+    """Pages the target must shed to stop being the victim (only for the victim)."""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.ranking
+        return {
+            "kernel": {"release": r.release, "era": r.era.name},
+            "domain": {"constraint": r.constraint.value, "cgroup": r.cgroup, "totalpages": r.totalpages},
+            "task": self.target.to_dict(r.page_size),
+            "is_victim": r.victim is not None and r.victim.task.pid == self.target.task.pid,
+            "rival": self.rival.to_dict(r.page_size) if self.rival else None,
+            "margin": self.margin, "spare_adj": self.spare_adj, "victim_adj": self.victim_adj,
+            "shed_pages": self.shed_pages, "candidates": len(r.eligible), "notes": self.notes + r.notes,
+        }
+
+
+def _wins(era: Era, memcg: bool, mine: int, my_index: int, other: int, other_index: int) -> bool:
+    """Would a task scoring ``mine`` at scan position ``my_index`` beat one scoring ``other``?"""
+    if mine != other:
+        return mine > other
+    tie = era.tie_memcg if memcg else era.tie_global
+    return (my_index > other_index) if tie == "last" else (my_index < other_index)
+
+
+def explain(ranking: Ranking, pid: int) -> Explanation:
+    """Explain ``pid``'s place in ``ranking``: margin to the victim (or runner-up) and what would change it."""
+    target = ranking.get(pid)
+    era, memcg = ranking.era, ranking.cgroup is not None
+    scan = {ev.task.pid: i for i, ev in enumerate(ranking.selection.evaluations)}
+    others = [t for t in ranking.eligible if t.task.pid != pid]
+    best_other = None
+    for o in others:
+        if best_other is None or _wins(era, memcg, o.terms.points, scan[o.task.pid], best_other.terms.points,
+                                       scan[best_other.task.pid]):
+            best_other = o
+    notes: list[str] = []
+    if not target.eligible:
+        return Explanation(ranking, target, ranking.victim, None, None, None, None,
+                           [f"not a candidate: {target.reason}"])
+    is_victim = ranking.victim is not None and ranking.victim.task.pid == pid
+    rival = best_other if is_victim else ranking.victim
+    margin = (target.terms.points - rival.terms.points) if rival and rival.eligible else None
+
+    def victim_with(adj: int) -> bool:
+        pts = badness_terms(target.task.with_(oom_score_adj=adj), ranking.totalpages, era,
+                            page_size=ranking.page_size)
+        if not pts.eligible:
+            return False
+        if best_other is None:
+            return True
+        return _wins(era, memcg, pts.points, scan[pid], best_other.terms.points, scan[best_other.task.pid])
+
+    if era.scoring == "legacy":
+        notes.append("adj counterfactuals are not computed for the legacy heuristic")
+        spare = vadj = None
+    else:
+        # badness is monotonic in adj: binary search the threshold in [-999, 1000]
+        lo, hi = -999, 1000
+        if not victim_with(hi):
+            spare, vadj = 1000, None
+        elif victim_with(lo):
+            spare, vadj = None, -999
+        else:
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if victim_with(mid):
+                    hi = mid
+                else:
+                    lo = mid
+            spare, vadj = lo, hi
+        if ranking.totalpages // 1000 == 0:
+            notes.append("T < 1000 pages: oom_score_adj has no effect in this domain (adj * (T/1000) = 0)")
+    shed = None
+    if is_victim and best_other is not None and era.scoring != "legacy":
+        need = target.terms.points - best_other.terms.points
+        if _wins(era, memcg, target.terms.points - need, scan[pid], best_other.terms.points, scan[best_other.task.pid]):
+            need += 1
+        shed = max(need, 0)
+    return Explanation(ranking, target, rival, margin, spare, vadj, shed, notes)
+
+
+# --------------------------------------------------------------------------- predict
+
+@dataclass(slots=True)
+class KillStep:
+    victim: ScoredTask
+    also_killed: list[Task]
+    freed_pages: int
+    cumulative_pages: int
+
+
+def freed_by_kill(task: Task, page_size: int = 4096) -> int:
+    """Pages a kill frees for sure: anonymous memory, swap entries and page tables. File pages stay in the
+    page cache (reclaimable anyway) and shmem stays while its tmpfs/memfd is referenced elsewhere."""
+    return task.rss_anon + task.swapents + task.pgtables_bytes // page_size
+
+
+def predict(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel: str | None = None,
+            memcg: MemcgLimits | None = None, sysctls: VmSysctls | None = None, need_pages: int | None = None,
+            page_size: int = 4096, oom_groups: dict[str, bool] | None = None, max_kills: int = 10_000) -> list[KillStep]:
+    """The kernel's kill order, one OOM at a time (each kill is a separate OOM invocation), until
+    ``need_pages`` would be freed (None: until nobody is left)."""
+    remaining = list(tasks)
+    steps: list[KillStep] = []
+    total = 0
+    while remaining and len(steps) < max_kills:
+        r = rank_tasks(remaining, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
+                       page_size=page_size, oom_groups=oom_groups)
+        v = r.victim
+        if v is None or r.selection.outcome == "panic":
+            break
+        dead = [v.task, *r.selection.also_killed]
+        freed = sum(freed_by_kill(t, page_size) for t in dead)
+        total += freed
+        steps.append(KillStep(v, list(r.selection.also_killed), freed, total))
+        gone = {t.pid for t in dead}
+        remaining = [t for t in remaining if t.pid not in gone]
+        if need_pages is not None and total >= need_pages:
+            break
+    return steps
+
+
+def apply_what_if(snapshot: Any, *, add: Sequence[tuple[str, int, int]] = (), set_adj: dict[int, int] | None = None,
+                  limit_pages: int | None = None) -> Any:
+    """A copy of ``snapshot`` with what-if edits: new tasks ``(name, rss_pages, adj)`` appended (newest, so last
+    in scan order), oom_score_adj overrides, and a new limit (the cgroup's, or the machine's RAM)."""
+    tasks = list(snapshot.tasks)
+    known = {t.pid for t in tasks}
+    for pid in (set_adj or {}):
+        if pid not in known:
+            raise NoSuchProcess(pid)
+    tasks = [t.with_(oom_score_adj=(set_adj or {})[t.pid]) if t.pid in (set_adj or {}) else t for t in tasks]
+    next_pid = max(known | {0}) + 1
+    members = list(getattr(snapshot, "cgroup_pids", None) or [])
+    memcg = getattr(snapshot, "cgroup", None)
+    for name, rss, adj in add:
+        tasks.append(Task(pid=next_pid, name=name, uid=0, oom_score_adj=adj, rss_anon=rss,
+                          memcg=memcg.path if memcg else None))
+        members.append(next_pid)
+        next_pid += 1
+    changes: dict[str, Any] = {"tasks": tuple(tasks)}
+    if memcg is not None:
+        changes["cgroup_pids"] = tuple(members)
+    if limit_pages is not None:
+        if memcg is not None:
+            changes["cgroup"] = dataclasses.replace(memcg, memory_max=limit_pages)
+        else:
+            changes["meminfo"] = dataclasses.replace(snapshot.meminfo, totalram_pages=limit_pages)
+    return dataclasses.replace(snapshot, **changes)
+
+
+def predict_snapshot(snapshot: Any, *, kernel: str | None = None, need_pages: int | None = None) -> list[KillStep]:
+    release, meminfo, sysctls, tasks, memcg, page_size, _ = _snapshot_parts(snapshot)
+    return predict(tasks, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
+                   need_pages=need_pages, page_size=page_size, oom_groups=dict(getattr(snapshot, "oom_groups", None) or {}))
+
+
+def constraint_totalpages(meminfo: MemInfo, memcg: MemcgLimits | None, kernel: str) -> int:
+    """T for a domain, as constrained_alloc computes it."""
+    oc = OomControl(tasks=[], meminfo=meminfo, era=era_for(kernel), memcg=memcg)
+    constrained_alloc(oc)
+    return oc.totalpages

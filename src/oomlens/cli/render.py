@@ -1,0 +1,168 @@
+"""Human output (rich). Only the CLI imports this module."""
+
+from __future__ import annotations
+
+import pwd
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from oomlens.api import Explanation, Ranking, ScoredTask
+
+console = Console(highlight=False)
+
+
+def human(pages: int | None, page_size: int = 4096) -> str:
+    if pages is None:
+        return "-"
+    n = float(pages * page_size)
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{sign}{n:.0f}{unit}" if unit == "B" or n >= 100 else f"{sign}{n:.1f}{unit}"
+        n /= 1024
+    return str(pages)  # pragma: no cover
+
+
+_users: dict[int, str] = {}
+
+
+def user(uid: int) -> str:
+    if uid not in _users:
+        try:
+            _users[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            _users[uid] = str(uid)
+    return _users[uid]
+
+
+def _domain_line(r: Ranking) -> str:
+    dom = f"memcg {r.cgroup}" if r.cgroup else "global"
+    return (f"kernel {r.release} (rules {r.era.name}) · domain {dom} ({r.constraint.value}) · "
+            f"T = {r.totalpages} pages ({human(r.totalpages, r.page_size)}), T/1000 = {r.totalpages // 1000}")
+
+
+def top(r: Ranking, rows: list[ScoredTask], truncated: bool = False) -> None:
+    console.print(_domain_line(r))
+    sel = r.selection
+    if r.victim is not None:
+        v = r.victim
+        line = f"next victim: [bold red]{v.task.pid} ({v.task.name})[/] badness {v.terms.points}"
+        if sel.sacrificed_for is not None:
+            line += f" — child sacrificed for {sel.sacrificed_for.pid} ({sel.sacrificed_for.name})"
+        if sel.oom_group:
+            line += f" — memory.oom.group {sel.oom_group}: {len(sel.also_killed)} more"
+        console.print(line)
+    else:
+        console.print(f"[bold]no victim[/]: {sel.message or sel.outcome}")
+    if sel.outcome == "panic":
+        console.print(f"[bold red]{sel.message}[/]")
+    t = Table(box=None, header_style="bold", pad_edge=False)
+    for col, just in [("#", "right"), ("PID", "right"), ("NAME", "left"), ("USER", "left"), ("ADJ", "right"),
+                      ("ANON", "right"), ("FILE", "right"), ("SHMEM", "right"), ("SWAP", "right"),
+                      ("PTBL", "right"), ("ADJ TERM", "right"), ("BADNESS", "right"), ("SCORE", "right"),
+                      ("%T", "right"), ("WHY NOT", "left")]:
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    ps = r.page_size
+    for s in rows:
+        task, b = s.task, s.terms
+        elig = s.eligible
+        style = "bold red" if r.victim is s else ("dim" if not elig else "")
+        t.add_row(str(s.rank or ""), str(task.pid), task.name, user(task.uid), str(task.oom_score_adj),
+                  human(task.rss_anon, ps) if task.rss_split_known else human(task.rss, ps) + "*",
+                  human(task.rss_file, ps), human(task.rss_shmem, ps), human(task.swapents, ps),
+                  human(task.pgtables_bytes // ps, ps), str(b.adj_term) if elig else "-",
+                  str(b.points) if elig else "-", str(s.oom_score),
+                  f"{100 * b.points / max(r.totalpages, 1):.1f}" if elig else "-",
+                  s.reason or "", style=style)
+    console.print(t)
+    if truncated:
+        console.print(f"… {len(r.eligible) - len(rows)} more eligible; use -n N or --all")
+    skipped = len(r.tasks) - len(r.eligible)
+    foot = f"{len(r.eligible)} candidates, {skipped} not eligible"
+    if r.unreadable:
+        foot += f", {r.unreadable} unreadable (permission denied)"
+    console.print(Text(foot + ". BADNESS = anon+file+shmem+swap+page tables (pages) + ADJ TERM; "
+                       "SCORE = /proc/PID/oom_score as the model computes it.", style="dim"))
+    for n in r.notes:
+        console.print(Text("note: " + n, style="dim"))
+
+
+def explain(ex: Explanation) -> None:
+    r, s = ex.ranking, ex.target
+    task, b = s.task, s.terms
+    ps = r.page_size
+    console.print(_domain_line(r))
+    console.print(f"[bold]{task.pid} ({task.name})[/] uid {task.uid} oom_score_adj {task.oom_score_adj}")
+    if not s.eligible:
+        console.print(f"not an OOM candidate: {s.reason}")
+        for n in ex.notes:
+            console.print(f"note: {n}")
+        return
+    if b.legacy:
+        console.print("legacy heuristic (<=2.6.35):")
+        for step, pts in b.legacy:
+            console.print(f"  {step:<45} → {pts}")
+    else:
+        console.print("oom_badness():")
+        console.print(f"  rss          {b.rss:>12} pages  (anon {task.rss_anon} + file {task.rss_file} + shmem {task.rss_shmem})")
+        console.print(f"  + swapents   {b.swapents:>12} pages")
+        console.print(f"  + pagetables {b.pgtables:>12} pages  ({task.pgtables_bytes} bytes / {ps})")
+        if r.era.scoring == "permille":
+            console.print(f"  = {b.base} pages × 1000 / T({r.totalpages}) = {b.base * 1000 // max(r.totalpages, 1)}‰")
+            if b.root_bonus:
+                console.print(f"  − {b.root_bonus} (CAP_SYS_ADMIN)")
+            console.print(f"  + oom_score_adj {b.adj_term}")
+        else:
+            console.print(f"  = {b.base:>14} pages")
+            if b.root_bonus:
+                console.print(f"  − root bonus {b.root_bonus}")
+            console.print(f"  + adj term   {b.adj_term:>12}  (oom_score_adj {b.adj} × (T/1000 = {r.totalpages // 1000}))")
+        console.print(f"  = badness    {b.points:>12}" + ("  (clamped)" if b.clamped else "") +
+                      ("  (32-bit overflow, as that kernel)" if b.overflowed else ""))
+    console.print(f"/proc/{task.pid}/oom_score = {s.oom_score} (global T = {r.global_totalpages})")
+    is_victim = r.victim is s
+    console.print(f"rank {s.rank} of {len(r.eligible)}" + (" — [bold red]the next OOM victim[/]" if is_victim else ""))
+    if ex.rival is not None and ex.margin is not None:
+        who = "runner-up" if is_victim else "victim"
+        console.print(f"{who}: {ex.rival.task.pid} ({ex.rival.task.name}) badness {ex.rival.terms.points}; "
+                      f"margin {ex.margin:+d} pages ({human(ex.margin, ps)})")
+    if is_victim:
+        if ex.spare_adj is not None:
+            console.print(f"oom_score_adj ≤ {ex.spare_adj} would spare it"
+                          + (f" ({ex.rival.task.name} would die instead)" if ex.rival else ""))
+        else:
+            console.print("no oom_score_adj above -1000 spares it (only -1000 does)")
+        if ex.shed_pages is not None:
+            console.print(f"or shedding {ex.shed_pages} pages ({human(ex.shed_pages, ps)}) of memory")
+    else:
+        if ex.victim_adj is not None:
+            console.print(f"oom_score_adj ≥ {ex.victim_adj} would make it the victim")
+        else:
+            console.print("no oom_score_adj up to 1000 makes it the victim")
+    for a in b.assumptions:
+        console.print(f"assumption: {a}")
+    for n in ex.notes + r.notes:
+        console.print(Text("note: " + n, style="dim"))
+
+
+def predict(doc: dict[str, Any], page_size: int) -> None:
+    d = doc["domain"]
+    console.print(f"kernel {doc['kernel']['release']} (rules {doc['kernel']['era']}) · domain "
+                  f"{'memcg ' + d['cgroup'] if d['cgroup'] else 'global'} · T = {d['totalpages']} pages")
+    t = Table(box=None, header_style="bold")
+    for c in ("#", "PID", "NAME", "ADJ", "BADNESS", "FREES", "TOTAL FREED", "ALSO KILLED"):
+        t.add_column(c)
+    for k in doc["kills"]:
+        t.add_row(str(k["order"]), str(k["pid"]), k["name"], str(k["oom_score_adj"]), str(k["badness"]),
+                  human(k["freed_pages"], page_size), human(k["cumulative_pages"], page_size),
+                  ",".join(map(str, k["also_killed"])))
+    console.print(t)
+    if doc["need_pages"] is not None:
+        msg = "enough" if doc["satisfied"] else "NOT enough: the kernel would run out of candidates"
+        console.print(f"need {human(doc['need_pages'], page_size)}: {msg}")
+    for n in doc["notes"]:
+        console.print(Text("note: " + n, style="dim"))
