@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Benchmark: `oomlens top --json --all` against `ps -eo pid,oom,oomadj,rss,comm --sort=-oom`.
+
+Starts EXTRA (default 3000) sleeping processes, then times both commands alternately ROUNDS times
+and prints the median wall-time ratio (oomlens / ps). Target: ratio <= 1.0. Cleans up its sleepers.
+
+    .venv/bin/python bench/bench_top.py [--extra 3000] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+
+def spawn_sleepers(n: int) -> list[int]:
+    pids = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:  # child: sleep until killed, without touching Python objects
+            try:
+                signal.pause()
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    return pids
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--extra", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    oomlens = [sys.executable, "-m", "oomlens", "top", "--json", "--all"]
+    ps = ["ps", "-eo", "pid,oom,oomadj,rss,comm", "--sort=-oom"]
+    pids = spawn_sleepers(args.extra)
+    try:
+        time.sleep(0.5)
+        nproc = sum(1 for d in os.listdir("/proc") if d.isdigit())
+        timed(oomlens), timed(ps)  # warm the page cache and dentries
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(timed(oomlens))
+            theirs.append(timed(ps))
+        ratios = [a / b for a, b in zip(ours, theirs)]
+        print(f"processes: {nproc}")
+        print(f"oomlens top --json --all: median {statistics.median(ours) * 1000:.0f} ms")
+        print(f"ps -eo ... --sort=-oom:    median {statistics.median(theirs) * 1000:.0f} ms")
+        print(f"ratio (median of per-round ratios): {statistics.median(ratios):.2f}  (target <= 1.0)")
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGKILL)
+        for p in pids:
+            os.waitpid(p, 0)
+
+
+if __name__ == "__main__":
+    main()
