@@ -148,6 +148,8 @@ class MemcgLimits:
     swappiness: int = 60
     oom_group: bool = False
     usage: int | None = None
+    oom_kill_disable: bool = False
+    """v1 ``memory.oom_control`` oom_kill_disable: a memcg OOM then kills nobody (tasks wait)."""
 
 
 @dataclass(frozen=True, slots=True)
