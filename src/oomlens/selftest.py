@@ -1,0 +1,1270 @@
+"""Kernel-oracle self test: provoke real memcg OOM kills and compare the kernel's victim with a prediction.
+
+The running kernel is the oracle. For each scenario we
+
+1. create a throwaway memory cgroup (:class:`MemcgSandbox`), possibly with child cgroups;
+2. start *holders* (:class:`Holder`): small ``python -I -S -c`` processes that join a cgroup, then
+   hold an exact amount of anonymous, shmem (memfd), file-backed (mlocked mapping of a sparse file
+   on a disk filesystem) memory and/or page tables (zero-page reads over a big sparse mapping), with
+   optional extra threads and a raised ``oom_score_adj``. Each holder reports ``ready`` after
+   touching every page;
+3. *arm* the sandbox: start the allocating task (the *trigger*, idle until told to go) and set the
+   limit to the current usage plus a small headroom;
+4. ask the predictor for a victim pid (``predict(cgroup_fs_path)``) while nothing moves;
+5. *fire*: the trigger allocates in 64 KiB steps until the memcg's ``oom_kill`` counter moves; the
+   kernel OOM-kills one task of the sandbox and logs a report, found in ``/dev/kmsg`` after a unique
+   marker record written just before firing (never by line count).
+
+Every holder also holds memory charged *inside* the memcg (at least :data:`MIN_CHARGED_MIB`), so that
+whichever task dies frees more than the trigger still wants and exactly one task is killed.
+
+Safety: allocations happen only inside a memcg whose limit is set before the trigger allocates, so a
+global OOM cannot result. Sandboxes kill their own processes and remove their cgroups on exit, also
+on exceptions and KeyboardInterrupt (SIGINT is deferred during cleanup); holders exit by themselves
+when the harness dies (their stdin reaches EOF); empty cgroups left by a dead harness are swept.
+
+Standard library only. Public API: :class:`MemcgSandbox`, :class:`Holder`, :class:`HolderProcess`,
+:func:`provoke`, :class:`ProvokeResult`, :class:`KmsgCursor`, :class:`KmsgRecord`,
+:func:`find_oom_report`, :func:`parse_kernel_report`, :class:`KernelReport`, :class:`Scenario`,
+:class:`ScenarioResult`, :func:`run_scenario`, :func:`run_selftest`, :func:`check_environment`,
+:data:`BUILTIN_SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import itertools
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from oomlens.errors import SelftestError
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+MiB = 1 << 20
+SANDBOX_PREFIX = "oomlens-selftest-"
+
+#: Smallest amount of memory (MiB) a holder must charge inside its memcg (see the module docstring).
+MIN_CHARGED_MIB = 0.5
+#: The trigger allocates this much between two looks at the ``oom_kill`` counter.
+TRIGGER_CHUNK_BYTES = 64 * 1024
+#: Beyond the headroom, the trigger gives up ("no-oom") after this much.
+TRIGGER_OVERSHOOT_BYTES = 48 * MiB
+#: The kernel ratelimits OOM report headers (a burst per 5 s); provoked OOMs are spaced this far apart.
+MIN_OOM_INTERVAL = 1.2
+#: Default limit headroom above the usage measured when arming.
+DEFAULT_HEADROOM_MIB = 1.0
+#: Comm (task name) of the default allocating task.
+ALLOCATOR_NAME = "allocator"
+
+_COUNTER = itertools.count(1)
+_OOM_CLOCK_LOCK = threading.Lock()
+_last_oom = 0.0
+
+_HINT_ROOT = "run as root (e.g. `sudo oomlens selftest`)"
+_HINT_HIERARCHY = ("needs a writable cgroup-v1 memory hierarchy (e.g. /sys/fs/cgroup/memory) or cgroup v2 with "
+                   "the memory controller enabled in the root's cgroup.subtree_control")
+
+
+# --------------------------------------------------------------------------------------------------
+# small filesystem helpers
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _try_write(path: str, text: str) -> bool:
+    try:
+        _write(path, text)
+    except OSError:
+        return False
+    return True
+
+
+def _keyed_int(path: str, key: str) -> int:
+    """Value of ``key`` in a ``key value`` per line file (memory.oom_control, memory.events)."""
+    for line in _read(path).splitlines():
+        k, _, v = line.partition(" ")
+        if k == key:
+            return int(v)
+    return 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_descendant(pid: int) -> bool:
+    """True when ``pid`` is this process's child, grandchild, ... (read from /proc/PID/stat)."""
+    me = os.getpid()
+    for _ in range(64):
+        try:
+            stat = _read(f"/proc/{pid}/stat")
+        except OSError:
+            return False
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == me:
+            return True
+        if ppid <= 1:
+            return False
+        pid = ppid
+    return False
+
+
+@dataclass(frozen=True)
+class _Mount:
+    mountpoint: str
+    root: str          # the mount's root inside its filesystem (field 4 of mountinfo)
+    fstype: str
+    superopts: frozenset[str]
+
+
+def _mounts(mountinfo: str = "/proc/self/mountinfo") -> list[_Mount]:
+    out = []
+    for line in _read(mountinfo).splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        lf, rf = left.split(), right.split()
+        if len(lf) < 5 or len(rf) < 3:
+            continue
+        unesc = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), s)  # noqa: E731
+        out.append(_Mount(unesc(lf[4]), unesc(lf[3]), rf[0], frozenset(rf[2].split(","))))
+    return out
+
+
+def _mount_of(path: str) -> _Mount | None:
+    path = os.path.realpath(path)
+    best = None
+    for m in _mounts():
+        mp = m.mountpoint.rstrip("/") or "/"
+        if path == mp or path.startswith(mp.rstrip("/") + "/"):
+            if best is None or len(mp) >= len(best.mountpoint):
+                best = m
+    return best
+
+
+# --------------------------------------------------------------------------------------------------
+# which memory hierarchy
+
+@dataclass(frozen=True)
+class _Hierarchy:
+    base: str          # filesystem directory under which sandboxes are created
+    version: int       # 1 or 2
+    kernel_base: str   # the same directory as the kernel prints cgroup paths ("/" for a hierarchy root)
+
+
+def _v2_has_memory(path: str) -> bool:
+    try:
+        return "memory" in _read(os.path.join(path, "cgroup.controllers")).split()
+    except OSError:
+        return False
+
+
+def _kernel_path(fs_path: str) -> str:
+    """``/sys/fs/cgroup/memory/a/b`` -> ``/a/b`` (the path the kernel prints in oom_memcg=)."""
+    m = _mount_of(fs_path)
+    if m is None:
+        return "/" + os.path.basename(fs_path)
+    rel = os.path.relpath(os.path.realpath(fs_path), m.mountpoint)
+    rel = "" if rel == "." else rel
+    return os.path.normpath(os.path.join(m.root, rel))
+
+
+def _resolve_hierarchy(base: str | None) -> _Hierarchy:
+    if base is None:
+        mounts = _mounts()
+        for m in mounts:
+            if m.fstype == "cgroup" and "memory" in m.superopts:
+                base = m.mountpoint
+                break
+        else:
+            for m in mounts:
+                if m.fstype == "cgroup2" and _v2_has_memory(m.mountpoint):
+                    base = m.mountpoint
+                    break
+            else:
+                raise SelftestError("no cgroup hierarchy with the memory controller is mounted", hint=_HINT_HIERARCHY)
+    if not os.path.isdir(base):
+        raise SelftestError(f"{base}: not a directory", hint=_HINT_HIERARCHY)
+    if os.path.exists(os.path.join(base, "memory.limit_in_bytes")) or os.path.exists(
+            os.path.join(base, "memory.usage_in_bytes")):
+        return _Hierarchy(base, 1, _kernel_path(base))
+    if _v2_has_memory(base):
+        if "memory" not in _read(os.path.join(base, "cgroup.subtree_control")).split() and not _try_write(
+                os.path.join(base, "cgroup.subtree_control"), "+memory"):
+            raise SelftestError(f"{base}: cannot enable the memory controller for child cgroups",
+                                hint=_HINT_HIERARCHY)
+        return _Hierarchy(base, 2, _kernel_path(base))
+    raise SelftestError(f"{base} is not a memory cgroup directory (no memory.* control files)",
+                        hint=_HINT_HIERARCHY)
+
+
+def _disk_file_dir() -> str:
+    """A directory whose files are page-cache backed (RssFile), not shmem (tmpfs files count as RssShmem)."""
+    candidates = [os.environ.get("OOMLENS_SELFTEST_FILE_DIR"), tempfile.gettempdir(), "/var/tmp", os.getcwd()]
+    for d in candidates:
+        if not d or not os.path.isdir(d) or not os.access(d, os.W_OK):
+            continue
+        m = _mount_of(d)
+        if m is not None and m.fstype not in {"tmpfs", "ramfs", "devtmpfs", "hugetlbfs", "proc", "sysfs"}:
+            return d
+    raise SelftestError("no writable directory on a disk filesystem for file-backed holders",
+                        hint="set OOMLENS_SELFTEST_FILE_DIR to a directory on ext4/xfs/btrfs")
+
+
+# --------------------------------------------------------------------------------------------------
+# the kernel log
+
+@dataclass(frozen=True)
+class KmsgRecord:
+    """One /dev/kmsg record."""
+
+    seq: int
+    usec: int
+    message: str
+
+    def line(self) -> str:
+        """The record as ``dmesg`` prints it: ``[   54.552251] message``."""
+        return f"[{self.usec // 1_000_000:5d}.{self.usec % 1_000_000:06d}] {self.message}"
+
+
+def _parse_kmsg(raw: bytes) -> KmsgRecord | None:
+    text = raw.decode("utf-8", "replace")
+    head, sep, rest = text.partition(";")
+    if not sep:
+        return None
+    fields = head.split(",")
+    try:
+        seq, usec = int(fields[1]), int(fields[2])
+    except (IndexError, ValueError):
+        return None
+    msg = rest.split("\n", 1)[0]
+    msg = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), msg)
+    return KmsgRecord(seq, usec, msg)
+
+
+class KmsgCursor:
+    """Reads the kernel log from ``/dev/kmsg``, starting at the end of the log as it was when created.
+
+    Each record carries a sequence number, so nothing already in the ring buffer is ever mistaken
+    for a new report. :meth:`mark` writes a unique marker record; :meth:`poll` appends new records to
+    :attr:`records`. ``overrun`` is set when the ring buffer wrapped past the cursor.
+    """
+
+    def __init__(self, path: str = "/dev/kmsg") -> None:
+        self.path = path
+        self.records: list[KmsgRecord] = []
+        self.overrun = False
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise SelftestError(f"cannot read the kernel log {path}: {e.strerror}",
+                                hint="run as root; the kernel's OOM reports are read from /dev/kmsg") from e
+        os.lseek(self._fd, 0, os.SEEK_END)
+
+    def mark(self, text: str) -> str:
+        """Write ``oomlens-selftest: <text> <token>`` to the kernel log; returns the unique token."""
+        token = f"mark-{uuid.uuid4().hex[:16]}"
+        # A fresh open each time: /dev/kmsg ratelimits writers per open file.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, f"<5>oomlens-selftest: {text} {token}\n".encode())
+        finally:
+            os.close(fd)
+        return token
+
+    def poll(self) -> list[KmsgRecord]:
+        """Read every record that arrived since the last call."""
+        new = []
+        while True:
+            try:
+                raw = os.read(self._fd, 16384)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:      # records were overwritten before we read them
+                self.overrun = True
+                continue
+            if not raw:
+                break
+            rec = _parse_kmsg(raw)
+            if rec is not None:
+                new.append(rec)
+        self.records.extend(new)
+        return new
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> KmsgCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# locating and reading one OOM report
+
+_TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+_KILL = re.compile(r"(?:^|: )Killed process (\d+) \((.*?)\)")
+_OOM_KILL = re.compile(r"^oom-kill:(.*)$")
+_ROW_618 = re.compile(r"^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")
+_ROW_419 = re.compile(r"^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")
+_COLS_618 = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "pgtables_bytes",
+             "swapents", "oom_score_adj", "name")
+_COLS_419 = ("pid", "uid", "tgid", "total_vm", "rss", "pgtables_bytes", "swapents", "oom_score_adj", "name")
+
+
+@dataclass
+class KernelReport:
+    """One memcg OOM report as the kernel logged it (the part the self test needs)."""
+
+    text: str                       # dmesg-style lines, from "invoked oom-killer" to "Killed process"
+    victim_pid: int
+    victim_name: str
+    complete: bool                  # False when the header and table were ratelimited away
+    constraint: str | None = None
+    oom_memcg: str | None = None
+    task_memcg: str | None = None
+    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)   # the "Tasks state" table by pid
+
+
+def parse_kernel_report(text: str) -> KernelReport:
+    """Parse a report's text (with or without ``[sec.usec]`` prefixes). Raises SelftestError without a kill line."""
+    lines = [_TS.sub("", ln) for ln in text.splitlines()]
+    victim = None
+    info: dict[str, str] = {}
+    tasks: dict[int, dict[str, Any]] = {}
+    header = False
+    for ln in lines:
+        if "invoked oom-killer:" in ln:
+            header = True
+        if m := _OOM_KILL.match(ln):
+            info = dict(kv.partition("=")[::2] for kv in m[1].split(","))
+        elif m := _ROW_618.match(ln):
+            tasks[int(m[1])] = _row(_COLS_618, m)
+        elif m := _ROW_419.match(ln):
+            tasks[int(m[1])] = _row(_COLS_419, m)
+        elif m := _KILL.search(ln):
+            victim = (int(m[1]), m[2])
+    if victim is None:
+        raise SelftestError("no 'Killed process' line in the report")
+    return KernelReport(text=text, victim_pid=victim[0], victim_name=victim[1], complete=header and bool(info),
+                        constraint=info.get("constraint"), oom_memcg=info.get("oom_memcg"),
+                        task_memcg=info.get("task_memcg"), tasks=tasks)
+
+
+def _row(cols: tuple[str, ...], m: re.Match[str]) -> dict[str, Any]:
+    vals = m.groups()
+    return {c: (v if c == "name" else int(v)) for c, v in zip(cols, vals, strict=True)}
+
+
+def find_oom_report(records: Sequence[KmsgRecord], pids: set[int] | frozenset[int], *,
+                    marker: str | None = None, memcg: str | None = None) -> KernelReport | None:
+    """The first OOM report after ``marker`` whose ``Killed process`` names one of ``pids``.
+
+    The report spans from the closest preceding ``invoked oom-killer`` line (not crossing an earlier
+    kill line, which would belong to another OOM) to the kill line. Without that header (ratelimited)
+    the report is just the kill line and ``complete`` is False; likewise when ``memcg`` is given and
+    the header's ``oom_memcg=`` names another cgroup. Returns None when no such kill line exists yet.
+    """
+    start = 0
+    if marker is not None:
+        for i, rec in enumerate(records):
+            if marker in rec.message:
+                start = i + 1
+                break
+        else:
+            return None
+    for k in range(start, len(records)):
+        m = _KILL.search(records[k].message)
+        if m and int(m[1]) in pids:
+            break
+    else:
+        return None
+    first = k
+    for j in range(k - 1, start - 1, -1):
+        msg = records[j].message
+        if _KILL.search(msg):
+            break
+        if "invoked oom-killer:" in msg:
+            first = j
+            break
+    report = parse_kernel_report("\n".join(r.line() for r in records[first:k + 1]))
+    if memcg is not None and report.oom_memcg is not None and report.oom_memcg != memcg:
+        report = parse_kernel_report(records[k].line())
+    return report
+
+
+# --------------------------------------------------------------------------------------------------
+# holders
+
+@dataclass(frozen=True)
+class Holder:
+    """A process that holds exact memory inside the sandbox.
+
+    ``name`` becomes the process's comm (at most 15 characters, unique within a scenario); memory is
+    in MiB; ``pgtable_mib`` is the page-table footprint built by reading one byte per 2 MiB of a
+    sparse read-only mapping (each read maps the shared zero page, so RSS does not grow, and costs
+    one PTE page); ``threads`` extra threads make it multi-threaded; ``oom_score_adj`` is raised
+    (0..1000) after joining; ``cgroup`` is a path relative to the sandbox ("" = the sandbox itself);
+    ``trigger`` makes this holder the allocating task that provokes the OOM.
+    """
+
+    name: str
+    anon_mib: float = 1.0
+    shmem_mib: float = 0.0
+    file_mib: float = 0.0
+    pgtable_mib: float = 0.0
+    threads: int = 0
+    oom_score_adj: int = 0
+    cgroup: str = ""
+    trigger: bool = False
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]{1,15}", self.name):
+            raise ValueError(f"holder name {self.name!r}: 1-15 characters of [A-Za-z0-9_.+-] (it becomes the comm)")
+        if min(self.anon_mib, self.shmem_mib, self.file_mib, self.pgtable_mib, self.threads) < 0:
+            raise ValueError(f"holder {self.name}: negative size")
+        if self.charged_mib < MIN_CHARGED_MIB:
+            raise ValueError(f"holder {self.name}: must hold at least {MIN_CHARGED_MIB} MiB inside the memcg")
+        if not 0 <= self.oom_score_adj <= 1000:
+            raise ValueError(f"holder {self.name}: oom_score_adj must be 0..1000 (lowering needs CAP_SYS_RESOURCE)")
+        if self.cgroup and not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", self.cgroup):
+            raise ValueError(f"holder {self.name}: bad sub-cgroup {self.cgroup!r}")
+
+    @property
+    def charged_mib(self) -> float:
+        return self.anon_mib + self.shmem_mib + self.file_mib + self.pgtable_mib
+
+    @property
+    def pte_regions(self) -> int:
+        return int(self.pgtable_mib * MiB) // PAGE_SIZE
+
+    def expected_pages(self) -> dict[str, int]:
+        """What this holder adds to its process's counters, in pages (the interpreter adds ~2000 more)."""
+        return {"rss_anon": int(self.anon_mib * MiB) // PAGE_SIZE,
+                "rss_shmem": int(self.shmem_mib * MiB) // PAGE_SIZE,
+                "rss_file": int(self.file_mib * MiB) // PAGE_SIZE,
+                "pgtables_pages": self.pte_regions}
+
+
+_HOLDER_SCRIPT = r'''
+import json, mmap, os, sys
+a = json.loads(sys.argv[1])
+if a["threads"]:
+    import threading
+if a["file"]:
+    import ctypes
+P = mmap.PAGESIZE
+keep = []
+
+def fail(msg):
+    os.write(2, ("oomlens holder %s: %s\n" % (a["comm"], msg)).encode())
+    os._exit(2)
+
+def put(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+def say(word):
+    os.write(1, (word + "\n").encode())
+
+def region(size, fd=-1, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE):
+    m = mmap.mmap(fd, size, flags=flags, prot=prot)
+    try:
+        m.madvise(mmap.MADV_NOHUGEPAGE)
+    except (AttributeError, OSError):
+        pass
+    keep.append(m)
+    return m
+
+def dirty(m, start, end):
+    for off in range(start, end, P):
+        m[off] = 1
+
+try:
+    put(a["procs"], "0")
+    put("/proc/self/comm", a["comm"])
+    if a["adj"]:
+        put("/proc/self/oom_score_adj", str(a["adj"]))
+    if a["anon"]:
+        dirty(region(a["anon"]), 0, a["anon"])
+    if a["shmem"]:
+        fd = os.memfd_create("oomlens-shmem")
+        os.ftruncate(fd, a["shmem"])
+        dirty(region(a["shmem"], fd, mmap.MAP_SHARED), 0, a["shmem"])
+        os.close(fd)
+    if a["file"]:
+        path = os.path.join(a["file_dir"], ".oomlens-selftest-%d" % os.getpid())
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.unlink(path)
+        os.ftruncate(fd, a["file"])
+        m = region(a["file"], fd, mmap.MAP_SHARED)
+        os.close(fd)
+        buf = (ctypes.c_char * a["file"]).from_buffer(m)
+        keep.append(buf)
+        libc = ctypes.CDLL(None, use_errno=True)
+        # mlock faults every page in (read faults: shared mapping) and keeps reclaim away from them
+        if libc.mlock(ctypes.c_void_p(ctypes.addressof(buf)), ctypes.c_size_t(a["file"])):
+            fail("mlock: " + os.strerror(ctypes.get_errno()))
+    if a["ptes"]:
+        R = 2 << 20
+        m = region(a["ptes"] * R, prot=mmap.PROT_READ)
+        for i in range(a["ptes"]):
+            m[i * R]
+    if a["threads"]:
+        ev = threading.Event()
+        for _ in range(a["threads"]):
+            threading.Thread(target=ev.wait, daemon=True).start()
+except OSError as e:
+    fail(str(e))
+
+def kills():
+    t = a["trigger"]
+    with open(t["events"]) as f:
+        for line in f:
+            k, _, v = line.partition(" ")
+            if k == t["key"]:
+                return int(v)
+    return 0
+
+say("ready")
+while True:
+    c = os.read(0, 1)
+    if not c:
+        os._exit(0)
+    if c == b"g" and a["trigger"]:
+        t = a["trigger"]
+        base = kills()
+        m = region(t["max"])
+        off, outcome = 0, "no-oom"
+        while off < t["max"]:
+            end = min(off + t["chunk"], t["max"])
+            dirty(m, off, end)
+            off = end
+            if kills() != base:
+                outcome = "killed"
+                break
+        say(outcome)
+'''
+
+
+class HolderProcess:
+    """A started holder: its spec, its cgroup directory and its process."""
+
+    def __init__(self, spec: Holder, popen: subprocess.Popen[bytes], cgroup_path: str) -> None:
+        self.spec = spec
+        self.popen = popen
+        self.cgroup_path = cgroup_path
+        self._buf = b""
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    def readline(self, timeout: float) -> str | None:
+        """The next line the holder printed, or None on timeout/EOF."""
+        deadline = time.monotonic() + timeout
+        fd = self.popen.stdout.fileno()  # type: ignore[union-attr]
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode()
+
+    def send(self, data: bytes) -> None:
+        self.popen.stdin.write(data)  # type: ignore[union-attr]
+        self.popen.stdin.flush()  # type: ignore[union-attr]
+
+    def stderr_text(self) -> str:
+        fd = self.popen.stderr.fileno()  # type: ignore[union-attr]
+        out = b""
+        while select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            out += chunk
+        return out.decode(errors="replace").strip()
+
+    def status_pages(self) -> dict[str, int]:
+        """Memory counters from /proc/PID/status, in pages (threads as a count)."""
+        want = {"RssAnon": "rss_anon", "RssFile": "rss_file", "RssShmem": "rss_shmem", "VmSwap": "swapents",
+                "VmPTE": "pgtables_pages", "Threads": "threads"}
+        out = {}
+        for line in _read(f"/proc/{self.pid}/status").splitlines():
+            key, _, val = line.partition(":")
+            if key in want:
+                n = int(val.split()[0])
+                out[want[key]] = n if key == "Threads" else n * 1024 // PAGE_SIZE
+        return out
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.kill()
+
+    def reap(self, timeout: float) -> bool:
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return True
+
+    def __repr__(self) -> str:
+        return f"<HolderProcess {self.name} pid={self.pid} rc={self.popen.returncode}>"
+
+
+# --------------------------------------------------------------------------------------------------
+# the sandbox
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT back (it stays pending, then raises KeyboardInterrupt) while cleanup runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class MemcgSandbox:
+    """A throwaway memory cgroup ``<base>/oomlens-selftest-<pid>-<n>`` with its holders.
+
+    ``base`` defaults to the mounted memory hierarchy (cgroup v1 ``memory``, else cgroup v2 with the
+    memory controller). Use it as a context manager: on exit it kills the processes it started and
+    removes every cgroup it created, also on exceptions and KeyboardInterrupt; an ``atexit`` hook
+    covers sandboxes that are never closed.
+    """
+
+    def __init__(self, base: str | None = None, *, headroom_mib: float = DEFAULT_HEADROOM_MIB,
+                 file_dir: str | None = None, sweep: bool = True) -> None:
+        self._base_arg = base
+        self.headroom_bytes = int(headroom_mib * MiB)
+        self._file_dir = file_dir
+        self._sweep = sweep
+        self.version = 0
+        self.path = ""             # filesystem path of the sandbox cgroup (the OOM domain)
+        self.kernel_path = ""      # the same cgroup as the kernel prints it (oom_memcg=)
+        self.procs: list[HolderProcess] = []
+        self._cgroups: list[str] = []
+        self._created = False
+        self._closed = False
+        self.armed = False
+
+    # lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> MemcgSandbox:
+        try:
+            self.create()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        problems = self.close()
+        if problems and exc_type is None:
+            raise SelftestError("sandbox cleanup incomplete: " + "; ".join(problems),
+                                hint="inspect with `ls /sys/fs/cgroup/memory` and `ps`")
+
+    def create(self) -> None:
+        if self._created:
+            return
+        if os.geteuid() != 0:
+            raise SelftestError("the self test needs root: it creates memory cgroups and provokes OOM kills",
+                                hint=_HINT_ROOT)
+        hier = _resolve_hierarchy(self._base_arg)
+        if self._sweep:
+            sweep_stale(hier.base)
+        name = f"{SANDBOX_PREFIX}{os.getpid()}-{next(_COUNTER)}"
+        path = os.path.join(hier.base, name)
+        try:
+            os.mkdir(path, 0o755)
+        except OSError as e:
+            raise SelftestError(f"cannot create cgroup {path}: {e.strerror}", hint=_HINT_HIERARCHY) from e
+        self._created = True
+        self._cgroups.append(path)
+        atexit.register(self.close)
+        self.version, self.path = hier.version, path
+        self.kernel_path = os.path.normpath(os.path.join(hier.kernel_base, name))
+        if not os.path.exists(os.path.join(path, "cgroup.procs")):
+            raise SelftestError(f"{hier.base} is not a cgroup filesystem (mkdir made a plain directory)",
+                                hint=_HINT_HIERARCHY)
+        self._configure(path)
+
+    def _configure(self, path: str) -> None:
+        """Make T = the memory limit exactly and let the OOM killer act (best effort; defaults are fine)."""
+        if self.version == 1:
+            _try_write(os.path.join(path, "memory.use_hierarchy"), "1")
+            _try_write(os.path.join(path, "memory.swappiness"), "0")
+            _try_write(os.path.join(path, "memory.oom_control"), "0")
+        else:
+            _try_write(os.path.join(path, "memory.swap.max"), "0")
+
+    def close(self) -> list[str]:
+        """Kill our processes, remove our cgroups; returns what could not be cleaned (idempotent)."""
+        if self._closed:
+            return []
+        self._closed = True
+        problems: list[str] = []
+        with _sigint_deferred():
+            for hp in self.procs:
+                hp.kill()
+            for hp in self.procs:
+                if not hp.reap(timeout=5.0):
+                    problems.append(f"pid {hp.pid} ({hp.name}) did not die")
+            for cg in reversed(self._cgroups):
+                problems += self._empty(cg)
+            for cg in reversed(self._cgroups):
+                if not _rmdir(cg, timeout=5.0):
+                    problems.append(f"cannot remove {cg}")
+            atexit.unregister(self.close)
+        return problems
+
+    @staticmethod
+    def _empty(cg: str) -> list[str]:
+        """SIGKILL stragglers that descend from us (never anyone else's processes)."""
+        problems = []
+        try:
+            pids = [int(p) for p in _read(os.path.join(cg, "cgroup.procs")).split()]
+        except OSError:
+            return []
+        for pid in pids:
+            if _is_our_descendant(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            else:
+                problems.append(f"foreign pid {pid} in {cg}; left alone")
+        return problems
+
+    # cgroups -----------------------------------------------------------------------------------
+    def cgroup(self, rel: str = "") -> str:
+        """Filesystem path of sub-cgroup ``rel`` (created on first use, with its parents)."""
+        cur = self.path
+        for part in filter(None, rel.split("/")):
+            nxt = os.path.join(cur, part)
+            if not os.path.isdir(nxt):
+                if self.version == 2 and "memory" not in _read(os.path.join(cur, "cgroup.subtree_control")).split():
+                    _write(os.path.join(cur, "cgroup.subtree_control"), "+memory")
+                os.mkdir(nxt, 0o755)
+                self._cgroups.append(nxt)
+                self._configure(nxt)
+            cur = nxt
+        return cur
+
+    def _file(self, v1: str, v2: str) -> str:
+        return os.path.join(self.path, v1 if self.version == 1 else v2)
+
+    def usage_bytes(self) -> int:
+        return int(_read(self._file("memory.usage_in_bytes", "memory.current")))
+
+    def limit_bytes(self) -> int | None:
+        raw = _read(self._file("memory.limit_in_bytes", "memory.max")).strip()
+        if raw == "max" or int(raw) >= 1 << 62:
+            return None
+        return int(raw)
+
+    def set_limit(self, nbytes: int | None) -> None:
+        if nbytes is None:
+            value = "-1" if self.version == 1 else "max"
+        else:
+            value = str(nbytes - nbytes % PAGE_SIZE)
+        _write(self._file("memory.limit_in_bytes", "memory.max"), value)
+
+    def oom_kill_events(self) -> tuple[str, str]:
+        """(file, key) of the hierarchical oom_kill counter of the sandbox."""
+        return self._file("memory.oom_control", "memory.events"), "oom_kill"
+
+    def oom_kill_count(self) -> int:
+        return _keyed_int(*self.oom_kill_events())
+
+    def member_pids(self) -> list[int]:
+        """Processes in the sandbox's cgroups, pre-order (parents before children)."""
+        out = []
+        for cg in self._cgroups:
+            with contextlib.suppress(OSError):
+                out += [int(p) for p in _read(os.path.join(cg, "cgroup.procs")).split()]
+        return out
+
+    # processes ---------------------------------------------------------------------------------
+    @property
+    def trigger(self) -> HolderProcess | None:
+        for hp in self.procs:
+            if hp.spec.trigger and hp.returncode is None:
+                return hp
+        return None
+
+    def spawn(self, holders: Sequence[Holder], *, timeout: float = 20.0) -> list[HolderProcess]:
+        """Start holders (in parallel) and wait until each has touched all its memory."""
+        if not self._created or self._closed:
+            raise SelftestError("spawn() on a sandbox that is not open")
+        if sum(h.trigger for h in holders) + (self.trigger is not None) > 1:
+            raise SelftestError("a sandbox has at most one trigger (allocating) holder")
+        events_file, key = self.oom_kill_events()
+        started = []
+        for h in holders:
+            args = {
+                "procs": os.path.join(self.cgroup(h.cgroup), "cgroup.procs"), "comm": h.name,
+                "adj": h.oom_score_adj, "anon": int(h.anon_mib * MiB), "shmem": int(h.shmem_mib * MiB),
+                "file": int(h.file_mib * MiB), "file_dir": "", "ptes": h.pte_regions, "threads": h.threads,
+                "trigger": None,
+            }
+            if h.file_mib:
+                args["file_dir"] = self._file_dir or _disk_file_dir()
+            if h.trigger:
+                args["trigger"] = {"events": events_file, "key": key, "chunk": TRIGGER_CHUNK_BYTES,
+                                   "max": self.headroom_bytes + TRIGGER_OVERSHOOT_BYTES}
+            popen = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HOLDER_SCRIPT, json.dumps(args)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            hp = HolderProcess(h, popen, self.cgroup(h.cgroup))
+            self.procs.append(hp)
+            started.append(hp)
+        deadline = time.monotonic() + timeout
+        for hp in started:
+            line = hp.readline(max(0.0, deadline - time.monotonic()))
+            if line != "ready":
+                hp.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    hp.popen.wait(2.0)
+                why = hp.stderr_text() or line or "timeout"
+                hp.reap(1.0)
+                raise SelftestError(f"holder {hp.name} did not get ready: {why}")
+            self._check_holder(hp)
+        return started
+
+    @staticmethod
+    def _check_holder(hp: HolderProcess) -> None:
+        """Catch environments where memory does not land where intended (e.g. files on tmpfs)."""
+        got = hp.status_pages()
+        want = hp.spec.expected_pages()
+        for key in ("rss_anon", "rss_shmem", "rss_file", "pgtables_pages"):
+            if got.get(key, 0) < want[key]:
+                raise SelftestError(f"holder {hp.name}: {key} is {got.get(key)} pages, expected >= {want[key]}")
+        if got.get("threads", 1) != hp.spec.threads + 1:
+            raise SelftestError(f"holder {hp.name}: {got.get('threads')} threads, expected {hp.spec.threads + 1}")
+
+    def pid_names(self) -> dict[int, str]:
+        return {hp.pid: hp.name for hp in self.procs}
+
+    # arming ------------------------------------------------------------------------------------
+    def arm(self) -> int:
+        """Start the default allocator if no trigger holder exists, then set limit = usage + headroom.
+
+        Returns the limit in bytes. Nothing in the sandbox allocates between arming and firing.
+        """
+        if self.trigger is None:
+            self.spawn([Holder(ALLOCATOR_NAME, anon_mib=1.0, trigger=True)])
+        for _ in range(10):
+            want = self.usage_bytes() + self.headroom_bytes
+            try:
+                self.set_limit(want)
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise
+                time.sleep(0.05)
+                continue
+            self.armed = True
+            return self.limit_bytes() or want
+        raise SelftestError(f"cannot set the limit of {self.path} (usage keeps growing)")
+
+
+def _rmdir(path: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.rmdir(path)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+
+def sweep_stale(base: str) -> list[str]:
+    """Remove empty ``oomlens-selftest-<pid>-*`` cgroups whose creating process is gone.
+
+    Holders of a harness that died exit by themselves (stdin EOF), which leaves empty cgroups behind.
+    Processes are never touched here. Returns the removed paths.
+    """
+    removed = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        m = re.fullmatch(re.escape(SANDBOX_PREFIX) + r"(\d+)-\d+", name)
+        if not m or _pid_alive(int(m[1])):
+            continue
+        top = os.path.join(base, name)
+        dirs = [d for d, _, _ in os.walk(top)]
+        if all(not _read(os.path.join(d, "cgroup.procs")).split() for d in dirs
+               if os.path.exists(os.path.join(d, "cgroup.procs"))):
+            if all(_rmdir(d, timeout=0.5) for d in reversed(dirs)):
+                removed.append(top)
+    return removed
+
+
+def check_environment(base: str | None = None) -> None:
+    """Raise SelftestError (with a hint) unless a sandbox can be created here and the kernel log is readable."""
+    with MemcgSandbox(base):
+        pass
+    KmsgCursor().close()
+
+
+# --------------------------------------------------------------------------------------------------
+# provoking
+
+@dataclass
+class ProvokeResult:
+    """What one provoked OOM did."""
+
+    victim_pid: int
+    victim_name: str
+    report: KernelReport
+    died: dict[int, int]            # pid -> return code (-9 = SIGKILL) of our processes that are gone
+    marker: str
+    limit_bytes: int
+
+
+def _space_ooms() -> None:
+    with _OOM_CLOCK_LOCK:
+        wait = _last_oom + MIN_OOM_INTERVAL - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+
+
+def _note_oom() -> None:
+    global _last_oom
+    with _OOM_CLOCK_LOCK:
+        _last_oom = time.monotonic()
+
+
+def provoke(sandbox: MemcgSandbox, *, timeout: float = 15.0, cursor: KmsgCursor | None = None) -> ProvokeResult:
+    """Arm the sandbox (if needed), make its trigger allocate past the limit, return the kernel's verdict.
+
+    The report is located in the kernel log after a unique marker record written just before firing.
+    After the kill the limit is lifted, so nothing else in the sandbox dies; the victim is checked to
+    have really died by SIGKILL. Pass ``cursor`` to share one log cursor across several provokes.
+    """
+    limit = sandbox.limit_bytes() if sandbox.armed else None
+    if limit is None:
+        limit = sandbox.arm()
+    trigger = sandbox.trigger
+    assert trigger is not None
+    ours = sandbox.pid_names()
+    own_cursor = cursor is None
+    cur = KmsgCursor() if cursor is None else cursor
+    try:
+        _space_ooms()
+        marker = cur.mark(f"provoke {sandbox.kernel_path}")
+        trigger.send(b"g")
+        deadline = time.monotonic() + timeout
+        report = None
+        outcome = None
+        while report is None:
+            cur.poll()
+            report = find_oom_report(cur.records, frozenset(ours), marker=marker, memcg=sandbox.kernel_path)
+            if report is not None:
+                break
+            if outcome is None and trigger.returncode is None:
+                outcome = trigger.readline(0.02)
+            else:
+                time.sleep(0.02)
+            if outcome == "no-oom":
+                raise SelftestError(f"no OOM kill in {sandbox.path}: the trigger allocated "
+                                    f"{TRIGGER_OVERSHOOT_BYTES // MiB} MiB past the limit unhindered",
+                                    hint="is something reclaimable (page cache, swap) charged to the sandbox?")
+            if time.monotonic() > deadline:
+                died = {hp.pid: hp.returncode for hp in sandbox.procs if hp.returncode is not None}
+                raise SelftestError(f"no kernel OOM report for {sandbox.kernel_path} within {timeout:.0f} s "
+                                    f"(dead: {died}, oom_kill={sandbox.oom_kill_count()})",
+                                    hint="is vm.oom_dump_tasks/printk working? read `dmesg`")
+        _note_oom()
+        sandbox.set_limit(None)
+        sandbox.armed = False
+    finally:
+        if own_cursor:
+            cur.close()
+    victim = next((hp for hp in sandbox.procs if hp.pid == report.victim_pid), None)
+    if victim is None:
+        raise SelftestError(f"the kernel killed pid {report.victim_pid}, which this sandbox did not start")
+    if not victim.reap(timeout=10.0) or victim.returncode != -signal.SIGKILL:
+        raise SelftestError(f"pid {victim.pid} ({victim.name}) was reported killed but exited with "
+                            f"{victim.returncode}")
+    died = {hp.pid: rc for hp in sandbox.procs if (rc := hp.returncode) is not None}
+    return ProvokeResult(victim_pid=report.victim_pid, victim_name=report.victim_name, report=report, died=died,
+                         marker=marker, limit_bytes=limit)
+
+
+# --------------------------------------------------------------------------------------------------
+# scenarios
+
+@dataclass(frozen=True)
+class Scenario:
+    """A set of holders designed so the kernel must kill ``expected`` (a holder name); ``notes`` says why."""
+
+    name: str
+    holders: tuple[Holder, ...]
+    expected: str
+    notes: str = ""
+    headroom_mib: float = DEFAULT_HEADROOM_MIB
+
+    def __post_init__(self) -> None:
+        names = [h.name for h in self.holders]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scenario {self.name}: holder names must be unique")
+        if self.expected not in names + [ALLOCATOR_NAME]:
+            raise ValueError(f"scenario {self.name}: expected victim {self.expected!r} is not a holder")
+        if sum(h.trigger for h in self.holders) > 1:
+            raise ValueError(f"scenario {self.name}: at most one trigger holder")
+        if not any(h.trigger for h in self.holders) and ALLOCATOR_NAME in names:
+            raise ValueError(f"scenario {self.name}: {ALLOCATOR_NAME!r} is reserved for the default allocator")
+
+
+@dataclass
+class ScenarioResult:
+    """One scenario run: the prediction, the kernel's choice and its report."""
+
+    scenario: str
+    expected: str
+    predicted_pid: int | None
+    predict_error: str | None
+    kernel_pid: int | None
+    kernel_name: str | None
+    pids: dict[str, int]            # holder name -> pid (includes the allocator)
+    report: str
+    report_complete: bool
+    kernel_tasks: dict[int, dict[str, Any]]
+    limit_bytes: int
+    cgroup: str                     # filesystem path handed to the predictor
+    trigger_pid: int | None
+    headroom_bytes: int
+    elapsed: float
+    attempts: int = 1
+
+    @property
+    def agree(self) -> bool:
+        return self.predicted_pid is not None and self.predicted_pid == self.kernel_pid
+
+    def holder_of(self, pid: int | None) -> str | None:
+        return next((n for n, p in self.pids.items() if p == pid), None)
+
+    @property
+    def kernel_holder(self) -> str | None:
+        return self.holder_of(self.kernel_pid)
+
+    @property
+    def predicted_holder(self) -> str | None:
+        return self.holder_of(self.predicted_pid)
+
+    @property
+    def as_designed(self) -> bool:
+        return self.kernel_holder == self.expected
+
+    def summary(self) -> str:
+        verdict = "agree" if self.agree else "DISAGREE"
+        pred = self.predict_error or f"{self.predicted_holder or '?'}[{self.predicted_pid}]"
+        return (f"{self.scenario}: {verdict}: predicted {pred}, kernel killed "
+                f"{self.kernel_holder or self.kernel_name}[{self.kernel_pid}]"
+                + ("" if self.as_designed else f" (designed: {self.expected})"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario, "expected": self.expected, "agree": self.agree,
+            "as_designed": self.as_designed, "predicted_pid": self.predicted_pid,
+            "predicted_holder": self.predicted_holder, "predict_error": self.predict_error,
+            "kernel_pid": self.kernel_pid, "kernel_name": self.kernel_name, "kernel_holder": self.kernel_holder,
+            "pids": self.pids, "limit_bytes": self.limit_bytes, "cgroup": self.cgroup,
+            "report_complete": self.report_complete, "report": self.report, "elapsed": round(self.elapsed, 3),
+            "attempts": self.attempts,
+        }
+
+
+Predictor = Callable[[str], int]
+
+
+def run_scenario(scenario: Scenario, predict: Predictor, *, base: str | None = None,
+                 retries: int = 2) -> ScenarioResult:
+    """Build the scenario, ask ``predict(cgroup_fs_path)`` for the victim pid, then provoke the OOM.
+
+    ``predict`` runs after every holder is ready and the limit is set, before the OOM; an exception
+    from it is recorded in ``predict_error`` (the OOM is still provoked). If the report came without
+    its header (another OOM elsewhere used up the kernel's ratelimit), the scenario is run again, up
+    to ``retries`` more times, after waiting out the ratelimit window.
+    """
+    for attempt in range(1, retries + 2):
+        t0 = time.monotonic()
+        with MemcgSandbox(base, headroom_mib=scenario.headroom_mib) as sb:
+            sb.spawn(scenario.holders)
+            limit = sb.arm()
+            try:
+                predicted: int | None = int(predict(sb.path))
+                error = None
+            except Exception as e:  # noqa: BLE001 - any predictor failure is a result, not a crash
+                predicted, error = None, f"{type(e).__name__}: {e}"
+            pr = provoke(sb)
+            trigger = next(hp for hp in sb.procs if hp.spec.trigger)
+            result = ScenarioResult(
+                scenario=scenario.name, expected=scenario.expected, predicted_pid=predicted, predict_error=error,
+                kernel_pid=pr.victim_pid, kernel_name=pr.victim_name,
+                pids={hp.name: hp.pid for hp in sb.procs}, report=pr.report.text,
+                report_complete=pr.report.complete, kernel_tasks=pr.report.tasks, limit_bytes=limit,
+                cgroup=sb.path, trigger_pid=trigger.pid, headroom_bytes=sb.headroom_bytes,
+                elapsed=time.monotonic() - t0, attempts=attempt)
+        if result.report_complete or attempt > retries:
+            return result
+        time.sleep(5.0)
+    raise AssertionError("unreachable")
+
+
+def _oomlens_predict(cgroup_path: str) -> int:
+    try:
+        from oomlens.api import top_report
+    except ImportError as e:
+        raise SelftestError(f"oomlens's own model is not available: {e}") from e
+    victim = top_report(cgroup=cgroup_path)["victim"]
+    if not victim:
+        raise SelftestError(f"oomlens predicted no victim in {cgroup_path}")
+    return int(victim["pid"])
+
+
+def run_selftest(scenarios: Sequence[Scenario] | None = None, predict: Predictor | None = None,
+                 progress: Callable[[int, int, ScenarioResult], None] | None = None, *,
+                 base: str | None = None) -> list[ScenarioResult]:
+    """Run ``scenarios`` (default :data:`BUILTIN_SCENARIOS`) against the kernel.
+
+    ``predict`` defaults to oomlens's own model (``oomlens.api.top_report``). ``progress(done, total,
+    result)`` is called after each scenario.
+    """
+    scenarios = BUILTIN_SCENARIOS if scenarios is None else scenarios
+    if predict is None:
+        predict = _oomlens_predict
+    results = []
+    for i, sc in enumerate(scenarios, 1):
+        res = run_scenario(sc, predict, base=base)
+        results.append(res)
+        if progress is not None:
+            progress(i, len(scenarios), res)
+    return results
+
+
+# Sizes: a python holder starts at ~2100 pages (RssAnon ~650 + RssFile ~1450) before it allocates;
+# margins between the designed victim and the runner-up are >= ~2000 pages (8 MiB), far above the
+# noise (percpu RSS counters: <= 64 pages per counter here; the allocator grows by ~headroom before
+# the kill). The default allocator stays near 2100 + 512 pages, far below every designed victim.
+# T (the memcg limit) is about the sum of the sizes below + ~2 MiB, so T//1000 is ~12..16.
+BUILTIN_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "largest-anon",
+        (Holder("anon12", anon_mib=12), Holder("anon36", anon_mib=36), Holder("anon24", anon_mib=24)),
+        expected="anon36",
+        notes="baseline: with adj 0 everywhere the largest rss wins (margin 12 MiB)."),
+    Scenario(
+        "adj-beats-larger",
+        (Holder("big40", anon_mib=40), Holder("adj600", anon_mib=16, oom_score_adj=600)),
+        expected="adj600",
+        notes="adj is worth adj*(T//1000) pages with T = the memcg limit (~59 MiB, T//1000 ~ 14): "
+              "16 MiB + 600*14 pages (~4100+8400) beats 40 MiB (10240 pages)."),
+    Scenario(
+        "adj-scaled-by-limit",
+        (Holder("big40", anon_mib=40), Holder("adj100", anon_mib=8, oom_score_adj=100)),
+        expected="big40",
+        notes="T is the memcg limit, not machine RAM: adj 100 adds only ~1200 pages here (8 MiB + 1200 < 40 MiB); "
+              "with T = RAM (~6M pages) it would add ~600000 and adj100 would be chosen."),
+    Scenario(
+        "shmem-counts",
+        (Holder("anon30", anon_mib=30), Holder("shm36", anon_mib=1, shmem_mib=36)),
+        expected="shm36",
+        notes="memfd shmem pages count (rss_shmem): 37 MiB beats 30 MiB of anon; RssAnon alone or "
+              "'rss minus shared' picks anon30."),
+    Scenario(
+        "file-counts",
+        (Holder("anon30", anon_mib=30), Holder("file36", anon_mib=1, file_mib=36)),
+        expected="file36",
+        notes="mapped page cache of a disk file counts (rss_file, mlocked so reclaim cannot shrink it): "
+              "37 MiB beats 30 MiB of anon."),
+    Scenario(
+        "pgtables-decide",
+        (Holder("anon32", anon_mib=32), Holder("anon28pt12", anon_mib=28, pgtable_mib=12)),
+        expected="anon28pt12",
+        notes="page tables count (pgtables_bytes/4096): 28 MiB rss + 12 MiB of PTE pages (zero-page reads over "
+              "6 GiB of sparse mapping) beats 32 MiB; by rss alone anon32 would win."),
+    Scenario(
+        "threads-one-group",
+        (Holder("mt20x8", anon_mib=20, threads=8), Holder("single32", anon_mib=32)),
+        expected="single32",
+        notes="a process with 8 extra threads is one candidate scored once: 20 MiB < 32 MiB. Summing per "
+              "thread (9 x 20 MiB) would pick mt20x8."),
+    Scenario(
+        "nested-children",
+        (Holder(ALLOCATOR_NAME, anon_mib=1, cgroup="a", trigger=True), Holder("a24", anon_mib=24, cgroup="a"),
+         Holder("deep36", anon_mib=36, cgroup="b/c"), Holder("d12", anon_mib=12, cgroup="b/d")),
+        expected="deep36",
+        notes="the OOM is at the limited parent; every task in its subtree is a candidate, so a grandchild "
+              "cgroup's 36 MiB wins. The parent itself holds no task (valid on cgroup v2 too)."),
+    Scenario(
+        "adj1000-tiny",
+        (Holder("big40", anon_mib=40), Holder("mid16", anon_mib=16), Holder("tiny", anon_mib=1, oom_score_adj=1000)),
+        expected="tiny",
+        notes="adj 1000 adds 1000*(T//1000) ~ T pages (~15000 > 40 MiB = 10240): a 1 MiB process is killed first."),
+    Scenario(
+        "allocator-itself",
+        (Holder("a20", anon_mib=20), Holder("alloc36", anon_mib=36, trigger=True), Holder("a24", anon_mib=24)),
+        expected="alloc36",
+        notes="the allocating task gets no protection: when it is the largest, the kernel kills the task that "
+              "hit the limit."),
+)
