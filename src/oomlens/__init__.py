@@ -27,9 +27,22 @@ from oomlens.types import (
 
 __version__ = "0.1.0"
 
+# The live-data boundary is imported on first use: `import oomlens` stays cheap for the CLI.
+_LAZY = {"ProcFS": "oomlens.procfs", "CgroupFS": "oomlens.cgroup", "Snapshot": "oomlens.snapshot",
+         "take_snapshot": "oomlens.snapshot", "load_snapshot": "oomlens.snapshot", "save_snapshot": "oomlens.snapshot"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'oomlens' has no attribute {name!r}")
+
+
 __all__ = sorted([
-    "AccessDenied", "CgroupError", "InputError", "KernelRelease", "KernelVersionError", "LONG_MIN",
+    "AccessDenied", "CgroupError", "CgroupFS", "InputError", "KernelRelease", "KernelVersionError", "LONG_MIN",
     "MemInfo", "MemcgLimits", "NoMemoryController", "NoSuchProcess", "OomConstraint", "OomLensError",
-    "OomReportParseError", "PAGE_SIZE", "ProcParseError", "ProcessError", "SnapshotError", "Task",
-    "VmSysctls", "ZombieProcess", "__version__",
+    "OomReportParseError", "PAGE_SIZE", "ProcFS", "ProcParseError", "ProcessError", "Snapshot", "SnapshotError",
+    "Task", "VmSysctls", "ZombieProcess", "__version__", "load_snapshot", "save_snapshot", "take_snapshot",
 ])

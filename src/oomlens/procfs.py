@@ -410,9 +410,14 @@ class ProcFS:
                 mem = (0, 0, 0, 0, 0, 0)
             tgid, nspid, capeff = f(b"Tgid"), f(b"NSpid"), f(b"CapEff")
             cap = int(capeff, 16) if capeff is not None else None
-            adj = int(adj_raw)
-        except ValueError as exc:
+            ids = (int(uid.split()[0]), int(tgid) if tgid is not None else pid, int(ppid))
+        except (ValueError, IndexError) as exc:
             raise ProcParseError(path, None, f"cannot parse {path}: {exc}") from None
+        try:
+            adj = int(adj_raw)
+        except ValueError:
+            apath = f"{self.root}/{pid}/oom_score_adj"
+            raise ProcParseError(apath, _decode(adj_raw[:40])) from None
 
         flags = 0
         stat_fields: list[bytes] | None = None
@@ -450,9 +455,9 @@ class ProcFS:
         return Task(
             pid=pid,
             name=name,
-            uid=int(uid.split()[0]),
-            tgid=int(tgid) if tgid is not None else pid,
-            ppid=int(ppid),
+            uid=ids[0],
+            tgid=ids[1],
+            ppid=ids[2],
             oom_score_adj=adj,
             rss_anon=mem[0],
             rss_file=mem[1],
