@@ -156,17 +156,21 @@ def test_file_missing_but_pid_present_is_parse_error(procfs) -> None:  # type: i
     assert "oom_score_adj" in str(ei.value)
 
 
-@pytest.mark.parametrize("errcls", [PermissionError])
-def test_permission_error_becomes_access_denied(procfs, monkeypatch, errcls) -> None:  # type: ignore[no-untyped-def]
-    p = procfs([FakeTask(pid=18)])
+def deny_reads(monkeypatch, pid: int) -> None:  # type: ignore[no-untyped-def]
+    """Make every file of ``pid`` raise PermissionError (root bypasses chmod, so fake it)."""
     real = procfs_mod._read_bytes
 
     def deny(path: str) -> bytes:
-        if "/18/" in path:
-            raise errcls(13, "Permission denied", path)
+        if f"/{pid}/" in path:
+            raise PermissionError(13, "Permission denied", path)
         return real(path)
 
     monkeypatch.setattr(procfs_mod, "_read_bytes", deny)
+
+
+def test_permission_error_becomes_access_denied(procfs, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    p = procfs([FakeTask(pid=18)])
+    deny_reads(monkeypatch, 18)
     with pytest.raises(AccessDenied) as ei:
         p.read_task(18)
     assert ei.value.pid == 18
@@ -223,14 +227,7 @@ def test_iter_tasks_skips_vanished_silently(procfs, monkeypatch) -> None:  # typ
 def test_iter_tasks_counts_unreadable(procfs, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     p = procfs([FakeTask(pid=i) for i in (40, 41, 42, 43)])
     (Path(p.root) / "43" / "status").write_bytes(b"garbage")
-    real = procfs_mod._read_bytes
-
-    def deny(path: str) -> bytes:
-        if "/41/" in path:
-            raise PermissionError(13, "Permission denied", path)
-        return real(path)
-
-    monkeypatch.setattr(procfs_mod, "_read_bytes", deny)
+    deny_reads(monkeypatch, 41)
     assert [t.pid for t in p.iter_tasks()] == [40, 42]
     assert p.last_scan.unreadable == 2
     assert p.last_scan.unreadable_pids == [41, 43]
