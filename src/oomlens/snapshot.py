@@ -364,6 +364,18 @@ def _dec_bool_unknown(v: Any) -> bool | Unknown:
     return v
 
 
+def _dec_list(v: Any) -> list[Any]:
+    if not isinstance(v, list):
+        raise TypeError("a list")
+    return v
+
+
+def _dec_object(v: Any) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise TypeError("an object")
+    return v
+
+
 def _dec_int_tuple(v: Any) -> tuple[int, ...]:
     if not isinstance(v, list) or not all(_is_int(x) for x in v):
         raise TypeError("a list of integers")
@@ -420,23 +432,32 @@ class _Bad(Exception):
     """A validation failure at a field path; becomes SnapshotError(source, message)."""
 
 
-def _decode_dc(cls: type, doc: Any, where: str) -> Any:
+def _field(doc: dict[str, Any], name: str, dec: Callable[[Any], Any], where: str = "") -> Any:
+    """``dec(doc[name])``; a missing or ill-typed value raises _Bad naming ``where.name``."""
+    label = f"{where}.{name}" if where else name
+    if name not in doc:
+        raise _Bad(f"missing field '{label}'")
+    try:
+        return dec(doc[name])
+    except TypeError as exc:
+        raise _Bad(f"field '{label}': expected {exc}, got {_json_type(doc[name])}") from None
+
+
+def _check_keys(doc: Any, names: Any, where: str) -> dict[str, Any]:
+    """``doc`` must be an object with no key outside ``names``."""
     if not isinstance(doc, dict):
-        raise _Bad(f"field '{where}': expected an object, got {_json_type(doc)}")
-    fields = _fields(cls)
-    names = {n for n, _, _ in fields}
+        raise _Bad(f"field '{where}': expected an object, got {_json_type(doc)}" if where
+                   else f"expected a JSON object, got {_json_type(doc)}")
     for key in doc:
         if key not in names:
-            raise _Bad(f"unknown field '{where}.{key}'")
-    kwargs = {}
-    for name, _, dec in fields:
-        if name not in doc:
-            raise _Bad(f"missing field '{where}.{name}'")
-        try:
-            kwargs[name] = dec(doc[name])
-        except TypeError as exc:
-            raise _Bad(f"field '{where}.{name}': expected {exc}, got {_json_type(doc[name])}") from None
-    return cls(**kwargs)
+            raise _Bad(f"unknown field '{where}.{key}'" if where else f"unknown field '{key}'")
+    return doc
+
+
+def _decode_dc(cls: type, doc: Any, where: str) -> Any:
+    fields = _fields(cls)
+    _check_keys(doc, {n for n, _, _ in fields}, where)
+    return cls(**{name: _field(doc, name, dec, where) for name, _, dec in fields})
 
 
 def _json_type(v: Any) -> str:
@@ -467,26 +488,14 @@ def _decode_snapshot(doc: Any, source: str) -> Snapshot:
         raise SnapshotError(source, str(exc)) from None
 
 
-def _field(doc: dict[str, Any], name: str, dec: Callable[[Any], Any]) -> Any:
-    try:
-        return dec(doc[name])
-    except TypeError as exc:
-        raise _Bad(f"field '{name}': expected {exc}, got {_json_type(doc[name])}") from None
-
-
 def _decode_snapshot_doc(doc: Any) -> Snapshot:
-    if not isinstance(doc, dict):
-        raise _Bad(f"expected a JSON object, got {_json_type(doc)}")
-    if "format" not in doc:
+    if isinstance(doc, dict) and "format" not in doc:
         raise _Bad("no 'format' field: not an oomlens snapshot")
+    _check_keys(doc, _TOP_LEVEL, "")
     if doc["format"] != FORMAT:
         raise _Bad(f"format is {doc['format']!r}, expected {FORMAT!r}")
-    for key in doc:
-        if key not in _TOP_LEVEL:
-            raise _Bad(f"unknown field '{key}'")
     for key in _TOP_LEVEL:
-        if key not in doc:
-            raise _Bad(f"missing field '{key}'")
+        _field(doc, key, lambda v: v)
 
     taken_at = _field(doc, "taken_at", _dec_str)
     try:
@@ -500,9 +509,7 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
     if scan_order not in ("start_time", "pid"):
         raise _Bad(f"field 'scan_order': expected 'start_time' or 'pid', got {scan_order!r}")
 
-    tasks_doc = doc["tasks"]
-    if not isinstance(tasks_doc, list):
-        raise _Bad(f"field 'tasks': expected a list, got {_json_type(tasks_doc)}")
+    tasks_doc = _field(doc, "tasks", _dec_list)
     tasks = tuple(_decode_dc(Task, t, f"tasks[{i}]") for i, t in enumerate(tasks_doc))
     seen: set[int] = set()
     for i, t in enumerate(tasks):
@@ -517,23 +524,17 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
             raise _Bad(f"field 'cgroup_pids[{i}]': pid {pid} has no entry in 'tasks'")
     if cgroup is None and cgroup_pids:
         raise _Bad("field 'cgroup_pids': members listed but 'cgroup' is null")
-    ancestors_doc = doc["cgroup_ancestors"]
-    if not isinstance(ancestors_doc, list):
-        raise _Bad(f"field 'cgroup_ancestors': expected a list, got {_json_type(ancestors_doc)}")
+    ancestors_doc = _field(doc, "cgroup_ancestors", _dec_list)
     ancestors = tuple(_decode_dc(MemcgLimits, a, f"cgroup_ancestors[{i}]") for i, a in enumerate(ancestors_doc))
 
-    groups_doc = doc["oom_groups"]
-    if not isinstance(groups_doc, dict):
-        raise _Bad(f"field 'oom_groups': expected an object, got {_json_type(groups_doc)}")
+    groups_doc = _field(doc, "oom_groups", _dec_object)
     for k, v in groups_doc.items():
         if not isinstance(v, bool):
             raise _Bad(f"field 'oom_groups.{k}': expected true or false, got {_json_type(v)}")
 
-    scores_doc = doc["oom_scores"]
+    scores_doc = _field(doc, "oom_scores", _optional(_dec_object, "an object"))
     scores: dict[int, int] | None = None
     if scores_doc is not None:
-        if not isinstance(scores_doc, dict):
-            raise _Bad(f"field 'oom_scores': expected an object or null, got {_json_type(scores_doc)}")
         scores = {}
         for k, v in scores_doc.items():
             if not k.isdigit():
