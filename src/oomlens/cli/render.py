@@ -11,7 +11,10 @@ from rich.text import Text
 
 from oomlens.api import Explanation, Ranking, ScoredTask
 
-console = Console(highlight=False)
+import sys
+
+# A pipe or file gets the whole table (no 80-column folding); a terminal gets its own width.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def human(pages: int | None, page_size: int = 4096) -> str:
@@ -65,7 +68,7 @@ def top(r: Ranking, rows: list[ScoredTask], truncated: bool = False) -> None:
                       ("ANON", "right"), ("FILE", "right"), ("SHMEM", "right"), ("SWAP", "right"),
                       ("PTBL", "right"), ("ADJ TERM", "right"), ("BADNESS", "right"), ("SCORE", "right"),
                       ("%T", "right"), ("WHY NOT", "left")]:
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+        t.add_column(col, justify=just, no_wrap=col not in ("WHY NOT",), overflow="ellipsis" if col == "NAME" else "fold")  # type: ignore[arg-type]
     ps = r.page_size
     for s in rows:
         task, b = s.task, s.terms
