@@ -15,10 +15,9 @@ import dataclasses
 import json
 import os
 import posixpath
-import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from oomlens.errors import CgroupError, SnapshotError
@@ -189,10 +188,11 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
     try:
         hostname = procfs.hostname()
     except Exception:  # noqa: BLE001 - a fixture may not record it
-        hostname = socket.gethostname()
+        hostname = os.uname().nodename
 
     pids = procfs.pids()
-    if with_stat is None and not legacy and not procfs.pid_order_is_creation_order(pids):
+    no_wrap = procfs.pid_order_is_creation_order(pids)
+    if with_stat is None and not legacy and not no_wrap:
         with_stat = True
     stats = ScanStats()
     tasks: list[Task] = []
@@ -210,7 +210,7 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
     else:
         scan_order = "pid"
         notes.append("start times not read: tasks in pid order, which is creation order because pids have not "
-                     "wrapped since boot (forks since boot < pid_max)" if procfs.pid_order_is_creation_order(pids)
+                     "wrapped since boot (forks since boot < pid_max)" if no_wrap
                      else "start times not read: tasks in pid order, assumed to be creation order")
         notes.append("PF_EXITING not read (no /proc/PID/stat): no task is taken to be exiting")
     if stats.unreadable:
@@ -243,7 +243,7 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
         tasks = [t.with_(memcg=memcg_of[t.pid]) if t.pid in memcg_of else t for t in tasks]
     tasks = _with_children(tasks)
     return Snapshot(
-        taken_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        taken_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
         hostname=hostname,
         kernel_release=release,
         page_size=procfs.page_size,
@@ -498,6 +498,8 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
         _field(doc, key, lambda v: v)
 
     taken_at = _field(doc, "taken_at", _dec_str)
+    from datetime import datetime
+
     try:
         datetime.fromisoformat(taken_at)
     except ValueError:
