@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oomlens.eras import Era, era_for
-from oomlens.errors import NoSuchProcess
+from oomlens.errors import KernelVersionError, NoSuchProcess
 from oomlens.oom_kill import (
     BadnessTerms,
     Evaluation,
@@ -145,11 +145,12 @@ def _snapshot_parts(snapshot: Any) -> tuple[str, MemInfo, VmSysctls, list[Task],
 
 
 def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel: str | None = None,
-               memcg: MemcgLimits | None = None, sysctls: VmSysctls | None = None, page_size: int = 4096,
+               era: Era | None = None, memcg: MemcgLimits | None = None, sysctls: VmSysctls | None = None, page_size: int = 4096,
                uptime_s: float = 0.0, oom_groups: dict[str, bool] | None = None,
                notes: Iterable[str] = (), unreadable: int = 0) -> Ranking:
-    """Score ``tasks`` (in the kernel's scan order) as kernel ``kernel`` (default: ``release``) would."""
-    era = era_for(kernel or release)
+    """Score ``tasks`` (in the kernel's scan order) as kernel ``kernel`` (default: ``release``) would;
+    ``era`` overrides both (the post-mortem picks eras from log formats)."""
+    era = era or era_for(kernel or release)
     oc = OomControl(tasks=list(tasks), meminfo=meminfo, era=era, memcg=memcg, sysctls=sysctls or VmSysctls(),
                     uptime_s=uptime_s, oom_groups=oom_groups or {})
     sel = out_of_memory(oc, page_size=page_size)
@@ -165,6 +166,7 @@ def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel:
             r = None
         scored.append(ScoredTask(ev.task, ev.badness, _proc_score(ev, oc, global_T, page_size), r, ev.skipped))
     all_notes = list(notes) + list(UNOBSERVABLE) + _era_notes(era, release, kernel, memcg)
+    all_notes = list(dict.fromkeys(all_notes))
     if any(a for s in scored for a in s.terms.assumptions if "uid 0" in a):
         all_notes.append("CAP_SYS_ADMIN not known for some tasks: the root bonus was approximated by uid 0")
     return Ranking(release=release, era=era, constraint=oc.constraint, cgroup=memcg.path if memcg else None,
@@ -188,12 +190,16 @@ def _proc_score(ev: Evaluation, oc: OomControl, global_T: int, page_size: int) -
 
 def _era_notes(era: Era, release: str, kernel: str | None, memcg: MemcgLimits | None) -> list[str]:
     notes = []
-    if kernel and era_for(release) is not era:
+    try:
+        host_era: Era | None = era_for(release)
+    except KernelVersionError:
+        host_era = None
+    if kernel and host_era is not era:
         notes.append(f"scored with the rules of kernel {kernel} (era {era.name}); this host runs {release}")
     if era.scoring == "legacy":
         notes.append("legacy (<=2.6.35) heuristic: CONFIG_HZ assumed 250 and the cpuset factor assumed not to "
                      "apply; /proc inputs approximate what that kernel saw")
-    if era.scoring == "signed" and era_for(release).first >= (5, 9, 0):
+    if era.scoring == "signed" and host_era is not None and host_era.first >= (6, 2, 0):
         notes.append("since 6.2 the kernel scores with approximate per-CPU RSS counters; /proc shows precise "
                      "sums (since ~6.16). They can differ by about batch x CPUs pages per counter")
     if memcg is not None and memcg.version == 1:
@@ -400,8 +406,8 @@ def predict_snapshot(snapshot: Any, *, kernel: str | None = None, need_pages: in
                    need_pages=need_pages, page_size=page_size, oom_groups=dict(getattr(snapshot, "oom_groups", None) or {}))
 
 
-def constraint_totalpages(meminfo: MemInfo, memcg: MemcgLimits | None, kernel: str) -> int:
+def constraint_totalpages(meminfo: MemInfo, memcg: MemcgLimits | None, era: Era) -> int:
     """T for a domain, as constrained_alloc computes it."""
-    oc = OomControl(tasks=[], meminfo=meminfo, era=era_for(kernel), memcg=memcg)
+    oc = OomControl(tasks=[], meminfo=meminfo, era=era, memcg=memcg)
     constrained_alloc(oc)
     return oc.totalpages
