@@ -27,8 +27,6 @@ __all__ = ["FORMAT", "Snapshot", "load_snapshot", "restrict_to_cgroup", "save_sn
 
 FORMAT = "oomlens-snapshot/1"
 
-UNOBSERVABLE_NOTE = ("MMF_OOM_SKIP, in_vfork and oom_origin are invisible in /proc: recorded as unknown "
-                     "(the model treats them as not set)")
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,8 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
     from oomlens.procfs import ProcFS, ScanStats
 
     procfs = procfs if procfs is not None else ProcFS()
-    notes: list[str] = [UNOBSERVABLE_NOTE]
+    # what /proc cannot show is said by the model (oomlens.api.UNOBSERVABLE), once
+    notes: list[str] = []
     release = procfs.kernel_release()
     meminfo = procfs.read_meminfo()
     sysctls = procfs.read_sysctls()
