@@ -169,3 +169,74 @@ def predict(doc: dict[str, Any], page_size: int) -> None:
         console.print(f"need {human(doc['need_pages'], page_size)}: {msg}")
     for n in doc["notes"]:
         console.print(Text("note: " + n, style="dim"))
+
+
+_VERDICT_STYLE = {"agrees": "bold green", "disagrees": "bold red", "undecidable": "bold yellow"}
+
+
+def postmortem_event(a: Any, verbose: bool = False) -> None:
+    d = a.to_dict()
+    when = f" at {d['timestamp']}" if d["timestamp"] else ""
+    host = f" host {d['host']}" if d["host"] else ""
+    console.rule(Text(f"{d['source']}:{d['lines'][0]}-{d['lines'][1]}{host}{when}", style="bold"), align="left")
+    rel = d["kernel_release"] or "release not printed"
+    console.print(f"kernel: {rel} · rules {d['kernel_era']} ({d['era_source']})")
+    inv = d["invoked_by"]
+    if inv:
+        what = "sysrq-f (forced)" if d["sysrq"] else f"order={inv['order']} gfp={inv['gfp_mask']}"
+        console.print(f"allocating task: {inv['comm']}" + (f" (pid {inv['pid']})" if inv["pid"] else "") + f", {what}")
+    dom = f"memcg {d['cgroup']}" if d["cgroup"] else "global"
+    T = d["totalpages"]
+    console.print(f"domain: {dom} ({d['constraint']}) · T = " + (f"{T} pages" if T is not None else "unknown")
+                  + ("" if d["totalpages_exact"] or T is None else " (approximate)")
+                  + (f" — {d['totalpages_how']}" if d["totalpages_how"] else ""))
+    ol = d["over_limit"]
+    if ol:
+        console.print(f"memcg usage {ol['usage_kb']} kB of limit {ol['limit_kb']} kB ({ol['percent']}%), failcnt {ol['failcnt']}")
+    s = d["selection"]
+    if s:
+        console.print(f"kernel selected: {s['pid']} ({s['name']}) score {s['score']}")
+    if d["killed"]:
+        console.print("kernel killed: " + ", ".join(f"{k['pid']} ({k['name']})" for k in d["killed"])
+                      + (f" — memory.oom.group {d['oom_group']}" if d["oom_group"] else ""))
+    elif not s:
+        console.print("kernel killed: (not in the log)")
+    if d["reaped"]:
+        console.print("oom_reaper: " + ", ".join(f"{r['pid']} {'reaped' if r['reaped'] else 'NOT reaped'}" for r in d["reaped"]))
+    mv = d["model_victim"]
+    console.print("model picks: " + (f"{mv['pid']} ({mv['name']})" if mv else "—"))
+    console.print(Text(f"verdict: {d['verdict']}", style=_VERDICT_STYLE[d["verdict"]])
+                  + Text(f" — {d['reason']}" if d["reason"] else ""))
+    ex = d["explanation"]
+    if ex and a.ranking is not None:
+        t = Table(box=None, header_style="bold")
+        for c in ("#", "PID", "NAME", "ADJ", "RSS", "SWAP", "PTBL", "ADJ TERM", "BADNESS", "vs VICTIM"):
+            t.add_column(c, justify="left" if c == "NAME" else "right")
+        rows = a.ranking.tasks if verbose else a.ranking.eligible[:5]
+        v = a.ranking.victim
+        for r in rows:
+            b = r.terms
+            t.add_row(str(r.rank or ""), str(r.task.pid), r.task.name, str(r.task.oom_score_adj),
+                      str(b.rss), str(b.swapents), str(b.pgtables), str(b.adj_term) if r.eligible else "-",
+                      str(b.points) if r.eligible else (r.reason or "-"),
+                      f"{b.points - v.terms.points:+d}" if (r.eligible and v is not None) else "",
+                      style="bold red" if r is v else ("dim" if not r.eligible else ""))
+        console.print(t)
+        if ex["runner_up"]:
+            ru = ex["runner_up"]
+            console.print(f"why: {ex['victim']['name']} led {ru['name']} by {ex['margin']} pages "
+                          f"({human(ex['margin'])})")
+            if ex["spare_adj"] is not None:
+                console.print(f"oom_score_adj ≤ {ex['spare_adj']} on {ex['victim']['name']} would have spared it; "
+                              f"{ru['name']} ({ru['pid']}) would have died instead")
+    notes = d["notes"] if verbose else [n for n in d["notes"] if not n.startswith(("MMF_OOM_SKIP", "processes sharing", "a previous victim"))]
+    for n in notes:
+        console.print(Text("note: " + n, style="dim"))
+    console.print()
+
+
+def postmortem_summary(n: int, sources: tuple[str, ...]) -> None:
+    if n == 0:
+        console.print(f"no OOM event found in {', '.join(sources)}")
+    else:
+        console.print(f"{n} OOM event{'s' if n != 1 else ''} in {', '.join(sources)}")

@@ -1,0 +1,579 @@
+"""Post-mortem: re-score kernel OOM reports with the model and judge the kernel's choice.
+
+For each :class:`~oomlens.oomreport.model.OomEvent`: pick the era from the *log format* (the printed
+release is a hint: vendor kernels backport formats and rules), recover T, turn the task table into
+:class:`~oomlens.types.Task` values, run the model, and give a verdict:
+
+* ``agrees``: the model picks the task the kernel killed;
+* ``disagrees``: it picks another, with the most likely cause;
+* ``undecidable``: the log lacks what the decision needs (no table, filtered table, legacy inputs...).
+
+State carried across events of the same host (in input order): previous victims (not candidates
+again: the kernel skips reaped victims, MMF_OOM_SKIP) and the host's total swap (memcg reports do not
+print it). Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from oomlens.api import Ranking, explain, rank_tasks
+from oomlens.eras import ERAS, Era, era_for, parse_version
+from oomlens.errors import KernelVersionError
+from oomlens.oom_kill import PAGE_COUNTER_MAX, badness_terms, oom_adj_to_oom_score_adj
+from oomlens.oomreport.model import OomEvent, TaskRow
+from oomlens.types import MemcgLimits, MemInfo, Task
+
+PAGE_KB = 4
+_NEAR_TIE = 0.005  # 0.5% of the victim's points: within the drift between selection and table dump
+
+Version = tuple[int, int, int]
+
+
+# --------------------------------------------------------------------------- era from format
+
+_TABLE_RANGES: dict[str, tuple[Version, Version | None]] = {
+    "6.8": ((6, 8, 0), None),
+    "4.19": ((4, 19, 0), (6, 7, 9999)),
+    "4.15": ((4, 15, 0), (4, 18, 9999)),
+    "4.0": ((4, 0, 0), (4, 14, 9999)),
+    "4.0+nr_puds": ((4, 0, 0), (4, 14, 9999)),
+    "3.6": ((3, 6, 0), (3, 19, 9999)),
+    "2.6.36": ((2, 6, 36), (3, 5, 9999)),
+    "2.6.25": ((2, 6, 25), (2, 6, 35)),
+}
+
+
+def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
+    """The release range the report's *format* allows (strong evidence only), with the reasons."""
+    lo: Version = (0, 0, 0)
+    hi: Version | None = None
+    why: list[str] = []
+
+    def narrow(a: Version | None, b: Version | None, reason: str) -> None:
+        nonlocal lo, hi
+        if a is not None and a > lo:
+            lo = a
+        if b is not None and (hi is None or b < hi):
+            hi = b
+        why.append(reason)
+
+    if ev.table is not None and ev.table.variant in _TABLE_RANGES:
+        a, b = _TABLE_RANGES[ev.table.variant]
+        narrow(a, b, f"task table of the {ev.table.variant} format")
+    if ev.summary is not None:
+        narrow((5, 0, 0), None, "oom-kill: summary line (5.0+)")
+    if ev.selection is not None:
+        w = (ev.selection.wording or "").lower()
+        if "sacrifice" in w:
+            narrow((2, 6, 36), (5, 0, 9999), "'score S or sacrifice child' (2.6.36-5.0)")
+        elif "a child" in w:
+            narrow((2, 6, 24), (2, 6, 35), "'score S or a child' (2.6.24-2.6.35)")
+        elif "children" in w:
+            narrow((2, 6, 19), (2, 6, 23), "'score S and children' (2.6.19-2.6.23)")
+    kinds = {k.variant for k in ev.killed}
+    if ev.selection is None and kinds & {"5.4", "5.3"} and ev.summary is not None:
+        narrow((5, 1, 0), None, "no selection line before 'Killed process' (5.1+)")
+    if "5.4" in kinds:
+        narrow((5, 3, 0), None, "kill line with UID:/pgtables:/oom_score_adj: (5.3/5.4+)")
+    if "2.4" in kinds and ev.table is None and ev.invoked is None:
+        narrow(None, (2, 6, 15), "bare 'Out of Memory: Killed process' line (2.4 / early 2.6)")
+    if lo > (hi or lo):  # contradictory evidence: keep the table's
+        if ev.table is not None and ev.table.variant in _TABLE_RANGES:
+            lo, hi = _TABLE_RANGES[ev.table.variant]
+    return lo, hi, why
+
+
+def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
+    """Eras consistent with the report, most likely first, and how they were chosen."""
+    lo, hi, why = format_range(ev)
+    release = ev.kernel_release or (ev.cpu.release if ev.cpu is not None else None)
+    in_range = [e for e in ERAS if (hi is None or e.first <= hi) and (e.last is None or e.last >= lo)]
+    if release:
+        try:
+            v = parse_version(release)
+        except KernelVersionError:
+            v = None
+        if v is not None:
+            era = era_for(v)
+            if (v >= lo and (hi is None or v <= hi)) or not why:
+                return [era], f"printed release {release}"
+            # a vendor backport: the format wins, the release only orders the candidates
+            clamp = lo if v < lo else (hi or lo)
+            era = era_for(clamp)
+            return [era], (f"release {release} prints the format of {'.'.join(map(str, clamp[:2]))}+ "
+                           f"({'; '.join(why)}): a vendor backport; scored with {era.name} rules")
+    if not in_range:
+        in_range = [ERAS[-1]]
+    ordered = sorted(in_range, key=lambda e: e.first, reverse=True)
+    src = "format: " + ("; ".join(why) if why else "nothing dates this report; assuming the newest rules")
+    return ordered, src
+
+
+# --------------------------------------------------------------------------- T
+
+@dataclass(slots=True)
+class Domain:
+    constraint: str
+    cgroup: str | None
+    meminfo: MemInfo
+    memcg: MemcgLimits | None
+    totalpages: int | None
+    exact: bool
+    how: str
+
+
+def _nodes(spec: str | None) -> set[int] | None:
+    if not spec or spec in ("(null)", "null"):
+        return None
+    out: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if re.fullmatch(r"\d+-\d+", part):
+            a, b = map(int, part.split("-"))
+            out.update(range(a, b + 1))
+        elif part.isdigit():
+            out.add(int(part))
+    return out or None
+
+
+def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domain:
+    """The OOM domain and T (spec §3, §6.7), saying whether T is exact, approximate or unknown."""
+    constraint = ev.constraint or ("CONSTRAINT_MEMCG" if ev.domain == "memcg" else "CONSTRAINT_NONE")
+    if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
+        constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
+    mi = ev.meminfo
+    swap_pages = mi.total_swap_kb // PAGE_KB if mi is not None and mi.total_swap_kb is not None else host_swap_pages
+    if constraint == "CONSTRAINT_MEMCG":
+        path = ev.oom_memcg or (ev.memcg.stats_path if ev.memcg else None) or ev.task_memcg
+        mb = ev.memcg
+        if mb is None or mb.limit_kb is None:
+            return Domain(constraint, path, MemInfo(0, swap_pages or 0), None, None, False,
+                          "memcg limit not printed: T unknown")
+        version = mb.version or (2 if mb.swap_limit_kb is not None else 1)
+
+        def pages(kb: int | None) -> int | None:
+            if kb is None:
+                return None
+            p = kb // PAGE_KB
+            return None if p >= PAGE_COUNTER_MAX - 1 else p
+
+        memcg = MemcgLimits(path=path or "?", version=version, memory_max=pages(mb.limit_kb),
+                            memsw_max=pages(mb.memsw_limit_kb), swap_max=pages(mb.swap_limit_kb))
+        swap_room = (memcg.swap_max if version == 2 else
+                     (None if memcg.memsw_max is None else max(memcg.memsw_max - (memcg.memory_max or 0), 0)))
+        exact = swap_room == 0 or swap_pages is not None
+        mi2 = MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0)
+        from oomlens.api import constraint_totalpages
+
+        T = constraint_totalpages(mi2, memcg, era if era.memcg_limit != "none" else era_for("3.10"))
+        how = f"memcg limit {mb.limit_kb} kB"
+        if swap_room:
+            how += (f" + swap (min of the memcg's swap room and the host's {swap_pages} swap pages)"
+                    if swap_pages is not None else "; the host's total swap is not in a memcg report "
+                    "(assumed 0; swappiness also assumed non-zero)")
+        return Domain(constraint, path, mi2, memcg, T, exact and era.memcg_limit != "none", how)
+    if mi is None or mi.pages_ram is None:
+        return Domain(constraint, None, MemInfo(0, swap_pages or 0), None, None, False,
+                      "no Mem-Info totals printed: T unknown")
+    reserved = mi.pages_reserved or 0
+    totalram = mi.pages_ram - reserved
+    meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
+    exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None
+    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + Total swap {mi.total_swap_kb} kB / 4"
+    if not exact:
+        how += " (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else \
+            " (Total swap not printed)"
+    if constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
+        nodes = _nodes(ev.nodemask if constraint == "CONSTRAINT_MEMORY_POLICY" else ev.mems_allowed)
+        zones = [z for z in mi.zones if z.present_kb is not None and z.node is not None]
+        if nodes and zones:
+            T = (swap_pages or 0) + sum(z.present_kb // PAGE_KB for z in zones if z.node in nodes)  # type: ignore[operator]
+            return Domain(constraint, None, meminfo, None, T, False,
+                          f"swap + present pages of nodes {sorted(nodes)} (from the zone lines; approximate)")
+        return Domain(constraint, None, meminfo, None, None, False,
+                      f"{constraint}: per-node sizes not printed: T unknown")
+    return Domain(constraint, None, meminfo, None, totalram + (swap_pages or 0), exact, how)
+
+
+# --------------------------------------------------------------------------- rows → tasks
+
+def row_to_task(row: TaskRow, *, skip: bool = False, memcg: str | None = None) -> Task:
+    """A task-table row as a model Task (pages; pgtables_bytes in bytes as printed)."""
+    split = row.rss_anon is not None
+    adj = row.oom_score_adj if row.oom_score_adj is not None else (
+        oom_adj_to_oom_score_adj(row.oom_adj) if row.oom_adj is not None else 0)
+    pmds = None if row.nr_pmds is None else row.nr_pmds + (row.nr_puds or 0)
+    return Task(pid=row.pid, name=row.name, uid=row.uid or 0, tgid=row.tgid, oom_score_adj=adj,
+                rss_anon=(row.rss_anon if split else row.rss) or 0, rss_file=row.rss_file or 0,
+                rss_shmem=row.rss_shmem or 0, rss_split_known=split, swapents=row.swapents or 0,
+                pgtables_bytes=row.pgtables_bytes or 0, nr_ptes=row.nr_ptes, nr_pmds=pmds,
+                total_vm=row.total_vm or 0, legacy_oom_adj=row.oom_adj, oom_skip=True if skip else False,
+                in_vfork=False, oom_origin=False, memcg=memcg)
+
+
+# --------------------------------------------------------------------------- verdict
+
+@dataclass(slots=True)
+class EventAnalysis:
+    event: OomEvent
+    era: Era | None
+    era_source: str
+    alternatives: list[str]
+    domain: Domain | None
+    ranking: Ranking | None
+    verdict: str
+    reason: str | None
+    model_victim: Task | None = None
+    score_check: dict[str, Any] | None = None
+    explanation: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        ev = self.event
+        d = self.domain
+        killed = [{"pid": k.pid, "name": k.name} for k in ev.killed]
+        kv = ({"pid": ev.victim_pid, "name": ev.victim_name} if ev.victim_pid is not None else None)
+        r = self.ranking
+        return {
+            "source": ev.source,
+            "host": ev.host,
+            "lines": [ev.start_line, ev.end_line],
+            "timestamp": ev.timestamp or (f"{ev.uptime:.6f}" if ev.uptime is not None else None),
+            "kernel_release": ev.kernel_release or (ev.cpu.release if ev.cpu else None),
+            "kernel_era": self.era.name if self.era else None,
+            "era_source": self.era_source,
+            "era_alternatives": self.alternatives,
+            "constraint": d.constraint if d else (ev.constraint or "unknown"),
+            "cgroup": d.cgroup if d else (ev.oom_memcg or ev.task_memcg),
+            "totalpages": d.totalpages if d else None,
+            "totalpages_exact": d.exact if d else False,
+            "totalpages_how": d.how if d else None,
+            "invoked_by": ({"comm": ev.invoked.comm, "pid": ev.invoked.pid or (ev.cpu.pid if ev.cpu else None),
+                            "order": ev.invoked.order, "gfp_mask": ev.invoked.gfp_flags or ev.invoked.gfp_mask}
+                           if ev.invoked else None),
+            "sysrq": ev.sysrq,
+            "selection": ({"pid": ev.selection.pid, "name": ev.selection.name, "score": ev.selection.score,
+                           "kind": ev.selection.kind} if ev.selection else None),
+            "kernel_victim": kv,
+            "killed": killed,
+            "oom_group": ev.oom_group_path,
+            "reaped": [{"pid": x.pid, "name": x.name, "reaped": x.reaped} for x in ev.reaped],
+            "model_victim": ({"pid": self.model_victim.pid, "name": self.model_victim.name}
+                             if self.model_victim else None),
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "score_check": self.score_check,
+            "explanation": self.explanation,
+            "over_limit": _over_limit(ev),
+            "tasks": [t.to_dict(r.page_size) for t in r.tasks] if r else [],
+            "notes": self.notes + list(ev.notes) + list(ev.warnings),
+        }
+
+
+def _over_limit(ev: OomEvent) -> dict[str, Any] | None:
+    mb = ev.memcg
+    if mb is None or mb.usage_kb is None or mb.limit_kb is None:
+        return None
+    out: dict[str, Any] = {"usage_kb": mb.usage_kb, "limit_kb": mb.limit_kb, "failcnt": mb.failcnt,
+                           "over_kb": mb.usage_kb - mb.limit_kb,
+                           "percent": round(100 * mb.usage_kb / mb.limit_kb, 1) if mb.limit_kb else None}
+    if mb.memsw_usage_kb is not None:
+        out["memsw_usage_kb"], out["memsw_limit_kb"] = mb.memsw_usage_kb, mb.memsw_limit_kb
+    if mb.swap_usage_kb is not None:
+        out["swap_usage_kb"], out["swap_limit_kb"] = mb.swap_usage_kb, mb.swap_limit_kb
+    return out
+
+
+def _printed_score(era: Era, points: int, T: int) -> int | None:
+    """The ``score S`` the selection line prints for chosen_points (spec §6.4)."""
+    if era.scoring == "permille":
+        return points
+    if era.scoring == "pages" and era.sacrifice_child:  # 3.5-5.0
+        return points * 1000 // max(T, 1)
+    return None
+
+
+class Analyzer:
+    """Analyses events in input order, carrying per-host state (previous victims, total swap)."""
+
+    def __init__(self) -> None:
+        self.victims: dict[str | None, dict[int, str]] = {}
+        self.swap_pages: dict[str | None, int] = {}
+
+    def analyze(self, ev: OomEvent) -> EventAnalysis:
+        host = ev.host
+        try:
+            return self._analyze(ev)
+        finally:
+            if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
+                self.swap_pages[host] = ev.meminfo.total_swap_kb // PAGE_KB
+            for k in ev.killed:
+                self.victims.setdefault(host, {})[k.pid] = k.name
+
+    def _analyze(self, ev: OomEvent) -> EventAnalysis:
+        eras, era_source = candidate_eras(ev)
+        era = eras[0]
+        notes: list[str] = []
+        alternatives = [e.name for e in eras[1:]]
+        kernel_pid = ev.victim_pid
+        domain = recover_domain(ev, era, self.swap_pages.get(ev.host))
+        table = ev.table
+
+        def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
+                   **kw: Any) -> EventAnalysis:
+            return EventAnalysis(ev, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
+                                 notes=notes, **kw)
+
+        if ev.no_killable:
+            return result("undecidable", "the kernel found no killable process"
+                          + (f" and panicked: {ev.panic}" if ev.panic else ""))
+        if ev.panic and kernel_pid is None:
+            return result("undecidable", f"the kernel panicked instead of killing: {ev.panic}")
+        if table is None or not table.rows:
+            why = "no task table in the log (vm.oom_dump_tasks=0, ratelimited, or not captured)"
+            return result("undecidable", why if kernel_pid is not None or ev.selection else
+                          why + "; the kernel's choice is not in the log either")
+        if era.scoring == "legacy":
+            return result("undecidable", f"{era.name} scored with a heuristic (cpu time, run time, nice, "
+                          "capabilities) whose inputs are not in OOM logs")
+        prev = self.victims.get(ev.host, {})
+        skipped_prev = [r.pid for r in table.rows if r.pid in prev and r.pid != kernel_pid]
+        memcg_path = domain.cgroup
+        tasks = [row_to_task(r, skip=r.pid in skipped_prev) for r in table.rows]
+        if skipped_prev:
+            notes.append(f"previous OOM victims still in the table, not candidates again (MMF_OOM_SKIP): "
+                         f"{', '.join(map(str, skipped_prev))}")
+        if not all(t.rss_split_known for t in tasks):
+            notes.append("this table prints only total rss; anon/file/shmem split unknown (sum is exact)")
+        if table.rows and table.rows[0].swapents is None:
+            notes.append("this table format has no swap or page-table columns: scores are lower bounds")
+        T = domain.totalpages
+        t_unknown = T is None
+        if t_unknown:
+            T = max(sum(t.rss for t in tasks), 1000)
+            adj_matters = any(t.oom_score_adj != 0 for t in tasks) or era.root_bonus in ("adj30", "permille30")
+            if adj_matters:
+                notes.append(domain.how)
+        # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
+        # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
+        score_check = None
+        if ev.selection is not None and ev.selection.kind != "allocating_task" and not t_unknown:
+            res = _resolve_by_score(ev, eras, tasks, T, domain, kernel_pid)
+            if res is not None:
+                score_check, era2, tasks, T2, note = res
+                if note:
+                    notes.append(note)
+                if T2 != domain.totalpages:  # inferred from the printed score
+                    domain.totalpages, domain.how = T2, note or domain.how
+                elif score_check["matches"] and not domain.exact:
+                    domain.exact = True
+                    domain.how += f"; confirmed by the printed score {ev.selection.score}"
+                if era2 is not era:
+                    eras = [era2] + [e for e in eras if e is not era2]
+                    era = era2
+                    alternatives = [e.name for e in eras[1:]]
+                    era_source += f"; the printed score {ev.selection.score} matches {era.name} rules"
+                T = T2
+        release = ev.kernel_release or (ev.cpu.release if ev.cpu else None) or "unknown"
+        meminfo, memcg = _domain_args(domain, T)
+        rankings = [rank_tasks(tasks, meminfo, release=release, era=e, memcg=memcg) for e in eras]
+        ranking = rankings[0]
+        sel = ranking.selection
+        model_chosen = sel.chosen
+        model_victim = sel.victim
+        notes.extend(_caveats(ev, era, tasks))
+        if ev.table is not None and (ev.table.filtered or ev.table.truncated):
+            what = "filtered (a grep kept only some rows)" if ev.table.filtered else "truncated"
+            return result("undecidable", f"the task table is {what}: other candidates may be missing",
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid), score_check=score_check)
+        if t_unknown and (any(t.oom_score_adj != 0 for t in tasks) or era.root_bonus in ("adj30", "permille30")):
+            return result("undecidable", "T is unknown (" + domain.how + ") and oom_score_adj / the root "
+                          "bonus make the ranking depend on it", ranking, model_victim)
+        if kernel_pid is None and ev.selection is None:
+            if ev.already_exiting:
+                pid, name = ev.already_exiting[0]
+                agree = model_victim is not None and model_victim.pid == pid
+                return result("agrees" if agree else "disagrees",
+                              f"the kernel chose {pid} ({name}), already exiting, and skipped the kill"
+                              + ("" if agree else f"; the model picks {model_victim.pid if model_victim else None}"),
+                              ranking, model_victim, score_check=score_check)
+            return result("undecidable", "the kernel's choice is not in the log (no selection or kill line; "
+                          "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
+                          ranking, model_victim, explanation=_explain(ranking, None))
+        if ev.selection is not None and ev.selection.kind == "allocating_task":
+            cur = ev.cpu.pid if ev.cpu else (ev.invoked.pid if ev.invoked else None)
+            agree = kernel_pid is not None and (cur is None or kernel_pid == cur or ev.selection.pid == cur)
+            return result("agrees" if agree else "disagrees",
+                          "vm.oom_kill_allocating_task=1: the kernel killed the allocating task without a scan",
+                          ranking, None, score_check=score_check)
+        kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
+        pids = {t.pid for t in tasks}
+        # the selection line names a thread on 2.6.36-4.6 (thread scan): map it to its row by tgid
+        if kernel_chosen not in pids:
+            kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
+        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None)
+        if kernel_chosen not in pids and kernel_pid not in pids:
+            return result("disagrees" if model_victim else "undecidable",
+                          f"the kernel's victim {kernel_pid} is not in the task table (it may have been "
+                          "printed from another domain, or the table is incomplete)", ranking, model_victim,
+                          explanation=explanation, score_check=score_check)
+        agree_chosen = model_chosen is not None and model_chosen.pid == kernel_chosen
+        if agree_chosen and kernel_pid is not None and kernel_pid != kernel_chosen:
+            notes.append(f"the kernel chose {kernel_chosen} but killed {kernel_pid}: "
+                         + ("a child sacrificed in its place (parent/child links are not in logs)"
+                            if era.sacrifice_child else "another process of the same selection"))
+        if agree_chosen:
+            why = None
+            if score_check is not None and not score_check["matches"]:
+                why = f"same victim; printed score {score_check['printed']} vs model {score_check['model']}: " \
+                      + score_check["why"]
+            return result("agrees", why, ranking, model_victim, score_check=score_check, explanation=explanation)
+        # disagreement: find the most likely cause
+        for e, r in zip(eras[1:], rankings[1:]):
+            if r.selection.chosen is not None and r.selection.chosen.pid == kernel_chosen:
+                notes.append(f"the {e.name} rules (also consistent with this format) pick the kernel's victim")
+                return result("agrees", f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
+                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid))
+        kv = ranking.get(kernel_chosen)
+        if _lacks_swap(ev):
+            implied = f" ({score_check['implied']})" if score_check and not score_check["matches"] else ""
+            return result("undecidable", "this table format prints no swap or page-table columns, which the kernel "
+                          f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
+                          score_check=score_check, explanation=explanation)
+        cause = _cause(ev, era, ranking, kv, sel.chosen_points, domain)
+        return result("disagrees", cause, ranking, model_victim, score_check=score_check, explanation=explanation)
+
+
+def _lacks_swap(ev: OomEvent) -> bool:
+    return ev.table is not None and bool(ev.table.rows) and ev.table.rows[0].swapents is None
+
+
+def _domain_args(domain: Domain, T: int) -> tuple[MemInfo, MemcgLimits | None]:
+    """MemInfo and memcg limits that make constrained_alloc produce exactly the recovered T."""
+    if domain.memcg is not None:
+        m = domain.memcg
+        return MemInfo(0, 0), MemcgLimits(path=m.path, version=m.version, memory_max=T, swap_max=0, swappiness=0)
+    swap = domain.meminfo.total_swap_pages
+    return MemInfo(totalram_pages=max(T - swap, 0), total_swap_pages=swap), None
+
+
+def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,
+                      kernel_pid: int | None) -> tuple[dict[str, Any], Era, list[Task], int, str | None] | None:
+    """Check the printed ``score S`` against the kernel's chosen row; resolve era / CAP_SYS_ADMIN / T."""
+    sel = ev.selection
+    assert sel is not None
+    by_pid = {t.pid: t for t in tasks}
+    row = by_pid.get(sel.pid) or by_pid.get(kernel_pid) if kernel_pid is not None else by_pid.get(sel.pid)
+    if row is None:
+        return None
+    S = sel.score
+    checkable = [e for e in eras if _printed_score(e, 1, 1000) is not None]
+    if not checkable:
+        return None
+    variants = [(e, row) for e in checkable]
+    if row.uid == 0:
+        variants += [(e, row.with_(cap_sys_admin=False)) for e in checkable]
+    for e, r in variants:
+        pts = badness_terms(r, T, e).points
+        if _printed_score(e, pts, T) == S:
+            note = None
+            new_tasks = tasks
+            if r is not row:
+                new_tasks = [r if t.pid == r.pid else t for t in tasks]
+                note = (f"the printed score {S} matches only without the root bonus: {r.pid} ({r.name}) ran as uid 0 "
+                        "without CAP_SYS_ADMIN (e.g. a container's root)")
+            return {"printed": S, "model": S, "matches": True, "why": None}, e, new_tasks, T, note
+    era = eras[0]
+    pts = badness_terms(row, T, era).points
+    model = _printed_score(era, pts, T)
+    assert model is not None
+    check: dict[str, Any] = {"printed": S, "model": model, "matches": False}
+    if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0:
+        # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points
+        t_lo, t_hi = pts * 1000 // (S + 1) + 1, pts * 1000 // S
+        if t_lo <= t_hi:
+            note = f"T inferred from the printed score {S}: {t_lo}..{t_hi} pages (the report gives {domain.how})"
+            m = domain.memcg
+            if m is not None and m.memory_max is not None and t_lo > m.memory_max:
+                sw_lo, sw_hi = t_lo - m.memory_max, t_hi - m.memory_max
+                note += f"; so the host had about {sw_lo}..{sw_hi} swap pages ({sw_hi * 4 / 1024 / 1024:.1f} GiB)"
+            check.update(model=S, matches=True, inferred_totalpages=[t_lo, t_hi], why=None)
+            return check, era, tasks, t_hi, note
+    if era.scoring == "permille":
+        check["implied"] = (f"the kernel's score {S} means about {S * T // 1000} pages for {row.pid} ({row.name}); "
+                            f"the table shows {row.rss + row.swapents}")
+    else:
+        lo_pts, hi_pts = S * T // 1000, (S + 1) * T // 1000
+        check["implied"] = f"the kernel counted {lo_pts}..{hi_pts} points for {row.pid} ({row.name}); the table gives {pts}"
+        check["implied_points"] = [lo_pts, hi_pts]
+    causes = []
+    if _lacks_swap(ev):
+        causes.append("this table format has no swap/page-table columns")
+    if not domain.exact:
+        causes.append(f"T is approximate ({domain.how})")
+    if not causes:
+        causes.append("values moved between the selection and the table dump")
+    check["why"] = check["implied"] + "; " + "; ".join(causes)
+    return check, era, tasks, T, None
+
+
+def _caveats(ev: OomEvent, era: Era, tasks: list[Task]) -> list[str]:
+    out = []
+    if era.root_bonus and any(t.uid == 0 and not isinstance(t.cap_sys_admin, bool) for t in tasks):
+        out.append("logs do not show CAP_SYS_ADMIN: the root bonus was approximated by uid 0")
+    try:
+        v = parse_version(ev.kernel_release or (ev.cpu.release if ev.cpu else "") or "0.0")
+    except KernelVersionError:
+        v = (0, 0, 0)
+    if v >= (6, 2, 0):
+        out.append("6.2+ kernels score with approximate per-CPU RSS counters; table values are the same reads")
+    return out
+
+
+def _cause(ev: OomEvent, era: Era, ranking: Ranking, kv: Any, best: int, domain: Domain) -> str:
+    if not kv.eligible:
+        return f"the kernel killed {kv.task.pid} ({kv.task.name}), which the model deems ineligible: {kv.reason}"
+    gap = best - kv.terms.points
+    if gap >= 0 and gap <= max(int(abs(best) * _NEAR_TIE), 16):
+        return (f"near tie: the model's pick leads the kernel's by {gap} pages; the table is printed after the "
+                "selection, so values drift by a few pages (or the scan order differs)")
+    if not domain.exact:
+        return f"T is approximate ({domain.how}); oom_score_adj terms depend on it"
+    if ev.table is not None and ev.table.rows and ev.table.rows[0].swapents is None:
+        return "the table lacks swap and page-table columns; the kernel counted them"
+    return (f"the kernel's victim {kv.task.pid} ({kv.task.name}) scores {kv.terms.points}, {gap} below the model's "
+            "pick: a task outside the visible rules (already exiting, being reaped, or a vendor change)")
+
+
+def _explain(ranking: Ranking, kernel_pid: int | None) -> dict[str, Any] | None:
+    v = ranking.victim
+    if v is None:
+        return None
+    ex = explain(ranking, v.task.pid)
+    top = [{"pid": t.task.pid, "name": t.task.name, "badness": t.terms.points, "rss": t.terms.rss,
+            "swapents": t.terms.swapents, "pgtables": t.terms.pgtables, "adj_term": t.terms.adj_term,
+            "margin_to_victim": t.terms.points - v.terms.points}
+           for t in ranking.eligible[:5]]
+    return {
+        "victim": {"pid": v.task.pid, "name": v.task.name, "badness": v.terms.points},
+        "runner_up": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name, "badness": ex.rival.terms.points}
+                      if ex.rival else None),
+        "margin": ex.margin,
+        "spare_adj": ex.spare_adj,
+        "would_die_instead": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name} if ex.rival else None),
+        "shed_pages": ex.shed_pages,
+        "top": top,
+        "kernel_victim_rank": next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
+        if kernel_pid is not None else None,
+    }
+
+
+def analyze_events(events: Iterable[OomEvent]) -> Iterator[EventAnalysis]:
+    """Analyse events in input order (streaming)."""
+    a = Analyzer()
+    for ev in events:
+        yield a.analyze(ev)
