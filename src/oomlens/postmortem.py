@@ -104,7 +104,7 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
             # a vendor backport: the format wins, the release only orders the candidates
             clamp = lo if v < lo else (hi or lo)
             era = era_for(clamp)
-            return [era], (f"release {release} prints the format of {'.'.join(map(str, clamp[:2]))}+ "
+            return [era], (f"release {release} prints the format of {'.'.join(map(str, clamp))}+ "
                            f"({'; '.join(why)}): a vendor backport; scored with {era.name} rules")
     if not in_range:
         in_range = [ERAS[-1]]
