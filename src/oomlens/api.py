@@ -202,21 +202,46 @@ def _era_notes(era: Era, release: str, kernel: str | None, memcg: MemcgLimits | 
     if era.scoring == "signed" and host_era is not None and host_era.first >= (6, 2, 0):
         notes.append("since 6.2 the kernel scores with approximate per-CPU RSS counters; /proc shows precise "
                      "sums (since ~6.16). They can differ by about batch x CPUs pages per counter")
-    if memcg is not None and memcg.version == 1:
-        notes.append("cgroup v1 lists cgroup.procs sorted by pid, not in the kernel's scan order: exact ties "
-                     "are resolved in pid order (an assumption)")
     if memcg is None:
         notes.append("global domain shown; an allocation constrained by a cpuset or mempolicy uses a smaller T")
     return notes
+
+
+def effective_memcg(memcg: MemcgLimits, ancestors: Sequence[MemcgLimits]) -> tuple[MemcgLimits | None, str | None]:
+    """The limits an OOM in ``memcg``'s subtree would use, and a note when they are not its own.
+
+    A cgroup without a memory limit cannot run out of memory by itself: the OOM happens in its nearest
+    ancestor with a limit (whose whole subtree competes), or it is a global OOM.
+    """
+    if memcg.memory_max is not None:
+        return memcg, None
+    for anc in ancestors:  # parent first
+        if anc.memory_max is not None:
+            return (dataclasses.replace(anc, path=memcg.path),
+                    f"cgroup {memcg.path} has no memory limit: an OOM there happens in its ancestor {anc.path} "
+                    f"(limit {anc.memory_max} pages), whose other members compete too; T is that limit "
+                    f"(see them all with --cgroup {anc.path})")
+    return None, (f"cgroup {memcg.path} and its ancestors have no memory limit: only a global OOM can kill "
+                  "its processes; shown with the global T")
 
 
 def rank(snapshot: Any, *, kernel: str | None = None) -> Ranking:
     """Rank a :class:`oomlens.snapshot.Snapshot` (global, or the snapshot's cgroup when it has one)."""
     release, meminfo, sysctls, tasks, memcg, page_size, uptime = _snapshot_parts(snapshot)
     groups = dict(getattr(snapshot, "oom_groups", None) or {})
-    return rank_tasks(tasks, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
-                      page_size=page_size, uptime_s=uptime, oom_groups=groups,
-                      notes=getattr(snapshot, "notes", ()) or (), unreadable=getattr(snapshot, "unreadable", 0))
+    notes = list(getattr(snapshot, "notes", ()) or ())
+    cgroup_path = memcg.path if memcg is not None else None
+    if memcg is not None:
+        memcg, note = effective_memcg(memcg, getattr(snapshot, "cgroup_ancestors", ()) or ())
+        if note:
+            notes.append(note)
+    r = rank_tasks(tasks, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
+                   page_size=page_size, uptime_s=uptime, oom_groups=groups,
+                   notes=notes, unreadable=getattr(snapshot, "unreadable", 0))
+    if memcg is None and cgroup_path is not None:
+        r.cgroup = cgroup_path
+        r.notes = [n for n in r.notes if not n.startswith("global domain shown")]
+    return r
 
 
 def top_report(cgroup: str | None = None, kernel: str | None = None, include_all: bool = False,

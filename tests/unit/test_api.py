@@ -92,3 +92,13 @@ def test_kernel_override_changes_rules_and_notes():
     r = api.rank_tasks(tasks, MI, release="6.18", kernel="4.4")  # root: 10000 - 300 = 9700 < 9800
     assert r.victim.task.pid == 2 and r.era.name == "4.0-4.6"
     assert any("rules of kernel 4.4" in n for n in r.notes)
+
+
+def test_unlimited_cgroup_uses_the_limited_ancestor_or_global():
+    child = MemcgLimits(path="/a/b", version=1, memory_max=None)
+    parent = MemcgLimits(path="/a", version=1, memory_max=5000)
+    eff, note = api.effective_memcg(child, [parent])
+    assert eff.memory_max == 5000 and eff.path == "/a/b" and "ancestor /a" in note
+    eff, note = api.effective_memcg(child, [MemcgLimits(path="/a", version=1, memory_max=None)])
+    assert eff is None and "only a global OOM" in note
+    assert api.effective_memcg(parent, []) == (parent, None)

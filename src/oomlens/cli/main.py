@@ -285,7 +285,7 @@ def selftest(as_json: bool, names: tuple[str, ...], list_only: bool) -> None:
         scenarios = [s for s in scenarios if s.name in names]
     if list_only:
         for s in scenarios:
-            click.echo(f"{s.name}: {getattr(s, 'description', '')}")
+            click.echo(f"{s.name}: {s.notes or s.expected}")
         return
     progress = None if as_json else (lambda msg: click.echo(msg, err=True))
     results = st.run_selftest(scenarios, progress=progress)
