@@ -658,3 +658,51 @@ def oom_score_adj_to_oom_adj(score_adj: int, version: tuple[int, int, int] = (6,
     if version >= (5, 11, 0):
         v = min(v, OOM_ADJUST_MAX)
     return v
+
+
+# --------------------------------------------------------------------------- dump_tasks
+
+# (first release, line before the header, header, row format) — spec §6.2; %Nd widths as printk's.
+DUMP_TASKS_FORMATS: tuple[tuple[tuple[int, int, int], str | None, str, str], ...] = (
+    ((2, 6, 25), None, "[ pid ]   uid  tgid total_vm      rss cpu oom_adj name",
+     "[{pid:5d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {cpu:3d}     {oom_adj:3d} {name}"),
+    ((2, 6, 36), None, "[ pid ]   uid  tgid total_vm      rss cpu oom_adj oom_score_adj name",
+     "[{pid:5d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {cpu:3d}     {oom_adj:3d}         {adj:5d} {name}"),
+    ((3, 6, 0), None, "[ pid ]   uid  tgid total_vm      rss nr_ptes swapents oom_score_adj name",
+     "[{pid:5d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {nr_ptes:7d} {swapents:8d}         {adj:5d} {name}"),
+    ((4, 0, 0), None, "[ pid ]   uid  tgid total_vm      rss nr_ptes nr_pmds swapents oom_score_adj name",
+     "[{pid:5d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {nr_ptes:7d} {nr_pmds:7d} {swapents:8d}         {adj:5d} {name}"),
+    ((4, 15, 0), None, "[ pid ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name",
+     "[{pid:5d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {pgtables_bytes:8d} {swapents:8d}         {adj:5d} {name}"),
+    ((4, 19, 0), "Tasks state (memory values in pages):",
+     "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name",
+     "[{pid:7d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {pgtables_bytes:8d} {swapents:8d}         {adj:5d} {name}"),
+    ((6, 8, 0), "Tasks state (memory values in pages):",
+     "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name",
+     "[{pid:7d}] {uid:5d} {tgid:5d} {total_vm:8d} {rss:8d} {rss_anon:8d} {rss_file:8d} {rss_shmem:9d} "
+     "{pgtables_bytes:8d} {swapents:8d}         {adj:5d} {name}"),
+)
+
+
+def dump_tasks(tasks: Sequence[Task], version: tuple[int, int, int], *, page_size: int = 4096) -> list[str]:
+    """``dump_tasks()``: the task table a kernel of ``version`` prints (2.6.25+; spec §6.2), in scan order.
+
+    Like the kernel it omits global init, kernel threads and tasks without an mm, and it *does* list
+    adj -1000 tasks and reaped victims. Page-table counts for 3.6-4.14 come from ``nr_ptes``/``nr_pmds``,
+    else from ``pgtables_bytes``.
+    """
+    fmt = [f for f in DUMP_TASKS_FORMATS if f[0] <= version]
+    if not fmt:
+        return []
+    _, pre, header, row = fmt[-1]
+    out = ([pre] if pre else []) + [header]
+    for t in tasks:
+        if t.is_global_init or t.is_kthread or not t.has_mm:
+            continue
+        pt_pages = t.pgtables_bytes // page_size
+        out.append(row.format(
+            pid=t.pid, uid=t.uid, tgid=t.tgid if t.tgid is not None else t.pid, total_vm=t.total_vm, rss=t.rss,
+            rss_anon=t.rss_anon, rss_file=t.rss_file, rss_shmem=t.rss_shmem, swapents=t.swapents,
+            pgtables_bytes=t.pgtables_bytes, nr_ptes=t.nr_ptes if t.nr_ptes is not None else pt_pages,
+            nr_pmds=t.nr_pmds or 0, cpu=0, oom_adj=legacy_oom_adj(t), adj=t.oom_score_adj, name=t.name))
+    return out
