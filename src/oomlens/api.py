@@ -37,21 +37,28 @@ UNOBSERVABLE = (
 
 @dataclass(slots=True)
 class ScoredTask:
-    """One task with the model's verdict: kernel badness (domain T) and /proc oom_score (global T)."""
+    """One task with the model's verdict: the kernel's evaluation in its domain (badness with the domain's
+    T) plus what the model adds: the /proc oom_score (global T) and the rank in kill order."""
 
-    task: Task
-    terms: BadnessTerms
+    evaluation: Evaluation
     oom_score: int
     rank: int | None
-    skipped: str | None = None
+
+    @property
+    def task(self) -> Task:
+        return self.evaluation.task
+
+    @property
+    def terms(self) -> BadnessTerms:
+        return self.evaluation.badness
 
     @property
     def eligible(self) -> bool:
-        return self.skipped is None and self.terms.eligible
+        return self.evaluation.eligible
 
     @property
     def reason(self) -> str | None:
-        return self.skipped or self.terms.reason
+        return self.evaluation.reason
 
     @property
     def points(self) -> int | None:
@@ -164,7 +171,7 @@ def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel:
             r: int | None = n
         else:
             r = None
-        scored.append(ScoredTask(ev.task, ev.badness, _proc_score(ev, oc, global_T, page_size), r, ev.skipped))
+        scored.append(ScoredTask(ev, _proc_score(ev, oc, global_T, page_size), r))
     all_notes = list(notes) + list(UNOBSERVABLE) + _era_notes(era, release, kernel, memcg)
     all_notes = list(dict.fromkeys(all_notes))
     if any(a for s in scored for a in s.terms.assumptions if "uid 0" in a):
