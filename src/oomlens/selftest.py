@@ -318,6 +318,9 @@ class KmsgCursor:
         self.records.extend(new)
         return new
 
+    def fileno(self) -> int:
+        return self._fd
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -340,8 +343,8 @@ class KmsgCursor:
 _TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 _KILL = re.compile(r"(?:^|: )Killed process (\d+) \((.*?)\)")
 _OOM_KILL = re.compile(r"^oom-kill:(.*)$")
-_ROW_618 = re.compile(r"^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")
-_ROW_419 = re.compile(r"^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")
+_ROW_618 = re.compile(r"^\[\s*(\d+)\]" + r"\s+(\d+)" * 7 + r"\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")  # 6.8+ rss_* columns
+_ROW_419 = re.compile(r"^\[\s*(\d+)\]" + r"\s+(\d+)" * 4 + r"\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")  # 4.19 - 6.7
 _COLS_618 = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "pgtables_bytes",
              "swapents", "oom_score_adj", "name")
 _COLS_419 = ("pid", "uid", "tgid", "total_vm", "rss", "pgtables_bytes", "swapents", "oom_score_adj", "name")
@@ -553,13 +556,17 @@ except OSError as e:
     fail(str(e))
 
 def kills():
+    # oom_kill of every cgroup in the sandbox: cgroup v1 counts a kill only in the victim's own memcg
     t = a["trigger"]
-    with open(t["events"]) as f:
-        for line in f:
-            k, _, v = line.partition(" ")
-            if k == t["key"]:
-                return int(v)
-    return 0
+    total = 0
+    for d, _, files in os.walk(t["root"]):
+        if t["file"] in files:
+            with open(os.path.join(d, t["file"])) as f:
+                for line in f:
+                    k, _, v = line.partition(" ")
+                    if k == t["key"]:
+                        total += int(v)
+    return total
 
 say("ready")
 while True:
@@ -578,7 +585,7 @@ while True:
             if kills() != base:
                 outcome = "killed"
                 break
-        say(outcome)
+        say("%s %d" % (outcome, off))
 '''
 
 
@@ -589,6 +596,7 @@ class HolderProcess:
         self.spec = spec
         self.popen = popen
         self.cgroup_path = cgroup_path
+        self.eof = False
         self._buf = b""
 
     @property
@@ -603,16 +611,19 @@ class HolderProcess:
     def returncode(self) -> int | None:
         return self.popen.poll()
 
+    def fileno(self) -> int:
+        """The holder's stdout (where it says ``ready``, ``killed N``, ...)."""
+        return self.popen.stdout.fileno()  # type: ignore[union-attr]
+
     def readline(self, timeout: float) -> str | None:
-        """The next line the holder printed, or None on timeout/EOF."""
+        """The next line the holder printed, or None on timeout/EOF (then ``eof`` is set)."""
         deadline = time.monotonic() + timeout
-        fd = self.popen.stdout.fileno()  # type: ignore[union-attr]
         while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if self.eof or not select.select([self.fileno()], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 return None
-            chunk = os.read(fd, 4096)
+            chunk = os.read(self.fileno(), 4096)
             if not chunk:
+                self.eof = True
                 return None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
@@ -824,11 +835,16 @@ class MemcgSandbox:
         _write(self._file("memory.limit_in_bytes", "memory.max"), value)
 
     def oom_kill_events(self) -> tuple[str, str]:
-        """(file, key) of the hierarchical oom_kill counter of the sandbox."""
+        """(file, key) of the sandbox's oom_kill counter (hierarchical on v2, this memcg only on v1)."""
         return self._file("memory.oom_control", "memory.events"), "oom_kill"
 
     def oom_kill_count(self) -> int:
-        return _keyed_int(*self.oom_kill_events())
+        """OOM kills in the sandbox's cgroups (summed: v1 counts a kill only in the victim's memcg)."""
+        events, key = self.oom_kill_events()
+        if self.version == 2:
+            return _keyed_int(events, key)
+        name = os.path.basename(events)
+        return sum(_keyed_int(os.path.join(cg, name), key) for cg in self._cgroups if os.path.isdir(cg))
 
     def member_pids(self) -> list[int]:
         """Processes in the sandbox's cgroups, pre-order (parents before children)."""
@@ -864,7 +880,8 @@ class MemcgSandbox:
             if h.file_mib:
                 args["file_dir"] = self._file_dir or _disk_file_dir()
             if h.trigger:
-                args["trigger"] = {"events": events_file, "key": key, "chunk": TRIGGER_CHUNK_BYTES,
+                args["trigger"] = {"root": self.path, "file": os.path.basename(events_file), "key": key,
+                                   "chunk": TRIGGER_CHUNK_BYTES,
                                    "max": self.headroom_bytes + TRIGGER_OVERSHOOT_BYTES}
             popen = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HOLDER_SCRIPT, json.dumps(args)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -978,6 +995,8 @@ class ProvokeResult:
     died: dict[int, int]            # pid -> return code (-9 = SIGKILL) of our processes that are gone
     marker: str
     limit_bytes: int
+    trigger_outcome: str | None = None   # what the trigger said: "killed <bytes allocated>" / "no-oom ..."
+    extra_kills: list[int] = field(default_factory=list)   # pids killed after the victim (see provoke)
 
 
 def _space_ooms() -> None:
@@ -997,57 +1016,82 @@ def provoke(sandbox: MemcgSandbox, *, timeout: float = 15.0, cursor: KmsgCursor 
     """Arm the sandbox (if needed), make its trigger allocate past the limit, return the kernel's verdict.
 
     The report is located in the kernel log after a unique marker record written just before firing.
-    After the kill the limit is lifted, so nothing else in the sandbox dies; the victim is checked to
-    have really died by SIGKILL. Pass ``cursor`` to share one log cursor across several provokes.
+    The limit is lifted as soon as the kill line appears, and the victim is checked to have really
+    died by SIGKILL. Pass ``cursor`` to share one log cursor across several provokes.
+
+    A second kill can still happen, rarely: if the victim has flagged its mm MMF_OOM_SKIP (exit_mmap)
+    but not yet freed its pages while the trigger retries its charge, the kernel picks another task.
+    Such kills are listed in ``extra_kills``; ``victim_pid`` is always the first (the kernel's choice).
     """
     limit = sandbox.limit_bytes() if sandbox.armed else None
     if limit is None:
         limit = sandbox.arm()
     trigger = sandbox.trigger
     assert trigger is not None
-    ours = sandbox.pid_names()
-    own_cursor = cursor is None
+    ours = frozenset(sandbox.pid_names())
     cur = KmsgCursor() if cursor is None else cursor
     try:
         _space_ooms()
         marker = cur.mark(f"provoke {sandbox.kernel_path}")
         trigger.send(b"g")
-        deadline = time.monotonic() + timeout
-        report = None
-        outcome = None
-        while report is None:
-            cur.poll()
-            report = find_oom_report(cur.records, frozenset(ours), marker=marker, memcg=sandbox.kernel_path)
-            if report is not None:
-                break
-            if outcome is None and trigger.returncode is None:
-                outcome = trigger.readline(0.02)
-            else:
-                time.sleep(0.02)
-            if outcome == "no-oom":
-                raise SelftestError(f"no OOM kill in {sandbox.path}: the trigger allocated "
-                                    f"{TRIGGER_OVERSHOOT_BYTES // MiB} MiB past the limit unhindered",
-                                    hint="is something reclaimable (page cache, swap) charged to the sandbox?")
-            if time.monotonic() > deadline:
-                died = {hp.pid: hp.returncode for hp in sandbox.procs if hp.returncode is not None}
-                raise SelftestError(f"no kernel OOM report for {sandbox.kernel_path} within {timeout:.0f} s "
-                                    f"(dead: {died}, oom_kill={sandbox.oom_kill_count()})",
-                                    hint="is vm.oom_dump_tasks/printk working? read `dmesg`")
-        _note_oom()
+        report, outcome = _await_kill(sandbox, cur, trigger, ours, marker, time.monotonic() + timeout)
         sandbox.set_limit(None)
         sandbox.armed = False
+        _note_oom()
+        victim = next((hp for hp in sandbox.procs if hp.pid == report.victim_pid), None)
+        if victim is None:
+            raise SelftestError(f"the kernel killed pid {report.victim_pid}, which this sandbox did not start")
+        if not victim.reap(timeout=10.0) or victim.returncode != -signal.SIGKILL:
+            raise SelftestError(f"pid {victim.pid} ({victim.name}) was reported killed but exited with "
+                                f"{victim.returncode}")
+        if outcome is None and victim is not trigger:
+            outcome = trigger.readline(5.0)     # "killed <bytes touched>", said once it saw the kill
+        cur.poll()
+        kills = _kills_after(cur.records, marker, ours)
     finally:
-        if own_cursor:
+        if cursor is None:
             cur.close()
-    victim = next((hp for hp in sandbox.procs if hp.pid == report.victim_pid), None)
-    if victim is None:
-        raise SelftestError(f"the kernel killed pid {report.victim_pid}, which this sandbox did not start")
-    if not victim.reap(timeout=10.0) or victim.returncode != -signal.SIGKILL:
-        raise SelftestError(f"pid {victim.pid} ({victim.name}) was reported killed but exited with "
-                            f"{victim.returncode}")
     died = {hp.pid: rc for hp in sandbox.procs if (rc := hp.returncode) is not None}
     return ProvokeResult(victim_pid=report.victim_pid, victim_name=report.victim_name, report=report, died=died,
-                         marker=marker, limit_bytes=limit)
+                         marker=marker, limit_bytes=limit, trigger_outcome=outcome, extra_kills=kills[1:])
+
+
+def _await_kill(sandbox: MemcgSandbox, cur: KmsgCursor, trigger: HolderProcess, ours: frozenset[int], marker: str,
+                deadline: float) -> tuple[KernelReport, str | None]:
+    """Wait (select on the log and the trigger's stdout) for our kill line; returns it with the trigger's word."""
+    outcome = None
+    while True:
+        cur.poll()
+        report = find_oom_report(cur.records, ours, marker=marker, memcg=sandbox.kernel_path)
+        if report is not None:
+            return report, outcome
+        if outcome is None and not trigger.eof:
+            outcome = trigger.readline(0)
+        if outcome is not None and outcome.startswith("no-oom"):
+            raise SelftestError(f"no OOM kill in {sandbox.path}: the trigger allocated "
+                                f"{TRIGGER_OVERSHOOT_BYTES // MiB} MiB past the limit unhindered",
+                                hint="is something reclaimable (page cache, swap) charged to the sandbox?")
+        if time.monotonic() > deadline:
+            died = {hp.pid: hp.returncode for hp in sandbox.procs if hp.returncode is not None}
+            raise SelftestError(f"no kernel OOM report for {sandbox.kernel_path} "
+                                f"(dead: {died}, oom_kill={sandbox.oom_kill_count()})",
+                                hint="is printk working? read `dmesg`")
+        fds = [cur.fileno()] + ([trigger.fileno()] if outcome is None and not trigger.eof else [])
+        select.select(fds, [], [], 0.05)
+
+
+def _kills_after(records: Sequence[KmsgRecord], marker: str, pids: frozenset[int]) -> list[int]:
+    """Pids (of ``pids``) named by kill lines after ``marker``, in log order."""
+    out: list[int] = []
+    seen = False
+    for rec in records:
+        if not seen:
+            seen = marker in rec.message
+            continue
+        m = _KILL.search(rec.message)
+        if m and int(m[1]) in pids and int(m[1]) not in out:
+            out.append(int(m[1]))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1079,12 +1123,11 @@ class Scenario:
 class ScenarioResult:
     """One scenario run: the prediction, the kernel's choice and its report."""
 
-    scenario: str
-    expected: str
+    scenario: Scenario
     predicted_pid: int | None
     predict_error: str | None
-    kernel_pid: int | None
-    kernel_name: str | None
+    kernel_victim_pid: int
+    kernel_victim_name: str
     pids: dict[str, int]            # holder name -> pid (includes the allocator)
     report: str
     report_complete: bool
@@ -1095,17 +1138,29 @@ class ScenarioResult:
     headroom_bytes: int
     elapsed: float
     attempts: int = 1
+    extra_kills: list[int] = field(default_factory=list)   # see provoke(): a rare kernel race
+    trigger_outcome: str | None = None
 
     @property
-    def agree(self) -> bool:
-        return self.predicted_pid is not None and self.predicted_pid == self.kernel_pid
+    def trigger_allocated_pages(self) -> int | None:
+        """Pages the trigger touched after the prediction (None when it was killed before saying so)."""
+        word, _, n = (self.trigger_outcome or "").partition(" ")
+        return int(n) // PAGE_SIZE if word == "killed" and n.isdigit() else None
+
+    @property
+    def expected(self) -> str:
+        return self.scenario.expected
+
+    @property
+    def agrees(self) -> bool:
+        return self.predicted_pid is not None and self.predicted_pid == self.kernel_victim_pid
 
     def holder_of(self, pid: int | None) -> str | None:
         return next((n for n, p in self.pids.items() if p == pid), None)
 
     @property
     def kernel_holder(self) -> str | None:
-        return self.holder_of(self.kernel_pid)
+        return self.holder_of(self.kernel_victim_pid)
 
     @property
     def predicted_holder(self) -> str | None:
@@ -1116,21 +1171,22 @@ class ScenarioResult:
         return self.kernel_holder == self.expected
 
     def summary(self) -> str:
-        verdict = "agree" if self.agree else "DISAGREE"
+        verdict = "agree" if self.agrees else "DISAGREE"
         pred = self.predict_error or f"{self.predicted_holder or '?'}[{self.predicted_pid}]"
-        return (f"{self.scenario}: {verdict}: predicted {pred}, kernel killed "
-                f"{self.kernel_holder or self.kernel_name}[{self.kernel_pid}]"
+        return (f"{self.scenario.name}: {verdict}: predicted {pred}, kernel killed "
+                f"{self.kernel_holder or self.kernel_victim_name}[{self.kernel_victim_pid}]"
                 + ("" if self.as_designed else f" (designed: {self.expected})"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario, "expected": self.expected, "agree": self.agree,
+            "scenario": self.scenario.name, "expected": self.expected, "agrees": self.agrees,
             "as_designed": self.as_designed, "predicted_pid": self.predicted_pid,
             "predicted_holder": self.predicted_holder, "predict_error": self.predict_error,
-            "kernel_pid": self.kernel_pid, "kernel_name": self.kernel_name, "kernel_holder": self.kernel_holder,
+            "kernel_victim_pid": self.kernel_victim_pid, "kernel_victim_name": self.kernel_victim_name,
+            "kernel_holder": self.kernel_holder,
             "pids": self.pids, "limit_bytes": self.limit_bytes, "cgroup": self.cgroup,
             "report_complete": self.report_complete, "report": self.report, "elapsed": round(self.elapsed, 3),
-            "attempts": self.attempts,
+            "attempts": self.attempts, "extra_kills": self.extra_kills,
         }
 
 
@@ -1159,12 +1215,13 @@ def run_scenario(scenario: Scenario, predict: Predictor, *, base: str | None = N
             pr = provoke(sb)
             trigger = next(hp for hp in sb.procs if hp.spec.trigger)
             result = ScenarioResult(
-                scenario=scenario.name, expected=scenario.expected, predicted_pid=predicted, predict_error=error,
-                kernel_pid=pr.victim_pid, kernel_name=pr.victim_name,
+                scenario=scenario, predicted_pid=predicted, predict_error=error,
+                kernel_victim_pid=pr.victim_pid, kernel_victim_name=pr.victim_name,
                 pids={hp.name: hp.pid for hp in sb.procs}, report=pr.report.text,
                 report_complete=pr.report.complete, kernel_tasks=pr.report.tasks, limit_bytes=limit,
                 cgroup=sb.path, trigger_pid=trigger.pid, headroom_bytes=sb.headroom_bytes,
-                elapsed=time.monotonic() - t0, attempts=attempt)
+                elapsed=time.monotonic() - t0, attempts=attempt, extra_kills=pr.extra_kills,
+                trigger_outcome=pr.trigger_outcome)
         if result.report_complete or attempt > retries:
             return result
         time.sleep(5.0)
@@ -1183,12 +1240,13 @@ def _oomlens_predict(cgroup_path: str) -> int:
 
 
 def run_selftest(scenarios: Sequence[Scenario] | None = None, predict: Predictor | None = None,
-                 progress: Callable[[int, int, ScenarioResult], None] | None = None, *,
+                 progress: Callable[[str], None] | None = None, *,
                  base: str | None = None) -> list[ScenarioResult]:
     """Run ``scenarios`` (default :data:`BUILTIN_SCENARIOS`) against the kernel.
 
-    ``predict`` defaults to oomlens's own model (``oomlens.api.top_report``). ``progress(done, total,
-    result)`` is called after each scenario.
+    ``predict`` defaults to oomlens's own model (``oomlens.api.top_report``). ``progress(message)``
+    gets one line per scenario, e.g. ``[3/10] shmem-counts: agree: predicted shm36[812], kernel
+    killed shm36[812]``; the structured results are returned.
     """
     scenarios = BUILTIN_SCENARIOS if scenarios is None else scenarios
     if predict is None:
@@ -1198,7 +1256,7 @@ def run_selftest(scenarios: Sequence[Scenario] | None = None, predict: Predictor
         res = run_scenario(sc, predict, base=base)
         results.append(res)
         if progress is not None:
-            progress(i, len(scenarios), res)
+            progress(f"[{i}/{len(scenarios)}] {res.summary()}")
     return results
 
 
