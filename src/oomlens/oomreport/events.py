@@ -1,0 +1,885 @@
+"""The event state machine: classified kernel lines in, :class:`OomEvent` objects out.
+
+A report is printed in a fixed order (spec 6): ``invoked`` line, ``cpuset`` line, CPU/Call Trace,
+memory state (memcg block or ``Mem-Info``), task table, ``oom-kill:`` summary, selection and kill
+lines, and later, asynchronously, ``oom_reaper`` lines. Each line kind has a *stage* in that order.
+One :class:`_Draft` accumulates the report of one host; a line starts a new draft when it cannot
+belong to the open one:
+
+* an ``invoked oom-killer`` line always starts a report;
+* a line whose stage is *earlier* than the draft's (e.g. a memcg block after a kill line) starts a
+  report that lost its beginning (ratelimited header, cut paste: corpus 008, 012);
+* a line that repeats something the draft already has (second ``Mem-Info``, second table,
+  second selection, a second kill without ``memory.oom.group``) starts a report too. So do bursts
+  of kill lines without headers (``dump_header`` is ratelimited, the kill line is not).
+
+CPU/Call-Trace lines seen after the memory stage go to a side buffer: they either open the next
+(header-less) report or were an unrelated warning interleaved with this one.
+
+A draft without OOM evidence (only ``Mem-Info`` of a page-allocation failure, or the trace of an
+unrelated WARNING) is dropped. Finished drafts that killed something wait (bounded: a few events,
+a few thousand lines) for their ``oom_reaper`` lines, which name the victim pid; reaper lines for
+other pids are recorded as ``other_reaped``. Everything uncertain becomes a note on the event.
+
+Memory: one open draft per host plus a bounded queue; never the input.
+
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from oomlens.oomreport.model import (
+    CpuLine, InvokedLine, KillLine, MemcgBlock, MemInfoBlock, OomEvent, ReaperLine,
+    SelectionLine, SummaryLine, TaskRow, TaskTable, ZoneInfo,
+)
+from oomlens.oomreport.normalize import LogLine, clock_seconds
+from oomlens.oomreport.parse import (
+    OOM_FRAMES, Kind, classify, parse_dump_tasks_row, parse_oom_summary, table_variant,
+)
+
+__all__ = ["Item", "Assembler", "process_region", "is_reversed"]
+
+# Stage of each kind in the printed order (tens = coarse stage).
+STAGE = {
+    Kind.SYSRQ: 0, Kind.INVOKED: 10, Kind.CPUSET: 11, Kind.CPU: 20, Kind.TRACE: 21,
+    Kind.TASK_IN: 30, Kind.MEMCG_USAGE: 31, Kind.MEMCG_STATS: 32, Kind.MEMCG_KV: 32,
+    Kind.MEMINFO: 33, Kind.VMSTAT: 33, Kind.TASKS_STATE: 40, Kind.TABLE_HEADER: 41,
+    Kind.TABLE_ROW: 42, Kind.SUMMARY: 50, Kind.SUMMARY_CONT: 50, Kind.SELECT: 60,
+    Kind.NO_KILLABLE: 60, Kind.KILLED: 61, Kind.EXITING: 61, Kind.SHARING: 62, Kind.PINNED: 62,
+    Kind.OOM_GROUP: 63, Kind.PANIC: 64, Kind.REAPER: 70,
+}
+# Kinds that prove a report is an OOM report (dump_tasks and the memcg OOM block only print there).
+EVIDENCE = frozenset({
+    Kind.SYSRQ, Kind.INVOKED, Kind.TASK_IN, Kind.MEMCG_USAGE, Kind.TASKS_STATE, Kind.TABLE_HEADER,
+    Kind.SUMMARY, Kind.SELECT, Kind.KILLED, Kind.SHARING, Kind.PINNED, Kind.OOM_GROUP,
+    Kind.EXITING, Kind.NO_KILLABLE, Kind.PANIC,
+})
+# Kinds whose shape is too generic to start a report on their own.
+CONTEXTUAL = frozenset({Kind.MEMCG_KV, Kind.VMSTAT, Kind.SUMMARY_CONT})
+IGNORED = frozenset({Kind.NOISE, Kind.PARTIAL})
+
+MAX_GAP_LINES = 1000
+"""An unfinished report continues across at most this many unrelated lines."""
+REAPER_GRACE_LINES = 20000
+"""How long (in input lines) a finished report waits for its ``oom_reaper`` lines."""
+MAX_PENDING = 4
+"""Finished reports kept waiting for reaper lines, per host."""
+MAX_SIDE_LINES = 400
+MAX_NOTES = 32
+
+
+class Item(NamedTuple):
+    """One classified line of a region."""
+
+    lineno: int
+    line: LogLine
+    kind: str
+    payload: Any
+
+
+class _Draft:
+    """Mutable accumulator for one report."""
+
+    def __init__(self, host: str | None, lineno: int, line: LogLine) -> None:
+        self.host = host
+        self.start = lineno
+        self.end = lineno
+        self.timestamp = line.timestamp
+        self.uptime = line.uptime
+        self.stage = -1
+        self.evidence = False
+        self.hints: dict[str, None] = {}
+        self.notes: list[str] = []
+        self.warnings: list[str] = []
+        self.reversed = False
+        self.sysrq_line = False
+        self.invoked: InvokedLine | None = None
+        self.cpu: CpuLine | None = None
+        self.cpuset: tuple[str, str, str] | None = None
+        self.frames: dict[str, None] = {}
+        self.task_in: tuple[str, str] | None = None
+        self.memcg: dict[str, Any] = {}
+        self.memcg_stats: list[tuple[str, int]] = []
+        self.memcg_stats_open = False
+        self.meminfo: dict[str, Any] = {}
+        self.zones: list[ZoneInfo] = []
+        self.vmstat: list[tuple[str, int]] = []
+        self.meminfo_header = False
+        self.columns: tuple[str, ...] | None = None
+        self.table_started = False
+        self.tasks_state = False
+        self.wide = False
+        self.rows: list[TaskRow] = []
+        self.row_index: dict[int, TaskRow] = {}
+        self.dups = 0
+        self.table_gap = False
+        self.headerless_rows = 0
+        self.summary: SummaryLine | None = None
+        self.summary_text: str | None = None
+        self.selection: SelectionLine | None = None
+        self.killed: list[KillLine] = []
+        self.killed_pids: set[int] = set()
+        self.kill_dups = 0
+        self.sharing: list[tuple[int, str]] = []
+        self.pinned: list[tuple[int, str, int, str]] = []
+        self.oom_group: str | None = None
+        self.exiting: list[tuple[int, str]] = []
+        self.no_killable = False
+        self.panic: str | None = None
+        self.reaped: list[ReaperLine] = []
+        self.other_reaped: list[ReaperLine] = []
+        self.first_kind: str | None = None
+        self.finished_by = ""
+
+    # -- small helpers -------------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        if text not in self.notes and len(self.notes) < MAX_NOTES:
+            self.notes.append(text)
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings and len(self.warnings) < MAX_NOTES:
+            self.warnings.append(text)
+
+    def touch(self, lineno: int) -> None:
+        if lineno < self.start:
+            self.start = lineno
+        if lineno > self.end:
+            self.end = lineno
+
+    @property
+    def has_kill_outcome(self) -> bool:
+        return bool(self.killed or self.exiting or self.no_killable or self.panic)
+
+    @property
+    def complete(self) -> bool:
+        return self.has_kill_outcome
+
+    def wants_reaper(self) -> bool:
+        return bool(self.killed_pids - {r.pid for r in self.reaped})
+
+    # -- does a line belong here? ---------------------------------------------------------------
+    def starts_new(self, kind: str, payload: Any) -> bool:
+        """True when ``kind`` cannot continue this report (see module docstring)."""
+        if kind == Kind.INVOKED:
+            return self.stage >= 10 or self.invoked is not None
+        if kind == Kind.SYSRQ:
+            return self.stage >= 0
+        if kind == Kind.CPU:
+            return self.cpu is not None or self.stage >= 30
+        if kind == Kind.CPUSET:
+            return self.cpuset is not None or self.stage >= 20
+        stage = STAGE[kind]
+        if stage // 10 < self.stage // 10:
+            return True
+        if kind == Kind.TASK_IN:
+            return self.task_in is not None
+        if kind == Kind.MEMCG_USAGE:
+            return payload[1] in self.memcg
+        if kind == Kind.MEMCG_STATS:
+            return self.memcg.get("stats_path") is not None and self.table_started
+        if kind == Kind.MEMINFO:
+            what = payload[0]
+            if what == "header":
+                return self.meminfo_header or self.table_started
+            if what == "pages" and payload[1] in ("RAM", "reserved"):
+                return ("pages " + payload[1]) in self.meminfo
+            return self.table_started
+        if kind in (Kind.TASKS_STATE, Kind.TABLE_HEADER):
+            return self.table_started and (bool(self.rows) or kind == Kind.TASKS_STATE)
+        if kind == Kind.SUMMARY:
+            return self.summary is not None or self.summary_text is not None
+        if kind == Kind.SELECT:
+            return self.selection is not None or self.has_kill_outcome
+        if kind == Kind.NO_KILLABLE:
+            return self.has_kill_outcome or self.selection is not None
+        if kind == Kind.KILLED:
+            if not self.killed and not self.exiting:
+                return self.no_killable
+            if payload.pid in self.killed_pids or self.oom_group is not None:
+                return False
+            # 2.6.11 killed every process sharing the victim's mm, one legacy line each.
+            return not (self.invoked is not None and payload.kind == "legacy")
+        if kind == Kind.EXITING:
+            return self.has_kill_outcome and self.oom_group is None
+        return False
+
+
+    # -- apply ---------------------------------------------------------------------------------
+    def apply(self, item: Item) -> None:
+        kind = item.kind
+        self.touch(item.lineno)
+        if self.first_kind is None:
+            self.first_kind = kind
+        stage = STAGE.get(kind, -1)
+        if stage > self.stage and kind != Kind.REAPER:
+            self.stage = stage
+        if kind in EVIDENCE:
+            self.evidence = True
+        line = item.line
+        if self.timestamp is None and line.timestamp is not None:
+            self.timestamp = line.timestamp
+        if self.uptime is None and line.uptime is not None:
+            self.uptime = line.uptime
+        self.hints[line.prefix] = None
+        if line.wrappers:
+            for w in line.wrappers.split("+"):
+                self.hints[w] = None
+        if line.continuation:
+            self.hints["continuation"] = None
+        if kind != Kind.MEMCG_KV and kind != Kind.MEMCG_STATS:
+            self.memcg_stats_open = False
+        handler = _APPLY.get(kind)
+        if handler is not None:
+            handler(self, item.payload, item)
+
+    # handlers (payload, item) ------------------------------------------------------------------
+    def _sysrq(self, p: Any, item: Item) -> None:
+        self.sysrq_line = True
+
+    def _invoked(self, p: InvokedLine, item: Item) -> None:
+        self.invoked = p
+
+    def _cpuset(self, p: tuple[str, str, str], item: Item) -> None:
+        self.cpuset = p
+
+    def _cpu(self, p: CpuLine, item: Item) -> None:
+        if self.cpu is None:
+            self.cpu = p
+
+    def _trace(self, p: str | None, item: Item) -> None:
+        if p is not None and p in OOM_FRAMES:
+            self.frames[p] = None
+            self.evidence = True
+
+    def _task_in(self, p: tuple[str, str, str], item: Item) -> None:
+        self.task_in = (p[1], p[2])
+
+    def _usage(self, p: tuple[str, str, int, int, int], item: Item) -> None:
+        self.memcg[p[1]] = (p[2], p[3], p[4])
+
+    def _stats(self, p: tuple[str, str, tuple[tuple[str, int], ...]], item: Item) -> None:
+        self.memcg["stats_path"] = p[1]
+        if p[2]:
+            self.memcg["stats_unit"] = "KB"
+            self.memcg_stats.extend(p[2])
+        else:
+            self.memcg["stats_unit"] = "memory.stat"
+            self.memcg_stats_open = True
+
+    def _kv(self, p: tuple[str, int], item: Item) -> None:
+        if self.memcg_stats_open and len(self.memcg_stats) < 512:
+            self.memcg_stats.append(p)
+            self.memcg_stats_open = True
+
+    def _meminfo(self, p: tuple[Any, ...], item: Item) -> None:
+        what = p[0]
+        if what == "header":
+            self.meminfo_header = True
+        elif what == "pages":
+            self.meminfo.setdefault("pages " + p[1], p[2])
+        elif what == "pagecache":
+            self.meminfo.setdefault("pagecache", p[1])
+        elif what == "swap_kb":
+            self.meminfo.setdefault(p[1] + " swap", p[2])
+        elif what == "zone":
+            self.zones.append(p[1])
+
+    def _vmstat(self, p: tuple[Any, ...], item: Item) -> None:
+        # Only the global counters right after "Mem-Info:" (continuation lines included).
+        if self.meminfo_header and not self.zones and len(self.vmstat) < 128:
+            self.vmstat.extend(p[1])
+
+    def _tasks_state(self, p: Any, item: Item) -> None:
+        self.tasks_state = True
+        self.table_started = True
+
+    def _table_header(self, p: tuple[tuple[str, ...], bool], item: Item) -> None:
+        self.columns, self.wide = p
+        self.table_started = True
+
+    def _table_row(self, text: str, item: Item) -> None:
+        lineno = item.lineno
+        row = parse_dump_tasks_row(text, self.columns, lineno)
+        if row is None:
+            self.note(f"line {lineno}: task-table row does not fit the header: {text[:80]!r}")
+            return
+        if self.columns is None:
+            self.headerless_rows += 1
+        self.table_started = True
+        old = self.row_index.get(row.pid)
+        if old is not None:
+            if _same_row(old, row):
+                self.dups += 1
+                return
+            self.warn(f"task table lists pid {row.pid} twice with different values "
+                      f"(lines {old.lineno} and {lineno}); both kept")
+        self.row_index[row.pid] = row
+        self.rows.append(row)
+
+    def _summary(self, p: SummaryLine, item: Item) -> None:
+        if p.task is None and p.pid is None:
+            # Early 5.0 printed the tail with pr_info, i.e. on a line of its own: wait for it.
+            self.summary_text = item.line.text
+            self.summary_lineno = item.lineno
+        self.summary = p
+
+    def _summary_cont(self, text: str, item: Item) -> None:
+        if self.summary_text is None:
+            self.note(f"line {item.lineno}: summary continuation without its first half: "
+                      f"{text[:80]!r}")
+            return
+        text = self.summary_text + text
+        joined = parse_oom_summary(text, self.summary_lineno, split=True)
+        if joined is not None:
+            self.summary = joined
+            self.summary_text = text if joined.pid is None else None
+            self.hints["summary-split"] = None
+
+    def _select(self, p: SelectionLine, item: Item) -> None:
+        self.selection = p
+
+    def _killed(self, p: KillLine, item: Item) -> None:
+        if p.pid in self.killed_pids:
+            self.kill_dups += 1
+            return
+        self.killed.append(p)
+        self.killed_pids.add(p.pid)
+
+    def _sharing(self, p: tuple[str, int, str], item: Item) -> None:
+        self.sharing.append((p[1], p[2]))
+
+    def _pinned(self, p: tuple[str, int, str, int, str], item: Item) -> None:
+        self.pinned.append((p[1], p[2], p[3], p[4]))
+
+    def _oom_group(self, p: tuple[str, str], item: Item) -> None:
+        self.oom_group = p[1]
+
+    def _exiting(self, p: tuple[str, int, str], item: Item) -> None:
+        self.exiting.append((p[1], p[2]))
+
+    def _no_killable(self, p: Any, item: Item) -> None:
+        self.no_killable = True
+
+    def _panic(self, p: str, item: Item) -> None:
+        self.panic = p
+
+    def _ratelimit(self, p: tuple[str, int], item: Item) -> None:
+        self.note(f"line {item.lineno}: '{p[0]}: {p[1]} callbacks suppressed' (printk "
+                  f"ratelimit: other OOM reports or lines may be missing)")
+
+    def _grep_sep(self, p: Any, item: Item) -> None:
+        self.table_gap = self.table_gap or self.table_started
+        self.hints["grep-separator"] = None
+        self.note(f"line {item.lineno}: '--' separator: lines were omitted here "
+                  f"(grep context output)")
+
+    summary_text: str | None = None
+    summary_lineno: int = 0
+
+
+def _same_row(a: TaskRow, b: TaskRow) -> bool:
+    return a == b or (a.uid, a.tgid, a.total_vm, a.rss, a.swapents, a.oom_score_adj, a.name,
+                      a.pgtables_bytes, a.nr_ptes, a.rss_anon) == (
+        b.uid, b.tgid, b.total_vm, b.rss, b.swapents, b.oom_score_adj, b.name,
+        b.pgtables_bytes, b.nr_ptes, b.rss_anon)
+
+
+_APPLY = {
+    Kind.SYSRQ: _Draft._sysrq, Kind.INVOKED: _Draft._invoked, Kind.CPUSET: _Draft._cpuset,
+    Kind.CPU: _Draft._cpu, Kind.TRACE: _Draft._trace, Kind.TASK_IN: _Draft._task_in,
+    Kind.MEMCG_USAGE: _Draft._usage, Kind.MEMCG_STATS: _Draft._stats, Kind.MEMCG_KV: _Draft._kv,
+    Kind.MEMINFO: _Draft._meminfo, Kind.VMSTAT: _Draft._vmstat,
+    Kind.TASKS_STATE: _Draft._tasks_state, Kind.TABLE_HEADER: _Draft._table_header,
+    Kind.TABLE_ROW: _Draft._table_row, Kind.SUMMARY: _Draft._summary,
+    Kind.SUMMARY_CONT: _Draft._summary_cont, Kind.SELECT: _Draft._select,
+    Kind.KILLED: _Draft._killed, Kind.SHARING: _Draft._sharing, Kind.PINNED: _Draft._pinned,
+    Kind.OOM_GROUP: _Draft._oom_group, Kind.EXITING: _Draft._exiting,
+    Kind.NO_KILLABLE: _Draft._no_killable, Kind.PANIC: _Draft._panic,
+    Kind.RATELIMIT: _Draft._ratelimit, Kind.GREP_SEP: _Draft._grep_sep,
+}
+
+
+class _Host:
+    """Per-host state: the open draft, held-back stack lines, finished drafts awaiting their
+    reaper lines (FIFO, emitted in finish order) and reaper lines that matched no report."""
+
+    __slots__ = ("cur", "side", "done", "orphans", "untrusted")
+
+    def __init__(self) -> None:
+        self.cur: _Draft | None = None
+        self.side: list[Item] = []
+        self.done: deque[_Draft] = deque()
+        self.orphans: deque[Item] = deque(maxlen=64)
+        self.untrusted: list[str] = []
+
+
+class Assembler:
+    """Streaming event builder. Feed :class:`Item` s in (logical) order with :meth:`feed`, call
+    :meth:`region_closed` / :meth:`expire` as the input advances and :meth:`flush` at the end;
+    collect finished events with :meth:`take`."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.hosts: dict[str | None, _Host] = {}
+        self.out: list[OomEvent] = []
+        self.reversed_context = False
+
+    # -- public --------------------------------------------------------------------------------
+    def take(self) -> list[OomEvent]:
+        out, self.out = self.out, []
+        return out
+
+    def feed(self, item: Item) -> None:
+        h = self.hosts.get(item.line.host)
+        if h is None:
+            h = self.hosts[item.line.host] = _Host()
+        kind = item.kind
+        if not item.line.trusted:
+            if item.payload is not None and len(h.untrusted) < 8:
+                h.untrusted.append(f"line {item.lineno}: ignored {item.payload} line that does "
+                                   f"not come from the kernel: {item.line.text[:80]!r}")
+            return
+        if kind == Kind.REAPER:
+            self._reaper(h, item)
+            return
+        if kind == Kind.NOISE:
+            return
+        cur = h.cur
+        if cur is not None and self._gap(cur, item.lineno) > MAX_GAP_LINES:
+            self._finish(h, "gap")
+            cur = None
+        if kind == Kind.PARTIAL:
+            if cur is not None:
+                cur.note(f"line {item.lineno}: OOM-like line not understood: "
+                         f"{item.line.text[:100]!r}")
+            return
+        if kind == Kind.RATELIMIT or kind == Kind.GREP_SEP:
+            if cur is not None:
+                cur.apply(item)
+            return
+        if cur is None:
+            if kind in CONTEXTUAL:
+                return
+            if h.done and kind in _TRAILING and self._can_reopen(h.done[-1], item):
+                cur = h.cur = h.done.pop()
+            else:
+                cur = h.cur = self._new(h, item)
+        elif kind in CONTEXTUAL:
+            if STAGE[kind] // 10 < cur.stage // 10:
+                return
+        elif (kind == Kind.CPU or kind == Kind.TRACE) and cur.stage >= 30:
+            if len(h.side) < MAX_SIDE_LINES:
+                h.side.append(item)
+            return
+        elif cur.starts_new(kind, item.payload):
+            self._finish(h, "new")
+            cur = h.cur = self._new(h, item)
+        elif h.side:
+            if any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side):
+                cur.note(f"lines {h.side[0].lineno}-{h.side[-1].lineno}: an OOM call trace inside "
+                         f"this report was ignored (its report seems to be missing)")
+            h.side.clear()
+        cur.apply(item)
+
+    def awaiting_reaper(self) -> bool:
+        """Whether a report that killed something may still get ``oom_reaper`` lines."""
+        return any((h.cur is not None and h.cur.killed) or any(d.wants_reaper() for d in h.done)
+                   for h in self.hosts.values())
+
+    def region_closed(self, lineno: int) -> None:
+        """The input went quiet: finish reports that have their outcome (kill line etc.)."""
+        for h in self.hosts.values():
+            if h.cur is not None and h.cur.complete:
+                self._finish(h, "region")
+        self.expire(lineno)
+
+    def expire(self, lineno: int) -> None:
+        """Release reports whose reaper grace period has passed, and stale drafts."""
+        for h in self.hosts.values():
+            if h.cur is not None and self._gap(h.cur, lineno) > MAX_GAP_LINES:
+                self._finish(h, "gap")
+            while h.done and (not h.done[0].wants_reaper()
+                              or self._gap(h.done[0], lineno) > REAPER_GRACE_LINES):
+                self._emit(h.done.popleft())
+            while h.orphans and abs(lineno - h.orphans[0].lineno) > REAPER_GRACE_LINES:
+                self._emit_orphan(h.orphans.popleft())
+
+    def flush(self) -> None:
+        for h in self.hosts.values():
+            self._finish(h, "eof")
+            while h.done:
+                self._emit(h.done.popleft())
+            while h.orphans:
+                self._emit_orphan(h.orphans.popleft())
+
+    # -- internals -----------------------------------------------------------------------------
+    @staticmethod
+    def _gap(d: _Draft, lineno: int) -> int:
+        return min(abs(lineno - d.end), abs(lineno - d.start))
+
+    def _new(self, h: _Host, item: Item) -> _Draft:
+        d = _Draft(item.line.host, item.lineno, item.line)
+        d.reversed = self.reversed_context
+        if h.untrusted:
+            for w in h.untrusted:
+                d.warn(w)
+            h.untrusted.clear()
+        if h.side and STAGE.get(item.kind, 0) >= 30:
+            # CPU / Call Trace held back after the previous report: the stack of this one.
+            for s in h.side:
+                d.apply(s)
+        h.side.clear()
+        return d
+
+    @staticmethod
+    def _can_reopen(d: _Draft, item: Item) -> bool:
+        if Assembler._gap(d, item.lineno) > MAX_GAP_LINES:
+            return False
+        kind = item.kind
+        if kind == Kind.KILLED:
+            return d.oom_group is not None or item.payload.pid in d.killed_pids
+        if kind == Kind.EXITING:
+            return d.oom_group is not None
+        if kind in (Kind.SHARING, Kind.PINNED, Kind.OOM_GROUP, Kind.PANIC):
+            return bool(d.killed)
+        return False
+
+    def _reaper(self, h: _Host, item: Item) -> None:
+        rl: ReaperLine = item.payload
+        cands = ([h.cur] if h.cur is not None else []) + list(reversed(h.done))
+        for d in cands:
+            if rl.pid in d.killed_pids or any(rl.pid == p for p, _ in d.exiting):
+                d.reaped.append(rl)
+                d.touch(item.lineno)
+                self.expire(item.lineno)
+                return
+        for d in cands:
+            if d.evidence and self._gap(d, item.lineno) <= REAPER_GRACE_LINES:
+                d.other_reaped.append(rl)
+                d.touch(item.lineno)
+                return
+        h.orphans.append(item)
+
+    def _finish(self, h: _Host, why: str) -> None:
+        d = h.cur
+        h.cur = None
+        h.side.clear()
+        if d is None or not d.evidence:
+            return
+        d.finished_by = why
+        if h.orphans:
+            keep: deque[Item] = deque(maxlen=64)
+            for o in h.orphans:
+                if o.payload.pid in d.killed_pids:
+                    d.reaped.append(o.payload)
+                    d.touch(o.lineno)
+                elif d.reversed and self._gap(d, o.lineno) <= REAPER_GRACE_LINES:
+                    d.other_reaped.append(o.payload)
+                    d.touch(o.lineno)
+                else:
+                    keep.append(o)
+            h.orphans = keep
+        h.done.append(d)
+        while len(h.done) > MAX_PENDING:
+            self._emit(h.done.popleft())
+        while h.done and not h.done[0].wants_reaper():
+            self._emit(h.done.popleft())
+
+    def _emit(self, d: _Draft) -> None:
+        self.out.append(build_event(d, self.source))
+
+    def _emit_orphan(self, item: Item) -> None:
+        rl: ReaperLine = item.payload
+        self.out.append(OomEvent(
+            source=self.source, host=item.line.host, start_line=item.lineno, end_line=item.lineno,
+            timestamp=item.line.timestamp, uptime=item.line.uptime,
+            format_hints=(item.line.prefix, "reaper-only"), reaped=(rl,),
+            notes=(f"only an oom_reaper line was found for pid {rl.pid} ({rl.name}): the OOM "
+                   f"report that killed it is not in the input",)))
+
+
+_TRAILING = frozenset({Kind.KILLED, Kind.EXITING, Kind.SHARING, Kind.PINNED, Kind.OOM_GROUP,
+                       Kind.PANIC})
+
+
+# ---------------------------------------------------------------------------------------------
+# Regions: join hard-wrapped records, detect reversed order, feed.
+
+def _join_wrapped(items: list[Item]) -> list[Item]:
+    """Join a record that a mail client or terminal hard-wrapped (corpus 031): an OOM line that
+    does not parse, followed by header-less continuation text, is retried joined."""
+    out: list[Item] = []
+    for it in items:
+        prev = out[-1] if out else None
+        if (prev is not None and it.line.continuation and prev.kind == Kind.PARTIAL
+                and it.line.text):
+            text = prev.line.text + " " + it.line.text
+            kind, payload = classify(text, prev.lineno)
+            wrappers = (prev.line.wrappers + "+wrapped") if prev.line.wrappers else "wrapped"
+            out[-1] = Item(prev.lineno, prev.line._replace(text=text, wrappers=wrappers),
+                           kind if kind != Kind.NOISE else Kind.PARTIAL, payload)
+            continue
+        out.append(it)
+    return out
+
+
+_MILESTONES = frozenset(STAGE) - {Kind.TRACE, Kind.VMSTAT, Kind.MEMCG_KV, Kind.REAPER,
+                                  Kind.SUMMARY_CONT}
+
+
+def is_reversed(items: Sequence[Item]) -> bool:
+    """Whether a region was printed newest-first (``journalctl -r``, ``tac``).
+
+    Structural vote: steps between consecutive report milestones (per host) that go backwards in
+    the printed order (kill line before table, rows before header, ...) against forward steps.
+    When the structure cannot tell (fewer than two steps), the timestamps vote."""
+    fwd = back = 0
+    last: dict[str | None, int] = {}
+    for it in items:
+        if it.kind not in _MILESTONES or not it.line.trusted:
+            continue
+        s = STAGE[it.kind]
+        p = last.get(it.line.host)
+        if p is not None and p != s:
+            if s > p:
+                fwd += 1
+            else:
+                back += 1
+        last[it.line.host] = s
+    if fwd + back >= 2:
+        return back > fwd
+    inc = dec = 0
+    prev: dict[str | None, float] = {}
+    for it in items:
+        if it.kind == Kind.NOISE or not it.line.trusted:
+            continue
+        t = it.line.uptime if it.line.uptime is not None else clock_seconds(it.line.timestamp)
+        if t is None:
+            continue
+        q = prev.get(it.line.host)
+        if q is not None:
+            if t > q:
+                inc += 1
+            elif t < q:
+                dec += 1
+        prev[it.line.host] = t
+    return dec >= 2 and dec > inc
+
+
+def _reverse_records(items: list[Item]) -> list[Item]:
+    """Reverse the order of records, keeping each record's own lines (journal multi-line
+    continuations, ``#012`` parts) in their printed order."""
+    records: list[list[Item]] = []
+    for it in items:
+        if records and (it.line.continuation or it.lineno == records[-1][-1].lineno):
+            records[-1].append(it)
+        else:
+            records.append([it])
+    records.reverse()
+    return [it for rec in records for it in rec]
+
+
+def process_region(items: list[Item], asm: Assembler) -> None:
+    """Feed one region (a run of input lines around OOM lines) to the assembler."""
+    items = _join_wrapped(items)
+    rev = is_reversed(items)
+    if rev:
+        items = _reverse_records(items)
+    asm.reversed_context = rev
+    try:
+        for it in items:
+            asm.feed(it)
+    finally:
+        asm.reversed_context = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Draft -> OomEvent
+
+def build_event(d: _Draft, source: str) -> OomEvent:
+    """Freeze a draft into an :class:`OomEvent`, adding notes for everything that is missing or
+    doubtful."""
+    hints = dict(d.hints)
+    inv = d.invoked
+    cpu = d.cpu
+    if inv is not None:
+        hints["invoked:" + inv.variant] = None
+        if cpu is not None and inv.pid is None:
+            if inv.comm is None or inv.comm == cpu.comm:
+                inv = _replace(inv, pid=cpu.pid)
+            else:
+                d.note(f"the CPU line names {cpu.comm!r} (pid {cpu.pid}) but the header names "
+                       f"{inv.comm!r}: pid of the allocating task left unknown")
+    elif d.first_kind in (Kind.SELECT, Kind.KILLED, Kind.EXITING) and cpu is None:
+        hints["kill-only"] = None
+        d.note("only the kill line(s) of this OOM: dump_header() is ratelimited while the kill "
+               "line is not (2.4 kernels printed nothing else)")
+    else:
+        d.note(f"no 'invoked oom-killer' line: the report starts mid-way at line {d.start} "
+               f"(cut, filtered or ratelimited)")
+        hints["headless"] = None
+    sysrq = bool((inv is not None and inv.order == -1) or "moom_callback" in d.frames
+                 or d.sysrq_line)
+    summ = d.summary
+    if summ is not None:
+        hints["summary"] = None
+        if summ.pid is None:
+            d.note("the oom-kill: summary line is incomplete")
+    constraint = summ.constraint if summ else None
+    nodemask = summ.nodemask if summ and summ.nodemask is not None else (inv.nodemask if inv else None)
+    cpuset = summ.cpuset if summ and summ.cpuset is not None else (d.cpuset[1] if d.cpuset else None)
+    mems = (summ.mems_allowed if summ and summ.mems_allowed is not None
+            else (d.cpuset[2] if d.cpuset else None))
+    oom_memcg = summ.oom_memcg if summ else None
+    task_memcg = summ.task_memcg if summ else None
+    if d.task_in is not None:
+        task_memcg = task_memcg or d.task_in[0]
+        oom_memcg = oom_memcg or d.task_in[1]
+    if summ is not None and summ.constraint == "CONSTRAINT_NONE" and summ.oom_memcg:
+        d.note("constraint=CONSTRAINT_NONE with oom_memcg=: the early-5.x summary bug; this is "
+               "a memcg OOM")
+    memcg = _memcg_block(d, hints)
+    meminfo = _meminfo_block(d)
+    table = _task_table(d, hints)
+    for k in d.killed:
+        hints["kill:" + k.variant] = None
+    if d.selection is not None:
+        sel = d.selection
+        hints["select:" + sel.wording] = None
+        if sel.score > 1000:
+            d.note(f"printed score {sel.score} exceeds 1000")
+        if d.killed and d.killed[0].pid != sel.pid:
+            d.note(f"the selection line names pid {sel.pid} ({sel.name}) but the kill line pid "
+                   f"{d.killed[0].pid} ({d.killed[0].name}): a child was sacrificed, or the "
+                   f"selection named a thread and the kill its thread-group leader")
+    if not d.has_kill_outcome:
+        if d.selection is not None:
+            d.note("selection line without a 'Killed process' line (input ends or was filtered)")
+        else:
+            d.note("no kill line: nothing was killed, or the line was not logged (it is "
+                   "KERN_ERR; some syslog setups drop that level) or was filtered out")
+    if d.kill_dups:
+        d.note(f"{d.kill_dups} repeated 'Killed process' line(s) for the same pid dropped "
+               f"(memory.oom.group prints the victim twice)")
+    if d.reversed:
+        hints["reversed"] = None
+        d.note("these lines were printed newest-first (e.g. journalctl -r); parsed in "
+               "reverse order")
+    if d.other_reaped:
+        d.note("oom_reaper lines for pids this report did not kill: "
+               + ", ".join(f"{r.pid} ({r.name})" for r in d.other_reaped[:8])
+               + " (victims of OOM kills whose reports are not in the input)")
+    ev = OomEvent(
+        source=source, host=d.host, start_line=d.start, end_line=d.end, timestamp=d.timestamp,
+        uptime=d.uptime, kernel_release=cpu.release if cpu else None,
+        format_hints=tuple(h for h in hints if h),
+        invoked=inv, cpu=cpu, sysrq=sysrq, constraint=constraint, nodemask=nodemask,
+        cpuset=cpuset, mems_allowed=mems, oom_memcg=oom_memcg, task_memcg=task_memcg,
+        memcg=memcg, meminfo=meminfo, table=table, summary=summ, selection=d.selection,
+        killed=tuple(d.killed), sharing_killed=tuple(d.sharing), mm_pinned_by=tuple(d.pinned),
+        oom_group_path=d.oom_group, reaped=tuple(d.reaped), other_reaped=tuple(d.other_reaped),
+        already_exiting=tuple(d.exiting), no_killable=d.no_killable, panic=d.panic,
+        trace_evidence=tuple(d.frames), notes=tuple(d.notes), warnings=tuple(d.warnings))
+    if table is not None and table.rows and not table.filtered:
+        ev = _maybe_filtered(ev, table)
+    return ev
+
+
+def _replace(obj: Any, **kw: Any) -> Any:
+    from dataclasses import replace
+    return replace(obj, **kw)
+
+
+def _memcg_block(d: _Draft, hints: dict[str, None]) -> MemcgBlock | None:
+    m = d.memcg
+    if not m:
+        return None
+    def get(which: str, i: int) -> int | None:
+        v = m.get(which)
+        return v[i] if v is not None else None
+    version = 1 if ("memory+swap" in m or "kmem" in m) else (2 if "swap" in m else None)
+    if version is not None:
+        hints[f"memcg-v{version}"] = None
+    if m.get("stats_unit"):
+        hints["memcg-stats:" + m["stats_unit"]] = None
+    return MemcgBlock(
+        usage_kb=get("memory", 0), limit_kb=get("memory", 1), failcnt=get("memory", 2),
+        memsw_usage_kb=get("memory+swap", 0), memsw_limit_kb=get("memory+swap", 1),
+        memsw_failcnt=get("memory+swap", 2), swap_usage_kb=get("swap", 0),
+        swap_limit_kb=get("swap", 1), swap_failcnt=get("swap", 2), kmem_usage_kb=get("kmem", 0),
+        kmem_limit_kb=get("kmem", 1), kmem_failcnt=get("kmem", 2), version=version,
+        stats_path=m.get("stats_path"), stats_unit=m.get("stats_unit"),
+        stats=tuple(d.memcg_stats))
+
+
+def _meminfo_block(d: _Draft) -> MemInfoBlock | None:
+    mi = d.meminfo
+    if not (mi or d.zones or d.meminfo_header or d.vmstat):
+        return None
+    highmem = mi.get("pages HighMem/MovableOnly")
+    return MemInfoBlock(
+        pages_ram=mi.get("pages RAM"), pages_reserved=mi.get("pages reserved"),
+        pages_highmem=mi.get("pages HighMem", highmem), pages_movable_only=mi.get("pages MovableOnly"),
+        pages_cma_reserved=mi.get("pages cma reserved"), pages_hwpoisoned=mi.get("pages hwpoisoned"),
+        pages_shared=mi.get("pages shared"), pages_non_shared=mi.get("pages non-shared"),
+        pages_in_swap_cache=mi.get("pages in swap cache"), total_pagecache_pages=mi.get("pagecache"),
+        total_swap_kb=mi.get("Total swap"), free_swap_kb=mi.get("Free swap"),
+        zones=tuple(d.zones), vmstat=tuple(d.vmstat), has_header=d.meminfo_header)
+
+
+def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
+    if not (d.columns or d.rows or d.tasks_state):
+        return None
+    variant = table_variant(d.columns or (), d.tasks_state, d.wide)
+    hints["table:" + variant] = None
+    truncated = False
+    if d.headerless_rows:
+        truncated = True
+        d.note(f"{d.headerless_rows} task-table row(s) without their header: only uid, tgid, "
+               f"total_vm and rss could be mapped")
+    if d.table_gap:
+        truncated = True
+    if not d.rows and (d.columns or d.tasks_state):
+        if d.has_kill_outcome or d.summary is not None:
+            d.note("the task table header has no rows (filtered log?)")
+        truncated = True
+    if (d.finished_by == "eof" and not d.has_kill_outcome and d.summary is None):
+        truncated = True
+        d.note("the input ends inside this report")
+    if d.dups:
+        d.note(f"{d.dups} duplicated task-table row(s) dropped")
+    return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(d.rows),
+                     tasks_state_line=d.tasks_state, filtered=False, truncated=truncated,
+                     duplicates_removed=d.dups)
+
+
+def _maybe_filtered(ev: OomEvent, table: TaskTable) -> OomEvent:
+    notes = list(ev.notes)
+    filtered = False
+    if ev.domain == "global" and len(table.rows) <= 2:
+        filtered = True
+        notes.append(f"the task table of a global OOM lists only {len(table.rows)} task(s): the "
+                     f"log was probably filtered (a global table lists every user process)")
+    victim = ev.victim_pid
+    pids = {r.pid for r in table.rows} | {r.tgid for r in table.rows if r.tgid is not None}
+    if victim is not None and victim not in pids and table.columns:
+        notes.append(f"the killed pid {victim} is not in the task table")
+    if not filtered and len(notes) == len(ev.notes):
+        return ev
+    return _replace(ev, table=_replace(table, filtered=filtered), notes=tuple(notes))
+
+
+def iter_items_events(regions: Iterable[list[Item]], source: str) -> Iterable[OomEvent]:
+    """Test helper: run whole regions through a fresh assembler."""
+    asm = Assembler(source)
+    for region in regions:
+        process_region(region, asm)
+        if region:
+            asm.region_closed(region[-1].lineno)
+        yield from asm.take()
+    asm.flush()
+    yield from asm.take()

@@ -1,0 +1,673 @@
+"""Line parsers for the kernel's OOM report, one per kernel function that prints the text.
+
+Each ``parse_*`` function takes one normalised message (prefixes already stripped, see
+:mod:`oomlens.oomreport.normalize`) and returns a value object or None. They are named after the
+printing function in ``mm/oom_kill.c`` / ``mm/memcontrol.c`` / ``mm/show_mem.c`` so that a reader
+can grep the kernel for the matching ``pr_*`` call:
+
+* :func:`parse_dump_header` - ``<comm> invoked oom-killer: gfp_mask=..`` (all eras, spec 6.1)
+* :func:`parse_cpuset_print_current_mems_allowed` - ``<comm> cpuset=<name> mems_allowed=<list>``
+* :func:`parse_dump_stack_print_info` - ``CPU: N PID: P Comm: c .. <release>`` / ``Pid: P, comm:``
+* :func:`parse_dump_tasks` / :func:`parse_dump_tasks_header` / :func:`parse_dump_tasks_row`
+* :func:`parse_oom_summary` - ``oom-kill:constraint=..`` (5.0+)
+* :func:`parse_oom_kill_process` - selection, ``Killed process``, sharing, pinned, exiting lines
+* :func:`parse_oom_reaper` - ``oom_reaper: reaped process ..`` / ``unable to reap``
+* :func:`parse_mem_cgroup_print_oom_info` - ``Task in .. killed as a result of limit of ..``,
+  ``memory:``/``memory+swap:``/``swap:``/``kmem:`` usage lines, ``Memory cgroup stats for``
+* :func:`parse_show_mem` - ``Mem-Info:`` block lines and totals
+
+:func:`classify` dispatches one line to the right parser and returns ``(kind, payload)``.
+
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from oomlens.oomreport.model import (
+    CpuLine, InvokedLine, KillLine, ReaperLine, SelectionLine, SummaryLine, TaskRow, TaskTable,
+    ZoneInfo,
+)
+
+__all__ = [
+    "classify", "parse_dump_header", "parse_cpuset_print_current_mems_allowed",
+    "parse_dump_stack_print_info", "parse_dump_tasks", "parse_dump_tasks_header",
+    "parse_dump_tasks_row", "parse_oom_summary", "parse_oom_kill_process", "parse_oom_reaper",
+    "parse_mem_cgroup_print_oom_info", "parse_show_mem", "table_variant", "frame_function",
+    "Kind", "OOM_FRAMES",
+]
+
+
+class Kind:
+    """Line kinds returned by :func:`classify` (plain strings, cheap to compare)."""
+
+    NOISE = "noise"
+    PARTIAL = "partial"          # an OOM line cut short (hard wrap); may be joined with the next
+    GREP_SEP = "grep-sep"        # "--" between grep -A/-B context groups: lines were omitted
+    RATELIMIT = "ratelimit"      # "<fn>: N callbacks suppressed"
+    SYSRQ = "sysrq"              # "sysrq: Manual OOM execution"
+    INVOKED = "invoked"
+    CPUSET = "cpuset"
+    CPU = "cpu"
+    TRACE = "trace"              # Call Trace header, frames, registers, hex stack, Hardware name
+    TASK_IN = "task-in"
+    MEMCG_USAGE = "memcg-usage"
+    MEMCG_STATS = "memcg-stats"
+    MEMCG_KV = "memcg-kv"        # "anon 7688192" (memory.stat line; meaningful only in context)
+    MEMINFO = "meminfo"          # Mem-Info block line with a distinctive shape
+    VMSTAT = "vmstat"            # "key:value key:value" (meaningful only in context)
+    TASKS_STATE = "tasks-state"
+    TABLE_HEADER = "table-header"
+    TABLE_ROW = "table-row"
+    SUMMARY = "summary"
+    SUMMARY_CONT = "summary-cont"
+    SELECT = "select"
+    KILLED = "killed"
+    SHARING = "sharing"
+    PINNED = "pinned"
+    OOM_GROUP = "oom-group"
+    EXITING = "exiting"
+    NO_KILLABLE = "no-killable"
+    PANIC = "panic"
+    REAPER = "reaper"
+
+
+# Call-trace functions that only run during an OOM kill; any of them makes a report real.
+OOM_FRAMES = frozenset({
+    "out_of_memory", "oom_kill_process", "__oom_kill_process", "dump_header", "select_bad_process",
+    "oom_badness", "mem_cgroup_out_of_memory", "mem_cgroup_oom_synchronize",
+    "mem_cgroup_handle_oom", "pagefault_out_of_memory", "moom_callback", "__alloc_pages_may_oom",
+    "oom_kill_memcg_member", "mem_cgroup_oom",
+})
+
+_INT = re.compile(r"-?\d+")
+
+# ---------------------------------------------------------------------------------------------
+# dump_header()
+
+_INVOKED = re.compile(
+    r"(?:(?P<comm>.*?) invoked )?oom-killer: gfp_mask=(?P<gfp>0x[0-9a-fA-F]+|\d+)"
+    r"(?:\((?P<flags>[^)]*)\))?"
+    r"(?:,\s*nodemask=(?P<nodemask>[^,\s]*(?:,\d[^,\s]*)*?|\(null\)))?"
+    r"(?:,\s*order=(?P<order>-?\d+))?"
+    r"(?:,\s*oomkilladj=(?P<oomkilladj>-?\d+))?"
+    r"(?:,\s*oom_adj=(?P<oom_adj>-?\d+))?"
+    r"(?:,\s*oom_score_adj=(?P<osa>-?\d+))?\s*$")
+
+
+def parse_dump_header(text: str, lineno: int = 0) -> InvokedLine | None:
+    """``dump_header()``'s first line, every era of spec 6.1 (2.6.11 ``oom-killer: gfp_mask=``,
+    ``oomkilladj=``, ``oom_adj=``, symbolic GFP flags, ``nodemask=`` with one or two spaces)."""
+    if "oom-killer: gfp_mask=" not in text:
+        return None
+    m = _INVOKED.search(text)
+    if m is None or (m.start() != 0 and m.group("comm") is None):
+        return None
+    g = m.group
+    comm = g("comm")
+    if comm is None:
+        variant = "2.6.11"
+    elif g("oomkilladj") is not None:
+        variant = "2.6.19-2.6.30"
+    elif g("oom_adj") is not None:
+        variant = "2.6.36-3.6" if g("osa") is not None else "2.6.31-2.6.35"
+    elif g("nodemask") is not None:
+        variant = "4.10-4.16" if re.search(r",  order=", text) else "4.9-4.19"
+    elif g("flags") is not None:
+        variant = "4.5+"
+    else:
+        variant = "3.7-4.4"
+    gfp = g("gfp")
+    return InvokedLine(
+        comm=comm, pid=None, gfp_mask=int(gfp, 16) if gfp.lower().startswith("0x") else int(gfp),
+        gfp_flags=g("flags"), order=_opt_int(g("order")), oom_score_adj=_opt_int(g("osa")),
+        oom_adj=_opt_int(g("oomkilladj") if g("oomkilladj") is not None else g("oom_adj")),
+        nodemask=g("nodemask"), variant=variant, lineno=lineno)
+
+
+_CPUSET = re.compile(r"(?P<comm>.*?) ?cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,\-]*)$")
+
+
+def parse_cpuset_print_current_mems_allowed(text: str) -> tuple[str, str, str] | None:
+    """``<comm> cpuset=<name> mems_allowed=<list>`` (printed after the header up to 4.19)."""
+    if "mems_allowed=" not in text or "cpuset=" not in text or text.startswith("oom-kill:"):
+        return None
+    m = _CPUSET.match(text)
+    return (m.group("comm"), m.group("cpuset"), m.group("mems")) if m else None
+
+
+_CPU = re.compile(
+    r"CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.*?)"
+    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>[A-Z ]*?))\s+(?P<rel>\d+\.\d+\S*)")
+_PID = re.compile(
+    r"Pid: (?P<pid>\d+), comm: (?P<comm>.*?) (?:Not tainted|Tainted: (?P<taint>[A-Z ]*?))\s+"
+    r"(?P<rel>\d+\.\d+\S*)")
+
+
+def parse_dump_stack_print_info(text: str, lineno: int = 0) -> CpuLine | None:
+    """``CPU: N [UID: U] PID: P Comm: c Not tainted|Tainted: .. <release> #..`` (``dump_stack``);
+    ``Pid: P, comm: c ...`` before ~3.10. Captures the kernel release."""
+    if text.startswith("CPU: "):
+        m = _CPU.match(text)
+    elif text.startswith("Pid: "):
+        m = _PID.match(text)
+    else:
+        return None
+    if m is None:
+        return None
+    g = m.groupdict()
+    taint = g.get("taint")
+    return CpuLine(cpu=_opt_int(g.get("cpu")), pid=int(g["pid"]), comm=g["comm"],
+                   uid=_opt_int(g.get("uid")), tainted=taint.strip() if taint else None,
+                   release=g["rel"], lineno=lineno)
+
+
+# ---------------------------------------------------------------------------------------------
+# Call trace
+
+_FRAME = re.compile(
+    r"(?:\[<[0-9a-fA-F]+>\] ?)?(?:\? )?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+"
+    r"(?: \[[\w]+\])?(?: from \[<[0-9a-f]+>\].*)?$")
+_ARM_FRAME = re.compile(r"\[<[0-9a-f]+>\] \((?P<fn>[A-Za-z_][\w.]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\)")
+_REGS = re.compile(
+    r"(?:RIP|EIP|RSP|ESP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d{2}|EAX|EBX|ECX|EDX|ESI|EDI|EBP|DS|ES|FS|"
+    r"GS|CS|SS|CR\d|DR\d|Code|pc|lr|sp|x\d{1,2}|pstate|PKRU|Stack)\s?:")
+_HEXSTACK = re.compile(r"(?:[0-9a-f]{8}|[0-9a-f]{16})(?: (?:[0-9a-f]{8}|[0-9a-f]{16}|\?{8,16}))*$")
+_TRACE_WORDS = ("Call Trace:", "Call trace:", "<TASK>", "</TASK>", "<IRQ>", "</IRQ>", "<NMI>",
+                "</NMI>", "Hardware name:", "Workqueue:", "Backtrace:", "Exception stack",
+                "Stack:", "Tainted: [")
+
+
+def frame_function(text: str) -> str | None:
+    """The function of a call-trace frame line, without ``.cold``/``.part.N``/``.isra.N``/
+    ``.constprop.N`` suffixes; None when the line is not a frame."""
+    m = _FRAME.match(text) or _ARM_FRAME.match(text)
+    if m is None:
+        return None
+    return m.group("fn").split(".", 1)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# dump_tasks()
+
+# Column names a task-table header may use (anything else means it is not a task table).
+_KNOWN_COLUMNS = frozenset({
+    "uid", "tgid", "total_vm", "rss", "cpu", "oom_adj", "oom_score_adj", "nr_ptes", "nr_pmds",
+    "nr_puds", "pgtables_bytes", "swapents", "rss_anon", "rss_file", "rss_shmem", "name",
+})
+_HEADER = re.compile(r"\[\s*pid\s*\]\s+(?P<cols>[a-z_ ]+?)\s*$")
+_ROW = re.compile(r"\[\s*(?P<pid>\d+)\]\s+(?P<rest>\S.*)$")
+
+
+def parse_dump_tasks_header(text: str) -> tuple[str, ...] | None:
+    """The column names of a ``[ pid ]   uid  tgid ... name`` header (``pid`` first, ``name`` last),
+    or None. Columns are recognised by name, so any order or vendor column set works as long
+    as each name is one the kernel uses."""
+    if not text.startswith("[") or "pid" not in text[:12]:
+        return None
+    m = _HEADER.match(text)
+    if m is None:
+        return None
+    cols = tuple(m.group("cols").split())
+    if not cols or cols[-1] != "name" or not set(cols) <= _KNOWN_COLUMNS or len(set(cols)) != len(cols):
+        return None
+    return ("pid",) + cols
+
+
+def table_variant(columns: tuple[str, ...], tasks_state_line: bool = False,
+                  wide_brackets: bool = False) -> str:
+    """Name the kernel era of a task-table header (spec 6.2)."""
+    c = set(columns)
+    if not columns:
+        return "headerless"
+    if "rss_anon" in c:
+        return "6.8"
+    if "pgtables_bytes" in c:
+        return "4.19" if (tasks_state_line or wide_brackets) else "4.15"
+    if "nr_puds" in c:
+        return "4.0+nr_puds"
+    if "nr_pmds" in c:
+        return "4.0"
+    if "nr_ptes" in c:
+        return "3.6"
+    if "cpu" in c and "oom_score_adj" in c:
+        return "2.6.36"
+    if "cpu" in c:
+        return "2.6.25"
+    return "unknown"
+
+
+_ROW_FIELDS = frozenset({
+    "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "nr_ptes", "nr_pmds",
+    "nr_puds", "pgtables_bytes", "swapents", "cpu", "oom_adj", "oom_score_adj",
+})
+
+
+def parse_dump_tasks_row(text: str, columns: tuple[str, ...] | None,
+                         lineno: int = 0) -> TaskRow | None:
+    """One ``dump_task()`` row, mapped by the header's column names. With ``columns=None`` (no
+    header seen) only the columns every era shares (uid, tgid, total_vm, rss) are mapped and the
+    name is what follows the leading numbers."""
+    if not text.startswith("["):
+        return None
+    m = _ROW.match(text)
+    if m is None:
+        return None
+    pid = int(m.group("pid"))
+    rest = m.group("rest")
+    if columns:
+        nnum = len(columns) - 2
+        parts = rest.split(None, nnum)
+        if len(parts) < nnum:
+            return None
+        values: dict[str, Any] = {}
+        for col, tok in zip(columns[1:-1], parts[:nnum]):
+            if not _INT.fullmatch(tok):
+                return None
+            values[col] = int(tok)
+        name = parts[nnum] if len(parts) > nnum else ""
+        return TaskRow(pid=pid, uid=values.get("uid"), tgid=values.get("tgid"),
+                       total_vm=values.get("total_vm"), rss=values.get("rss"),
+                       name=name, lineno=lineno,
+                       **{k: v for k, v in values.items()
+                          if k in _ROW_FIELDS and k not in ("uid", "tgid", "total_vm", "rss")})
+    parts = rest.split()
+    nums: list[int] = []
+    for tok in parts:
+        if not _INT.fullmatch(tok):
+            break
+        nums.append(int(tok))
+    if len(nums) < 5:
+        return None
+    name = rest.split(None, len(nums))[len(nums)] if len(parts) > len(nums) else ""
+    return TaskRow(pid=pid, uid=nums[0], tgid=nums[1], total_vm=nums[2], rss=nums[3],
+                   name=name, lineno=lineno)
+
+
+def parse_dump_tasks(lines: Iterable[str]) -> TaskTable | None:
+    """Parse a whole table (normalised lines: optional ``Tasks state`` line, header, rows).
+    Convenience for callers holding a table; the streaming parser uses the row functions."""
+    columns: tuple[str, ...] | None = None
+    state = False
+    wide = False
+    rows: list[TaskRow] = []
+    for i, text in enumerate(lines, 1):
+        text = text.strip()
+        if text.startswith("Tasks state"):
+            state = True
+            continue
+        cols = parse_dump_tasks_header(text)
+        if cols is not None:
+            columns, wide = cols, text.startswith("[  pid  ]")
+            continue
+        row = parse_dump_tasks_row(text, columns, i)
+        if row is not None:
+            rows.append(row)
+    if columns is None and not rows:
+        return None
+    return TaskTable(variant=table_variant(columns or (), state, wide), columns=columns or (),
+                     rows=tuple(rows), tasks_state_line=state, truncated=columns is None)
+
+
+# ---------------------------------------------------------------------------------------------
+# dump_oom_summary()
+
+_SUMMARY = re.compile(
+    r"oom-kill:constraint=(?P<constraint>\w+)"
+    r"(?:,nodemask=(?P<nodemask>.*?))?"
+    r"(?:,cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>[\d,\-]*))?"
+    r"(?:,(?P<global>global_oom)|,oom_memcg=(?P<oom_memcg>.*?))?"
+    r"(?:,task_memcg=(?P<task_memcg>.*?))?"
+    r"(?:,task=(?P<task>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+))?\s*$")
+_SUMMARY_CONT = re.compile(r",(?:cpuset=|mems_allowed=|global_oom|oom_memcg=|task_memcg=|task=)")
+
+
+def parse_oom_summary(text: str, lineno: int = 0, split: bool = False) -> SummaryLine | None:
+    """``oom-kill:constraint=..`` (5.0+). Values may contain commas (nodemask ``0-1,3``), so the
+    line is matched on its fixed keys, not split on commas."""
+    if not text.startswith("oom-kill:"):
+        return None
+    m = _SUMMARY.match(text)
+    if m is None:
+        return None
+    g = m.group
+    return SummaryLine(constraint=g("constraint"), nodemask=g("nodemask"), cpuset=g("cpuset"),
+                       mems_allowed=g("mems"), global_oom=g("global") is not None,
+                       oom_memcg=g("oom_memcg"), task_memcg=g("task_memcg"), task=g("task"),
+                       pid=_opt_int(g("pid")), uid=_opt_int(g("uid")), split=split,
+                       lineno=lineno)
+
+
+# ---------------------------------------------------------------------------------------------
+# oom_kill_process() / __oom_kill_process()
+
+_SELECT = re.compile(
+    r"(?P<prefix>[^:]*?): (?P<verb>[Kk]ill) process (?P<pid>\d+) \((?P<name>.*)\) score "
+    r"(?P<score>-?\d+) (?P<wording>or sacrifice child|or a child|and children)\.?\s*$")
+_KILLED = re.compile(
+    r"(?:(?P<prefix>[^:]*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid6>\d+),)? "
+    r"\((?P<name>.*)\)(?:(?P<dot>\.)|"
+    r" (?P<vmkey>total-vm|vsz):(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
+    r"(?:, shmem-rss:(?P<shmem>\d+)kB)?(?:, UID:(?P<uid>\d+))?(?: pgtables:(?P<pgt>\d+)kB)?"
+    r"(?: oom_score_adj:(?P<adj>-?\d+))?)?\s*$")
+_SHARING = re.compile(r"Kill process (?P<pid>\d+) \((?P<name>.*)\) sharing same memory\s*$")
+_PINNED = re.compile(
+    r"oom killer (?P<pid>\d+) \((?P<name>.*?)\) has mm pinned by (?P<pid2>\d+) \((?P<name2>.*)\)\s*$")
+_EXITING = re.compile(
+    r"(?:(?P<prefix>[^:]*?): )?OOM victim (?P<pid>\d+) \((?P<name>.*)\) is already exiting\. "
+    r"Skip killing the task\s*$")
+_OOM_GROUP = re.compile(r"Tasks in (?P<path>.*) are going to be killed due to memory\.oom\.group set\s*$")
+
+
+def _prefix_kind(prefix: str | None) -> str:
+    if prefix is None:
+        return "none"
+    if "oom_kill_allocating_task" in prefix:
+        return "allocating_task"
+    if prefix == "Memory cgroup out of memory":
+        return "memcg"
+    if prefix == "Out of memory":
+        return "global"
+    if prefix == "Out of Memory":
+        return "legacy"
+    return "other"
+
+
+def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
+    """Lines printed by ``oom_kill_process()`` / ``__oom_kill_process()`` / ``oom_kill_task()``.
+
+    Returns a :class:`SelectionLine` (``Kill process .. score S or sacrifice child`` and older
+    wordings), a :class:`KillLine` (every ``Killed process`` form: 2.4, bare, ``vsz:``, RHEL 6
+    ``, UID U,``, 2.6.36+, 4.5 shmem, 5.3 UID, 5.4 pgtables/oom_score_adj; with or without the
+    ``Out of memory`` / ``Memory cgroup out of memory`` / ``(oom_kill_allocating_task)`` prefix),
+    or a tuple ``("sharing", pid, name)``, ``("pinned", pid, name, pid2, name2)``,
+    ``("exiting", pid, name)``, ``("oom_group", path)``; None otherwise."""
+    if "Killed process" in text:
+        m = _KILLED.match(text)
+        if m is None:
+            return None
+        g = m.group
+        prefix = g("prefix")
+        if g("vmkey") == "vsz":
+            variant = "vsz"
+        elif g("uid6") is not None:
+            variant = "rhel6"
+        elif g("adj") is not None or g("pgt") is not None:
+            variant = "5.4"
+        elif g("uid") is not None:
+            variant = "5.3"
+        elif g("shmem") is not None:
+            variant = "4.5"
+        elif g("vm") is not None:
+            variant = "2.6.36"
+        elif g("dot") is not None and prefix == "Out of Memory":
+            variant = "2.4"
+        else:
+            variant = "bare"
+        uid = g("uid") if g("uid") is not None else g("uid6")
+        return KillLine(pid=int(g("pid")), name=g("name"), uid=_opt_int(uid),
+                        total_vm_kb=_opt_int(g("vm")), anon_rss_kb=_opt_int(g("anon")),
+                        file_rss_kb=_opt_int(g("file")), shmem_rss_kb=_opt_int(g("shmem")),
+                        pgtables_kb=_opt_int(g("pgt")), oom_score_adj=_opt_int(g("adj")),
+                        kind=_prefix_kind(prefix), prefix=prefix, variant=variant, lineno=lineno)
+    if "ill process" in text:
+        m = _SELECT.match(text)
+        if m is not None:
+            g = m.group
+            return SelectionLine(pid=int(g("pid")), name=g("name"), score=int(g("score")),
+                                 kind=_prefix_kind(g("prefix")), prefix=g("prefix"),
+                                 wording=g("wording"), lineno=lineno)
+        m = _SHARING.match(text)
+        if m is not None:
+            return ("sharing", int(m.group("pid")), m.group("name"))
+        return None
+    if "has mm pinned by" in text:
+        m = _PINNED.match(text)
+        if m is not None:
+            return ("pinned", int(m.group("pid")), m.group("name"), int(m.group("pid2")),
+                    m.group("name2"))
+        return None
+    if "is already exiting" in text:
+        m = _EXITING.match(text)
+        if m is not None:
+            return ("exiting", int(m.group("pid")), m.group("name"))
+        return None
+    if "memory.oom.group" in text:
+        m = _OOM_GROUP.match(text)
+        if m is not None:
+            return ("oom_group", m.group("path"))
+    return None
+
+
+_REAPED = re.compile(
+    r"oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.*)\), now anon-rss:(?P<a>\d+)kB, "
+    r"file-rss:(?P<f>\d+)kB(?:, shmem-rss:(?P<s>\d+)kB)?\s*$")
+_UNABLE = re.compile(r"oom_reaper: unable to reap pid:\s?(?P<pid>\d+) \((?P<name>.*)\)\s*$")
+
+
+def parse_oom_reaper(text: str, lineno: int = 0) -> ReaperLine | None:
+    """``oom_reaper: reaped process P (x), now anon-rss:..`` or ``.. unable to reap pid:P (x)``."""
+    if not text.startswith("oom_reaper:"):
+        return None
+    m = _REAPED.match(text)
+    if m is not None:
+        return ReaperLine(pid=int(m.group("pid")), name=m.group("name"), reaped=True,
+                          anon_rss_kb=int(m.group("a")), file_rss_kb=int(m.group("f")),
+                          shmem_rss_kb=_opt_int(m.group("s")), lineno=lineno)
+    m = _UNABLE.match(text)
+    if m is not None:
+        return ReaperLine(pid=int(m.group("pid")), name=m.group("name"), reaped=False,
+                          anon_rss_kb=None, file_rss_kb=None, shmem_rss_kb=None, lineno=lineno)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# mem_cgroup_print_oom_context() / mem_cgroup_print_oom_meminfo()
+
+_TASK_IN = re.compile(r"Task in (?P<task>.*) killed as a result of limit of (?P<oom>.*?)\s*$")
+_USAGE = re.compile(
+    r"(?P<which>memory|memory\+swap|swap|kmem|kmem\.tcp|tcpmem): usage (?P<usage>\d+)kB, "
+    r"limit (?P<limit>\d+)kB, failcnt (?P<failcnt>\d+)\s*$")
+_STATS = re.compile(r"Memory cgroup stats for (?P<path>.*?):(?P<rest>.*)$")
+_STAT_KV_INLINE = re.compile(r"([a-z_]+):(\d+)KB")
+_MEMCG_KV = re.compile(r"([a-z][a-z0-9_]*) (\d+)$")
+
+
+def parse_mem_cgroup_print_oom_info(text: str) -> tuple[Any, ...] | None:
+    """Memcg report lines: ``("task_in", task_memcg, oom_memcg)``, ``("usage", which, usage_kb,
+    limit_kb, failcnt)`` (which: memory, memory+swap, swap, kmem), ``("stats", path,
+    ((key, value), ...))`` with the inline 3.9-5.2 ``key:NKB`` pairs (empty for the 5.3+ form
+    whose ``key value`` lines follow), or None."""
+    c = text[:1]
+    if c == "T" and text.startswith("Task in "):
+        m = _TASK_IN.match(text)
+        return ("task_in", m.group("task"), m.group("oom")) if m else None
+    if c in "mskt" and ": usage " in text:
+        m = _USAGE.match(text)
+        if m:
+            return ("usage", m.group("which"), int(m.group("usage")), int(m.group("limit")),
+                    int(m.group("failcnt")))
+        return None
+    if c == "M" and text.startswith("Memory cgroup stats for "):
+        m = _STATS.match(text)
+        if m:
+            pairs = tuple((k, int(v)) for k, v in _STAT_KV_INLINE.findall(m.group("rest")))
+            return ("stats", m.group("path"), pairs)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# show_mem()
+
+_PAGES = re.compile(r"(?P<n>\d+) pages (?P<what>RAM|reserved|HighMem/MovableOnly|HighMem|"
+                    r"MovableOnly|cma reserved|hwpoisoned|shared|non-shared|in swap cache)\s*$")
+_PAGECACHE = re.compile(r"(?P<n>\d+) total pagecache pages\s*$")
+_SWAPKB = re.compile(r"(?P<what>Free|Total) swap\s*=\s*(?P<n>-?\d+)kB\s*$")
+_ZONE = re.compile(r"(?:Node (?P<node>\d+) )?(?P<zone>DMA32|DMA|Normal|HighMem|Movable|Device)"
+                   r" free:(?P<free>\d+)kB(?P<rest>.*)$")
+_ZONE_FIELD = re.compile(r" (min|low|high|present|managed):(\d+)kB")
+_VMSTAT = re.compile(r"(?:[A-Za-z_]+:\s?-?\d+\s*)+$")
+_VMSTAT_PAIR = re.compile(r"([A-Za-z_]+):\s?(-?\d+)")
+_MEMINFO_MISC = re.compile(
+    r"(?:(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device)(?: per-cpu:|: .*= \d+kB)"
+    r"|CPU\s+\d+: hi:\s*\d+, btch:\s*\d+ usd:\s*\d+"
+    r"|lowmem_reserve\[\]:[\d ]*"
+    r"|Node \d+ hugepages_total=.*"
+    r"|Node \d+ active_anon:.*"
+    r"|Swap cache stats: .*"
+    r"|Unreclaimable slab info:"
+    r"|Name\s+Used\s+Total"
+    r"|\S+\s+\d+KB\s+\d+KB"
+    r"|\d+ pages (?:in swap cache|shared|non-shared)"
+    r")\s*$")
+
+
+def parse_show_mem(text: str) -> tuple[Any, ...] | None:
+    """``show_mem()`` lines: ``("header",)`` for ``Mem-Info:``, ``("pages", what, n)``,
+    ``("pagecache", n)``, ``("swap_kb", "Free"|"Total", n)``, ``("zone", ZoneInfo)``,
+    ``("vmstat", ((key, value), ...))`` for the ``key:value`` summary lines, ``("misc",)`` for
+    other block lines (per-cpu, buddy lists, lowmem_reserve, hugepages, swap cache stats)."""
+    c = text[:1]
+    if c == "M" and (text == "Mem-Info:" or text == "Mem-info:"):
+        return ("header",)
+    if c.isdigit():
+        m = _PAGES.match(text)
+        if m:
+            return ("pages", m.group("what"), int(m.group("n")))
+        m = _PAGECACHE.match(text)
+        if m:
+            return ("pagecache", int(m.group("n")))
+    if c in "FT" and " swap" in text:
+        m = _SWAPKB.match(text)
+        if m:
+            return ("swap_kb", m.group("what"), int(m.group("n")))
+    if " free:" in text:
+        m = _ZONE.match(text)
+        if m:
+            f = dict(_ZONE_FIELD.findall(m.group("rest")))
+            return ("zone", ZoneInfo(node=_opt_int(m.group("node")), zone=m.group("zone"),
+                                     free_kb=int(m.group("free")), min_kb=_opt_int(f.get("min")),
+                                     low_kb=_opt_int(f.get("low")), high_kb=_opt_int(f.get("high")),
+                                     present_kb=_opt_int(f.get("present")),
+                                     managed_kb=_opt_int(f.get("managed"))))
+    if _MEMINFO_MISC.match(text):
+        return ("misc",)
+    if ":" in text and _VMSTAT.match(text):
+        return ("vmstat", tuple((k, int(v)) for k, v in _VMSTAT_PAIR.findall(text)))
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# classify()
+
+_SYSRQ = re.compile(r"(?:sysrq|SysRq) ?: (?:Manual OOM execution|Trigger OOM)")
+_PANIC = re.compile(r"Kernel panic - not syncing: (?P<msg>.*?)\s*$")
+_RATELIMIT = re.compile(r"(?P<fn>\S+): (?P<n>\d+) callbacks suppressed\s*$")
+_PARTIAL_WORDS = ("Killed process", "invoked oom-killer", "ill process", "oom-kill:constraint",
+                  "oom_reaper:", "Task in ", "killed as a result of limit")
+
+
+def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
+    """``(kind, payload)`` for one normalised kernel message; see :class:`Kind`."""
+    if not text:
+        return Kind.NOISE, None
+    c = text[0]
+    # Most specific first; cheap substring tests guard every regex.
+    if "oom" in text:
+        if "oom-killer:" in text:
+            inv = parse_dump_header(text, lineno)
+            if inv is not None:
+                return Kind.INVOKED, inv
+        elif c == "o":
+            if text.startswith("oom_reaper:"):
+                r = parse_oom_reaper(text, lineno)
+                return (Kind.REAPER, r) if r is not None else (Kind.PARTIAL, None)
+            if text.startswith("oom-kill:"):
+                s = parse_oom_summary(text, lineno)
+                return (Kind.SUMMARY, s) if s is not None else (Kind.PARTIAL, None)
+    if ("rocess" in text or "memory.oom.group" in text or "has mm pinned" in text
+            or "already exiting" in text):
+        k = parse_oom_kill_process(text, lineno)
+        if k is not None:
+            if isinstance(k, KillLine):
+                return Kind.KILLED, k
+            if isinstance(k, SelectionLine):
+                return Kind.SELECT, k
+            return {"sharing": Kind.SHARING, "pinned": Kind.PINNED, "exiting": Kind.EXITING,
+                    "oom_group": Kind.OOM_GROUP}[k[0]], k
+    if c == "[":
+        cols = parse_dump_tasks_header(text)
+        if cols is not None:
+            return Kind.TABLE_HEADER, (cols, text.startswith("[  pid  ]"))
+        if text[1:2] in " 0123456789":
+            m = _ROW.match(text)
+            if m is not None:
+                return Kind.TABLE_ROW, text
+        fn = frame_function(text)
+        if fn is not None:
+            return Kind.TRACE, fn
+        return Kind.NOISE, None
+    if c == "C" and (text.startswith("CPU: ") and " PID: " in text):
+        cpu = parse_dump_stack_print_info(text, lineno)
+        if cpu is not None:
+            return Kind.CPU, cpu
+    if c == "P" and text.startswith("Pid: "):
+        cpu = parse_dump_stack_print_info(text, lineno)
+        if cpu is not None:
+            return Kind.CPU, cpu
+    if c == "T" and text.startswith("Tasks state"):
+        return Kind.TASKS_STATE, None
+    if "mems_allowed=" in text:
+        cs = parse_cpuset_print_current_mems_allowed(text)
+        if cs is not None:
+            return Kind.CPUSET, cs
+    if c == "," and _SUMMARY_CONT.match(text):
+        return Kind.SUMMARY_CONT, text
+    if _REGS.match(text):
+        return Kind.TRACE, None
+    mc = parse_mem_cgroup_print_oom_info(text)
+    if mc is not None:
+        if mc[0] == "task_in":
+            return Kind.TASK_IN, mc
+        if mc[0] == "usage":
+            return Kind.MEMCG_USAGE, mc
+        return Kind.MEMCG_STATS, mc
+    sm = parse_show_mem(text)
+    if sm is not None:
+        return (Kind.VMSTAT, sm) if sm[0] == "vmstat" else (Kind.MEMINFO, sm)
+    if "of memory" in text or "on memory" in text:
+        if text.startswith("Out of memory and no killable processes"):
+            return Kind.NO_KILLABLE, None
+    if c == "K" and text.startswith("Kernel panic - not syncing: "):
+        m = _PANIC.match(text)
+        msg = m.group("msg") if m else ""
+        if "emory" in msg or "oom" in msg:
+            return Kind.PANIC, msg
+        return Kind.NOISE, None
+    if text == "--":
+        return Kind.GREP_SEP, None
+    if "callbacks suppressed" in text:
+        m = _RATELIMIT.match(text)
+        if m:
+            return Kind.RATELIMIT, (m.group("fn"), int(m.group("n")))
+    if "ys" in text and "OOM" in text and _SYSRQ.search(text):
+        return Kind.SYSRQ, None
+    fn = frame_function(text)
+    if fn is not None:
+        return Kind.TRACE, fn
+    if text.startswith(_TRACE_WORDS) or _HEXSTACK.match(text):
+        last = text.rsplit(None, 1)[-1]
+        return Kind.TRACE, (last if last in OOM_FRAMES else None)
+    m = _MEMCG_KV.match(text)
+    if m is not None:
+        return Kind.MEMCG_KV, (m.group(1), int(m.group(2)))
+    if any(w in text for w in _PARTIAL_WORDS):
+        return Kind.PARTIAL, None
+    return Kind.NOISE, None
+
+
+def _opt_int(s: str | None) -> int | None:
+    return None if s is None else int(s)

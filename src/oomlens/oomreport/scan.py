@@ -1,0 +1,349 @@
+"""Find OOM reports in a large log without looking at every line in Python.
+
+The input is read as large byte chunks. Between reports the scanner only runs ``bytes.find`` for a
+few anchor strings (C speed) and ``bytes.count`` for line numbers. An anchor hit whose line is a
+kernel OOM line opens a *region*:
+
+* **lookback**: walking backwards from the hit, earlier lines are added while OOM lines keep
+  appearing (at most ``LOOKBACK_QUIET`` unrelated lines in a row, ``LOOKBACK_BYTES`` in all).
+  This recovers report parts that contain no anchor (the ``CPU:`` line of a report whose header
+  was lost, a memcg block and task table before a kill line, ``Mem-Info`` tails);
+* **forward**: every following line is normalised and classified until ``QUIET_CLOSE`` lines in a
+  row are unrelated. Call traces, ``Mem-Info`` lines and table rows are OOM lines, so a whole
+  report stays in one region however long it is.
+
+Chunk boundaries: only complete lines are processed; the partial last line and up to
+``LOOKBACK_BYTES`` of already-seen text are carried into the next chunk, so a report that spans a
+boundary is handled like any other. Memory is one chunk plus that carry plus one open report.
+
+Anchors (every OOM report line is either one of these or printed next to one):
+``Killed process`` (all kill lines, 2.4 to 6.18), ``oom`` (``invoked oom-killer`` of every era
+including 2.6.11's ``oom-killer:``, ``oom-kill:``, ``oom_reaper``, ``memory.oom.group``,
+``oom killer .. pinned``, ``(oom_kill_allocating_task)``, call-trace frames such as
+``oom_kill_process`` and ``mem_cgroup_oom_synchronize``) and ``of memory`` (the
+``.. out of memory: OOM victim .. is already exiting`` line, which can be printed alone when the
+ratelimited header was suppressed, plus selection/panic/no-killable lines).
+
+Pure: standard library only (no I/O; the caller supplies the chunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from oomlens.oomreport.events import Assembler, Item, process_region
+from oomlens.oomreport.model import OomEvent
+from oomlens.oomreport.normalize import Normalizer, normalize_line
+from oomlens.oomreport.parse import Kind, classify
+
+__all__ = ["iter_events", "ANCHORS", "CHUNK_SIZE"]
+
+ANCHORS: tuple[bytes, ...] = (
+    b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task")
+REAPER_ANCHOR = b"oom_reaper: "
+REAPER_WINDOW = 512 << 10
+CHUNK_SIZE = 8 << 20
+LOOKBACK_BYTES = 512 << 10
+LOOKBACK_LINES = 20000
+LOOKBACK_QUIET = 16
+QUIET_CLOSE = 16
+MAX_REGION_LINES = 200_000
+MAX_LINE_BYTES = 1 << 20
+_NOT_OOM = frozenset({Kind.NOISE})
+
+
+def _classify(line_text: str, trusted: bool, lineno: int) -> tuple[str, object]:
+    kind, payload = classify(line_text, lineno)
+    if not trusted:
+        # Keep what it looked like, for a warning; never treat it as kernel output.
+        return Kind.NOISE, (kind if kind not in (Kind.NOISE, Kind.PARTIAL) else None)
+    return kind, payload
+
+
+def _oomish(raw: bytes) -> bool:
+    """Stateless test used by the backwards walk: is this line (any record in it) an OOM line?"""
+    for ll in normalize_line(raw.decode("utf-8", "replace")):
+        if ll.trusted and classify(ll.text)[0] not in _NOT_OOM:
+            return True
+    return False
+
+
+class _Scanner:
+    """One pass over the input; see the module docstring.
+
+    Offsets (``pos``, ``fed``, ``reaper_end``) are relative to the current buffer and shifted
+    when the buffer is refilled."""
+
+    def __init__(self, source: str, anchors: tuple[bytes, ...], scan_all: bool) -> None:
+        self.asm = Assembler(source)
+        self.norm = Normalizer()
+        self.anchors = anchors
+        self.scan_all = scan_all
+        self.region: list[Item] = []
+        self.quiet = 0
+        self.open = False
+        self.pos = 0           # start of the next unprocessed line in buf
+        self.fed = 0           # lines before this offset were fed (or are gone): never re-feed
+        self.lineno = 1        # line number of buf[pos]
+        self.reaper_end = -1   # search REAPER_ANCHOR too while pos < reaper_end
+
+    # -- line level ----------------------------------------------------------------------------
+    def _feed_line(self, raw: bytes, lineno: int) -> bool:
+        """Normalise + classify one line into the open region; True when it is an OOM line."""
+        if len(raw) > MAX_LINE_BYTES:
+            raw = raw[:MAX_LINE_BYTES]
+        oom = False
+        for ll in self.norm.normalize(raw.decode("utf-8", "replace")):
+            kind, payload = _classify(ll.text, ll.trusted, lineno)
+            self.region.append(Item(lineno, ll, kind, payload))
+            if kind not in _NOT_OOM:
+                oom = True
+        return oom
+
+    def _close(self) -> None:
+        if self.region:
+            process_region(self.region, self.asm)
+            self.region = []
+        self.asm.region_closed(self.lineno)
+        self.open = False
+        self.quiet = 0
+        if self.asm.awaiting_reaper():
+            self.reaper_end = self.pos + REAPER_WINDOW
+
+    # -- chunk level ---------------------------------------------------------------------------
+    def _keep_from(self, buf: bytes | bytearray) -> int:
+        """Offset from which the buffer must be kept when it is refilled (lookback context, not
+        before ``fed``, and the unprocessed tail); shifts the offsets accordingly."""
+        pos, fed = self.pos, self.fed
+        keep = max(fed, pos - LOOKBACK_BYTES)
+        if keep > fed:
+            nl = buf.find(b"\n", keep, pos)
+            keep = pos if nl < 0 else nl + 1
+        self.pos -= keep
+        self.fed = max(fed - keep, 0)
+        if self.reaper_end >= 0:
+            self.reaper_end -= keep
+        return keep
+
+    def _finish(self) -> Iterator[OomEvent]:
+        if self.open:
+            self._close()
+        self.asm.flush()
+        yield from self.asm.take()
+
+    def run(self, chunks: Iterable[bytes]) -> Iterator[OomEvent]:
+        """Drive the scan from an iterable of byte chunks."""
+        buf = b""
+        for chunk in chunks:
+            if not chunk:
+                continue
+            keep = self._keep_from(buf)
+            buf = buf[keep:] + chunk if keep < len(buf) else bytes(chunk)
+            limit = buf.rfind(b"\n") + 1
+            if limit == 0:
+                if len(buf) <= 4 * CHUNK_SIZE:
+                    continue
+                buf = buf[:MAX_LINE_BYTES] + b"\n"   # a gigantic line: cut it
+                limit = len(buf)
+            self._scan(buf, limit)
+            yield from self.asm.take()
+        if self.pos < len(buf):
+            tail = buf if buf.endswith(b"\n") else buf + b"\n"
+            self._scan(tail, len(tail))
+        yield from self._finish()
+
+    def run_reader(self, f: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
+        """Drive the scan from a binary file: ``readinto`` one reusable buffer (no per-chunk
+        copies)."""
+        buf = bytearray(chunk_size + LOOKBACK_BYTES + (64 << 10))
+        n = 0
+        while True:
+            keep = self._keep_from(buf)
+            if keep:
+                buf[0:n - keep] = buf[keep:n]
+                n -= keep
+            if len(buf) - n < chunk_size:
+                buf.extend(bytes(chunk_size))
+            with memoryview(buf) as mv, mv[n:n + chunk_size] as dst:
+                r = f.readinto(dst)
+            if not r:
+                break
+            n += r
+            limit = buf.rfind(b"\n", 0, n) + 1
+            if limit == 0:
+                if n <= 4 * chunk_size:
+                    continue
+                buf[MAX_LINE_BYTES] = 10   # a gigantic line: cut it
+                n = limit = MAX_LINE_BYTES + 1
+            self._scan(buf, limit)  # type: ignore[arg-type]
+            yield from self.asm.take()
+        if self.pos < n:
+            tail = bytes(buf[:n]) + (b"" if buf[n - 1] == 10 else b"\n")
+            self._scan(tail, len(tail))
+        yield from self._finish()
+
+    def _next_hit(self, buf: bytes, nxt: list[int], limit: int) -> int:
+        """Offset of the next anchor hit at or after pos (-1: none before limit)."""
+        pos = self.pos
+        find = buf.find
+        h = -1
+        for i, a in enumerate(self.anchors):
+            p = nxt[i]
+            if p != -1 and p < pos:
+                p = nxt[i] = find(a, pos, limit)
+            if p >= 0 and (h < 0 or p < h):
+                h = p
+        if pos < self.reaper_end:
+            p = nxt[-1]
+            if p != -1 and p < pos:
+                p = nxt[-1] = find(REAPER_ANCHOR, pos, min(limit, self.reaper_end))
+            if p >= 0 and (h < 0 or p < h):
+                h = p
+        return h
+
+    def _scan(self, buf: bytes, limit: int) -> None:
+        find = buf.find
+        nxt = [-2] * (len(self.anchors) + 1)   # cached next hit per anchor (-2: not searched)
+        while self.pos < limit:
+            pos = self.pos
+            if self.open:
+                nl = find(b"\n", pos, limit)
+                if self._feed_line(buf[pos:nl], self.lineno):
+                    self.quiet = 0
+                else:
+                    self.quiet += 1
+                self.pos = self.fed = nl + 1
+                self.lineno += 1
+                if self.quiet >= QUIET_CLOSE or len(self.region) > MAX_REGION_LINES:
+                    self._close()
+                    nxt[-1] = -2
+                continue
+            h = pos if self.scan_all else self._next_hit(buf, nxt, limit)
+            if h < 0:
+                self.lineno += buf.count(b"\n", pos, limit)
+                self.pos = limit
+                return
+            ls = buf.rfind(b"\n", pos, h) + 1
+            if ls == 0:
+                ls = pos
+            le = find(b"\n", h, limit) + 1
+            hit_lineno = self.lineno + buf.count(b"\n", pos, ls)
+            raw = buf[ls:le - 1]
+            self.pos, self.lineno = le, hit_lineno + 1
+            if _oomish(raw):
+                self._open_region(buf, ls, le, raw, hit_lineno)
+
+    def _open_region(self, buf: bytes, ls: int, le: int, raw: bytes, hit_lineno: int) -> None:
+        """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line."""
+        self.asm.expire(hit_lineno)
+        start = self._lookback_start(buf, ls, self.fed)
+        first = hit_lineno - (buf.count(b"\n", start, ls) if start < ls else 0)
+        if start > self.fed:
+            self._feed_reapers_before(buf, max(self.fed, start - REAPER_WINDOW), start, first)
+            self.norm.reset()
+        if start < ls:
+            for k, r in enumerate(buf[start:ls - 1].split(b"\n")):
+                self._feed_line(r, first + k)
+        self._feed_line(raw, hit_lineno)
+        self.open = True
+        self.quiet = 0
+        self.fed = le
+
+    def _feed_reapers_before(self, buf: bytes, lo: int, hi: int, hi_lineno: int) -> None:
+        """``oom_reaper`` lines in [lo, hi): for input printed newest-first, a victim's reaper
+        line comes *before* its report. Fed as one-line regions (they become orphans until
+        the report that killed the pid is finished)."""
+        p = buf.find(REAPER_ANCHOR, lo, hi)
+        while p >= 0:
+            ls = buf.rfind(b"\n", lo, p) + 1 or lo
+            le = buf.find(b"\n", p, hi) + 1 or hi
+            if ls > lo or lo == self.fed:
+                lineno = hi_lineno - buf.count(b"\n", ls, hi)
+                norm = Normalizer()
+                items = [Item(lineno, ll, *_classify(ll.text, ll.trusted, lineno))
+                         for ll in norm.normalize(buf[ls:le - 1].decode("utf-8", "replace"))]
+                if any(i.kind == Kind.REAPER for i in items):
+                    process_region(items, self.asm)
+            p = buf.find(REAPER_ANCHOR, le, hi)
+
+    def _lookback_start(self, buf: bytes, ls: int, fed: int) -> int:
+        """Walk back from the hit line while OOM lines keep appearing; return the first offset."""
+        floor = max(fed, ls - LOOKBACK_BYTES)
+        start = ls
+        p = ls
+        quiet = 0
+        n = 0
+        while p > floor and n < LOOKBACK_LINES:
+            q = buf.rfind(b"\n", floor, p - 1)
+            if q < 0:
+                if floor != fed and floor != 0:
+                    break      # the window starts mid-line
+                lstart = floor
+            else:
+                lstart = q + 1
+            n += 1
+            if _oomish(buf[lstart:p - 1]):
+                start = lstart
+                quiet = 0
+            else:
+                quiet += 1
+                if quiet >= LOOKBACK_QUIET:
+                    break
+            p = lstart
+        return start
+
+
+def _as_chunks(items: Iterable[str | bytes | bytearray | memoryview]) -> Iterator[bytes]:
+    """bytes-like items pass through as chunks; str items are lines (a missing final newline is
+    added) or multi-line text, batched into ~1 MiB chunks."""
+    batch: list[bytes] = []
+    size = 0
+    for x in items:
+        if isinstance(x, str):
+            b = x.encode("utf-8", "surrogateescape" if _has_surrogate(x) else "strict")
+            if not b.endswith(b"\n"):
+                b += b"\n"
+            batch.append(b)
+            size += len(b)
+            if size >= 1 << 20:
+                yield b"".join(batch)
+                batch, size = [], 0
+        else:
+            if batch:
+                yield b"".join(batch)
+                batch, size = [], 0
+            yield bytes(x)
+    if batch:
+        yield b"".join(batch)
+
+
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def iter_events(lines_or_chunks: Iterable[str | bytes] | BinaryIO, source: str = "<input>", *,
+                scan_all: bool = False) -> Iterator[OomEvent]:
+    """Parse kernel OOM reports out of any text.
+
+    ``lines_or_chunks``: ``bytes`` items are raw chunks of the input (any size, not necessarily
+    line-aligned; decoded as UTF-8 with ``errors="replace"``); ``str`` items are lines (or
+    multi-line text). A binary file object (anything with ``readinto``) is read in place, which
+    is the fastest way to parse a file. ``source`` names the input in the events.
+
+    Events are yielded as soon as they are complete (a report is complete when the next one
+    starts, when the input goes quiet after its kill line and its ``oom_reaper`` lines arrived
+    or can no longer arrive), in completion order per host. Memory use does not grow with the
+    input.
+
+    ``scan_all=True`` disables the anchor prefilter and classifies every line (slow; for tests
+    that check the prefilter loses nothing).
+    """
+    scanner = _Scanner(source, ANCHORS, scan_all)
+    if hasattr(lines_or_chunks, "readinto"):
+        return scanner.run_reader(lines_or_chunks)  # type: ignore[arg-type]
+    return scanner.run(_as_chunks(lines_or_chunks))  # type: ignore[arg-type]
