@@ -119,7 +119,8 @@ class Ranking:
         raise NoSuchProcess(pid, msg=f"pid {pid} is not in this OOM domain"
                             + (f" (cgroup {self.cgroup})" if self.cgroup else ""))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, tasks: Sequence[ScoredTask] | None = None) -> dict[str, Any]:
+        """The ``top --json`` document; ``tasks`` (default: all, in kill order) are the rows to include."""
         v = self.victim
         sel = self.selection
         return {
@@ -132,7 +133,7 @@ class Ranking:
             "message": sel.message,
             "oom_group": sel.oom_group,
             "also_killed": [t.pid for t in sel.also_killed],
-            "tasks": [t.to_dict(self.page_size) for t in self.tasks],
+            "tasks": [t.to_dict(self.page_size) for t in (self.tasks if tasks is None else tasks)],
             "unreadable": self.unreadable,
             "notes": list(self.notes),
         }
@@ -258,10 +259,8 @@ def top_report(cgroup: str | None = None, kernel: str | None = None, include_all
         from oomlens.snapshot import take_snapshot
 
         snapshot = take_snapshot(cgroup=cgroup)
-    doc = rank(snapshot, kernel=kernel).to_dict()
-    if not include_all:
-        doc["tasks"] = [t for t in doc["tasks"] if t["eligible"]]
-    return doc
+    r = rank(snapshot, kernel=kernel)
+    return r.to_dict(None if include_all else r.eligible)
 
 
 # --------------------------------------------------------------------------- explain

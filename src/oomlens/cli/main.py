@@ -150,9 +150,7 @@ def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc:
     if limit is not None:
         rows = rows[:limit]
     if as_json:
-        doc = ranking.to_dict()
-        doc["tasks"] = [t.to_dict(ranking.page_size) for t in rows]
-        _emit_json(doc)
+        _emit_json(ranking.to_dict(rows))
         return
     from oomlens.cli import render
 
