@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -260,6 +261,31 @@ def test_sweep_removes_empty_sandboxes_of_dead_harnesses(memcg_oracle: str) -> N
         for p in (os.path.join(stale, "child"), stale):
             if os.path.isdir(p):
                 os.rmdir(p)
+
+
+@pytest.mark.oracle
+def test_a_killed_harness_leaves_holders_that_exit_and_cgroups_that_are_swept(memcg_oracle: str) -> None:
+    code = ("import time; from oomlens.selftest import Holder, MemcgSandbox\n"
+            "sb = MemcgSandbox(); sb.create(); [hp] = sb.spawn([Holder('orphan', anon_mib=1, cgroup='c')])\n"
+            "print(sb.path, hp.pid, flush=True); time.sleep(60)\n")
+    harness = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    with harness:
+        path, pid = harness.stdout.readline().split()  # type: ignore[union-attr]
+        harness.kill()
+    try:
+        # the orphaned holder sees EOF on its stdin and exits by itself; its cgroup empties
+        deadline = time.monotonic() + 10
+        while Path(path, "c", "cgroup.procs").read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Path(path, "c", "cgroup.procs").read_text().split() == []
+        assert path in selftest.sweep_stale(memcg_oracle)
+        assert not os.path.exists(path)
+    finally:
+        if os.path.exists(f"/proc/{pid}"):
+            os.kill(int(pid), signal.SIGKILL)     # our own grandchild; only if it failed to exit
+        for d in (os.path.join(path, "c"), path):
+            if os.path.isdir(d):
+                selftest._rmdir(d, timeout=5)
 
 
 @pytest.mark.oracle
