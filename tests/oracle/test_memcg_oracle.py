@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from oomlens.oomreport import parse_text
+from oomlens.postmortem import analyze_events
 from oomlens.selftest import BUILTIN_SCENARIOS, PAGE_SIZE, Scenario, run_scenario
 
 from . import reference_predictor
@@ -53,6 +55,14 @@ def test_cli_predicts_the_kernels_victim(scenario: Scenario, memcg_oracle: str) 
     assert seen.get("reference") == res.kernel_victim_pid, "the reference /proc predictor disagrees" + context
     assert res.predict_error is None, f"oomlens top failed: {res.predict_error}" + context
     assert res.predicted_pid == res.kernel_victim_pid, "oomlens predicted another victim" + context
+
+    # The post-mortem reads the kernel's own report of this OOM and must agree with the kernel too.
+    events = parse_text(res.report, "kernel")
+    assert len(events) == 1, context
+    (pm,) = [a.to_dict() for a in analyze_events(events)]
+    assert pm["verdict"] == "agrees", f"postmortem: {pm['reason']}" + context
+    assert pm["model_victim"]["pid"] == pm["kernel_victim"]["pid"] == res.kernel_victim_pid
+    assert pm["constraint"] == "CONSTRAINT_MEMCG" and pm["totalpages"] == res.limit_bytes // PAGE_SIZE
 
     data = seen["cli"]
     assert data["victim"]["name"] == res.kernel_victim_name
