@@ -147,6 +147,9 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domai
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
     mi = ev.meminfo
     swap_pages = mi.total_swap_kb // PAGE_KB if mi is not None and mi.total_swap_kb is not None else host_swap_pages
+    if era.scoring == "legacy":
+        return Domain(constraint, ev.oom_memcg or ev.task_memcg, MemInfo(0, swap_pages or 0), None, None, False,
+                      f"{era.name} kernels have no totalpages: the legacy heuristic does not use one")
     if constraint == "CONSTRAINT_MEMCG":
         path = ev.oom_memcg or (ev.memcg.stats_path if ev.memcg else None) or ev.task_memcg
         mb = ev.memcg
@@ -165,6 +168,13 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domai
                             memsw_max=pages(mb.memsw_limit_kb), swap_max=pages(mb.swap_limit_kb))
         swap_room = (memcg.swap_max if version == 2 else
                      (None if memcg.memsw_max is None else max(memcg.memsw_max - (memcg.memory_max or 0), 0)))
+        # Swap the cgroup already uses proves the host has at least that much: when it fills the cgroup's
+        # swap room, min(room, total_swap) is the room whatever the host's total.
+        used = (mb.swap_usage_kb if version == 2 else
+                (None if mb.memsw_usage_kb is None or mb.usage_kb is None else max(mb.memsw_usage_kb - mb.usage_kb, 0)))
+        swap_lb = used // PAGE_KB if used is not None else None
+        if swap_pages is None and swap_lb and swap_room is not None and swap_lb >= swap_room:
+            swap_pages = swap_lb
         exact = swap_room == 0 or swap_pages is not None
         mi2 = MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0)
         from oomlens.api import constraint_totalpages
@@ -172,7 +182,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domai
         T = constraint_totalpages(mi2, memcg, era if era.memcg_limit != "none" else era_for("3.10"))
         how = f"memcg limit {mb.limit_kb} kB"
         if swap_room:
-            how += (f" + swap (min of the memcg's swap room and the host's {swap_pages} swap pages)"
+            how += (f" + swap (min of the memcg's swap room and the host's {swap_pages}+ swap pages)"
                     if swap_pages is not None else "; the host's total swap is not in a memcg report "
                     "(assumed 0; swappiness also assumed non-zero)")
         return Domain(constraint, path, mi2, memcg, T, exact and era.memcg_limit != "none", how)
