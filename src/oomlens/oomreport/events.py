@@ -73,12 +73,13 @@ MAX_NOTES = 32
 
 
 class Item(NamedTuple):
-    """One classified line of a region."""
+    """One classified line of a region (``end``: last physical line when several were joined)."""
 
     lineno: int
     line: LogLine
     kind: str
     payload: Any
+    end: int = 0
 
 
 class _Draft:
@@ -127,7 +128,7 @@ class _Draft:
         self.sharing: list[tuple[int, str]] = []
         self.pinned: list[tuple[int, str, int, str]] = []
         self.oom_group: str | None = None
-        self.exiting: list[tuple[int, str]] = []
+        self.exiting: list[tuple[int, str, str]] = []
         self.no_killable = False
         self.panic: str | None = None
         self.reaped: list[ReaperLine] = []
@@ -212,7 +213,9 @@ class _Draft:
     def apply(self, item: Item) -> None:
         kind = item.kind
         self.touch(item.lineno)
-        if self.first_kind is None:
+        if item.end:
+            self.touch(item.end)
+        if self.first_kind is None and kind in STAGE:
             self.first_kind = kind
         stage = STAGE.get(kind, -1)
         if stage > self.stage and kind != Kind.REAPER:
@@ -358,8 +361,8 @@ class _Draft:
     def _oom_group(self, p: tuple[str, str], item: Item) -> None:
         self.oom_group = p[1]
 
-    def _exiting(self, p: tuple[str, int, str], item: Item) -> None:
-        self.exiting.append((p[1], p[2]))
+    def _exiting(self, p: tuple[str, int, str, str], item: Item) -> None:
+        self.exiting.append((p[1], p[2], p[3]))
 
     def _no_killable(self, p: Any, item: Item) -> None:
         self.no_killable = True
@@ -369,7 +372,7 @@ class _Draft:
 
     def _ratelimit(self, p: tuple[str, int], item: Item) -> None:
         self.note(f"line {item.lineno}: '{p[0]}: {p[1]} callbacks suppressed' (printk "
-                  f"ratelimit: other OOM reports or lines may be missing)")
+                  f"ratelimit: OOM reports or lines before this one were not logged)")
 
     def _grep_sep(self, p: Any, item: Item) -> None:
         self.table_gap = self.table_gap or self.table_started
@@ -407,7 +410,7 @@ class _Host:
     """Per-host state: the open draft, held-back stack lines, finished drafts awaiting their
     reaper lines (FIFO, emitted in finish order) and reaper lines that matched no report."""
 
-    __slots__ = ("cur", "side", "done", "orphans", "untrusted")
+    __slots__ = ("cur", "side", "done", "orphans", "untrusted", "ratelimit")
 
     def __init__(self) -> None:
         self.cur: _Draft | None = None
@@ -415,6 +418,7 @@ class _Host:
         self.done: deque[_Draft] = deque()
         self.orphans: deque[Item] = deque(maxlen=64)
         self.untrusted: list[str] = []
+        self.ratelimit: list[Item] = []
 
 
 class Assembler:
@@ -457,7 +461,14 @@ class Assembler:
                 cur.note(f"line {item.lineno}: OOM-like line not understood: "
                          f"{item.line.text[:100]!r}")
             return
-        if kind == Kind.RATELIMIT or kind == Kind.GREP_SEP:
+        if kind == Kind.RATELIMIT:
+            # printed just before the next message that got through: it belongs to what follows
+            if cur is not None and not cur.complete:
+                cur.apply(item)
+            elif len(h.ratelimit) < 4:
+                h.ratelimit.append(item)
+            return
+        if kind == Kind.GREP_SEP:
             if cur is not None:
                 cur.apply(item)
             return
@@ -475,14 +486,16 @@ class Assembler:
             if len(h.side) < MAX_SIDE_LINES:
                 h.side.append(item)
             return
-        elif cur.starts_new(kind, item.payload):
+        elif cur.starts_new(kind, item.payload) or (
+                h.side and any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side)):
+            # (an OOM call trace after this report's memory stage is the next report's stack)
+            side = h.side
+            h.side = []
             self._finish(h, "new")
+            h.side = side
             cur = h.cur = self._new(h, item)
         elif h.side:
-            if any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side):
-                cur.note(f"lines {h.side[0].lineno}-{h.side[-1].lineno}: an OOM call trace inside "
-                         f"this report was ignored (its report seems to be missing)")
-            h.side.clear()
+            h.side.clear()   # an unrelated WARNING / page-allocation-failure trace
         cur.apply(item)
 
     def awaiting_reaper(self) -> bool:
@@ -529,10 +542,17 @@ class Assembler:
                 d.warn(w)
             h.untrusted.clear()
         if h.side and STAGE.get(item.kind, 0) >= 30:
-            # CPU / Call Trace held back after the previous report: the stack of this one.
-            for s in h.side:
+            # CPU / Call Trace held back after the previous report: the stack of this one,
+            # from its last CPU line on (earlier lines belong to an unrelated warning).
+            side = h.side
+            cpus = [i for i, s in enumerate(side) if s.kind == Kind.CPU]
+            for s in side[cpus[-1]:] if cpus else side:
                 d.apply(s)
         h.side.clear()
+        if h.ratelimit:
+            for r in h.ratelimit:
+                d.apply(r)
+            h.ratelimit.clear()
         return d
 
     @staticmethod
@@ -552,7 +572,7 @@ class Assembler:
         rl: ReaperLine = item.payload
         cands = ([h.cur] if h.cur is not None else []) + list(reversed(h.done))
         for d in cands:
-            if rl.pid in d.killed_pids or any(rl.pid == p for p, _ in d.exiting):
+            if rl.pid in d.killed_pids or any(rl.pid == e[0] for e in d.exiting):
                 d.reaped.append(rl)
                 d.touch(item.lineno)
                 self.expire(item.lineno)
@@ -621,7 +641,7 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
             kind, payload = classify(text, prev.lineno)
             wrappers = (prev.line.wrappers + "+wrapped") if prev.line.wrappers else "wrapped"
             out[-1] = Item(prev.lineno, prev.line._replace(text=text, wrappers=wrappers),
-                           kind if kind != Kind.NOISE else Kind.PARTIAL, payload)
+                           kind if kind != Kind.NOISE else Kind.PARTIAL, payload, it.lineno)
             continue
         out.append(it)
     return out

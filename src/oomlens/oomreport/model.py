@@ -330,8 +330,9 @@ class OomEvent(_ToDict):
     oom_group_path: str | None = None
     reaped: tuple[ReaperLine, ...] = ()
     other_reaped: tuple[ReaperLine, ...] = ()
-    already_exiting: tuple[tuple[int, str], ...] = ()
-    """``OOM victim P (x) is already exiting. Skip killing the task`` lines."""
+    already_exiting: tuple[tuple[int, str, str], ...] = ()
+    """``<prefix>: OOM victim P (x) is already exiting. Skip killing the task`` lines as
+    (pid, name, prefix kind); the kind is as for :class:`KillLine`."""
     no_killable: bool = False
     panic: str | None = None
     trace_evidence: tuple[str, ...] = ()
@@ -380,9 +381,11 @@ class OomEvent(_ToDict):
             return "global"
         if self.meminfo is not None and self.meminfo.has_header:
             return "global"
-        kinds = {k.kind for k in self.killed}
+        kinds = {k.kind for k in self.killed} | {e[2] for e in self.already_exiting}
         if self.selection is not None:
             kinds.add(self.selection.kind)
+        if "memcg" in kinds:
+            return "memcg"
         if kinds & {"global", "allocating_task", "legacy"}:
             return "global"
         if self.meminfo is not None and self.meminfo.pages_ram is not None:

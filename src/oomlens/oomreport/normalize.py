@@ -284,8 +284,10 @@ def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
                 continue
             m = _SYSLOG_NOTAG.match(s)
             if m and prefix == "bare":
+                # a syslog stamp without a "host tag:" we understand: not known kernel output
                 timestamp = m.group("ts")
                 prefix = "syslog"
+                trusted = False
                 s = s[m.end():]
                 continue
             m = _DMESG_X.match(s)
@@ -308,7 +310,7 @@ def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
     if indent_width >= 2 and not continuation:
         # one leading blank is the kernel's own (" active_file:..", " dump_stack+0x..")
         wrappers.append("indent")
-    if "#01" in text:
+    if "#01" in text or (prefix == "kmsg" and "\\x" in text):
         return _split_rsyslog(text, host, trusted, timestamp, uptime, prefix, wrappers, continuation)
     return [LogLine(text, host, trusted, timestamp, uptime, prefix, "+".join(wrappers), continuation)]
 
@@ -343,9 +345,15 @@ def _host_tag(s: str, host: str | None, trusted: bool, *, strict: bool
 def _split_rsyslog(text: str, host: str | None, trusted: bool, timestamp: str | None,
                    uptime: float | None, prefix: str, wrappers: list[str],
                    continuation: bool) -> list[LogLine]:
-    """rsyslog escapes control characters as ``#ooo`` octal: ``#012`` newline, ``#011`` tab."""
+    """rsyslog escapes control characters as ``#ooo`` octal (``#012`` newline, ``#011`` tab);
+    ``/dev/kmsg`` as ``\\xNN`` (``\\x0a`` newline, ``\\x09`` tab)."""
+    if prefix == "kmsg":
+        text = text.replace("\\x09", " ").replace("\\x0a", "#012")
+        tag = "kmsg-\\x0a"
+    else:
+        tag = "rsyslog-#012"
     text = text.replace("#011", " ")
     parts = [p.strip() for p in text.split("#012")]
-    w = "+".join(wrappers + ["rsyslog-#012"]) if len(parts) > 1 else "+".join(wrappers)
+    w = "+".join(wrappers + [tag]) if len(parts) > 1 else "+".join(wrappers)
     return [LogLine(p, host, trusted, timestamp, uptime, prefix, w, continuation and i == 0)
             for i, p in enumerate(parts) if p]

@@ -384,7 +384,7 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
     ``, UID U,``, 2.6.36+, 4.5 shmem, 5.3 UID, 5.4 pgtables/oom_score_adj; with or without the
     ``Out of memory`` / ``Memory cgroup out of memory`` / ``(oom_kill_allocating_task)`` prefix),
     or a tuple ``("sharing", pid, name)``, ``("pinned", pid, name, pid2, name2)``,
-    ``("exiting", pid, name)``, ``("oom_group", path)``; None otherwise."""
+    ``("exiting", pid, name, prefix_kind)``, ``("oom_group", path)``; None otherwise."""
     if "Killed process" in text:
         m = _KILLED.match(text)
         if m is None:
@@ -433,7 +433,7 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
     if "is already exiting" in text:
         m = _EXITING.match(text)
         if m is not None:
-            return ("exiting", int(m.group("pid")), m.group("name"))
+            return ("exiting", int(m.group("pid")), m.group("name"), _prefix_kind(m.group("prefix")))
         return None
     if "memory.oom.group" in text:
         m = _OOM_GROUP.match(text)
@@ -504,8 +504,10 @@ def parse_mem_cgroup_print_oom_info(text: str) -> tuple[Any, ...] | None:
 
 _PAGES = re.compile(r"(?P<n>\d+) pages (?P<what>RAM|reserved|HighMem/MovableOnly|HighMem|"
                     r"MovableOnly|cma reserved|hwpoisoned|shared|non-shared|in swap cache)\s*$")
+# 2.6.1x-2.6.2x arch show_mem(): "N pages of RAM", "N pages of HIGHMEM", "N reserved pages"
+_PAGES_OLD = re.compile(r"(?P<n>\d+) (?:pages of (?P<of>RAM|HIGHMEM)|(?P<res>reserved) pages)\s*$")
 _PAGECACHE = re.compile(r"(?P<n>\d+) total pagecache pages\s*$")
-_SWAPKB = re.compile(r"(?P<what>Free|Total) swap\s*=\s*(?P<n>-?\d+)kB\s*$")
+_SWAPKB = re.compile(r"(?P<what>Free|Total) swap\s*[=:]\s*(?P<n>-?\d+)kB\s*$")
 _ZONE = re.compile(r"(?:Node (?P<node>\d+) )?(?P<zone>DMA32|DMA|Normal|HighMem|Movable|Device)"
                    r" free:(?P<free>\d+)kB(?P<rest>.*)$")
 _ZONE_FIELD = re.compile(r" (min|low|high|present|managed):(\d+)kB")
@@ -513,11 +515,12 @@ _VMSTAT = re.compile(r"(?:[A-Za-z_]+:\s?-?\d+\s*)+$")
 _VMSTAT_PAIR = re.compile(r"([A-Za-z_]+):\s?(-?\d+)")
 _MEMINFO_MISC = re.compile(
     r"(?:(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device)(?: per-cpu:|: .*= \d+kB)"
-    r"|CPU\s+\d+: hi:\s*\d+, btch:\s*\d+ usd:\s*\d+"
+    r"|CPU\s+\d+: (?:Hot: )?hi:\s*\d+, btch:\s*\d+ usd:\s*\d+.*"
     r"|lowmem_reserve\[\]:[\d ]*"
     r"|Node \d+ hugepages_total=.*"
     r"|Node \d+ active_anon:.*"
-    r"|Swap cache stats: .*"
+    r"|Swap cache(?: stats)?: .*"
+    r"|\d+ pages (?:swap cached|dirty|writeback|mapped|slab|pagetables)"
     r"|Unreclaimable slab info:"
     r"|Name\s+Used\s+Total"
     r"|\S+\s+\d+KB\s+\d+KB"
@@ -537,6 +540,10 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
         m = _PAGES.match(text)
         if m:
             return ("pages", m.group("what"), int(m.group("n")))
+        m = _PAGES_OLD.match(text)
+        if m:
+            what = "reserved" if m.group("res") else ("RAM" if m.group("of") == "RAM" else "HighMem")
+            return ("pages", what, int(m.group("n")))
         m = _PAGECACHE.match(text)
         if m:
             return ("pagecache", int(m.group("n")))
@@ -565,6 +572,10 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
 
 _SYSRQ = re.compile(r"(?:sysrq|SysRq) ?: (?:Manual OOM execution|Trigger OOM)")
 _PANIC = re.compile(r"Kernel panic - not syncing: (?P<msg>.*?)\s*$")
+# Functions whose printk ratelimit hides OOM lines (2.6.x used the global printk_ratelimit(),
+# reported as "__ratelimit").
+_OOM_RATELIMITERS = frozenset({"oom_kill_process", "dump_header", "out_of_memory", "__ratelimit",
+                               "__oom_kill_process", "mem_cgroup_out_of_memory", "dump_tasks"})
 _RATELIMIT = re.compile(r"(?P<fn>\S+): (?P<n>\d+) callbacks suppressed\s*$")
 _PARTIAL_WORDS = ("Killed process", "invoked oom-killer", "ill process", "oom-kill:constraint",
                   "oom_reaper:", "Task in ", "killed as a result of limit")
@@ -651,7 +662,7 @@ def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
         return Kind.GREP_SEP, None
     if "callbacks suppressed" in text:
         m = _RATELIMIT.match(text)
-        if m:
+        if m and m.group("fn") in _OOM_RATELIMITERS:
             return Kind.RATELIMIT, (m.group("fn"), int(m.group("n")))
     if "ys" in text and "OOM" in text and _SYSRQ.search(text):
         return Kind.SYSRQ, None
