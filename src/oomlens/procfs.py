@@ -15,8 +15,9 @@ the file is not), ``PermissionError`` becomes :class:`AccessDenied`. A missing p
 ``0`` or ``''``.
 
 Cost per process (the hot path of ``oomlens top``): ``status`` + ``oom_score_adj``, two
-``open``/``read``/``close`` triples of raw bytes; the needed ``status`` keys are picked out by one
-compiled pattern, without splitting every line. ``stat`` is a third read, done only when asked
+``open``/``read``/``close`` triples of raw bytes; ``status`` as the kernel prints it is read by one
+anchored match (``_fast_status_match``; any other layout, and every error, goes through the general
+path, which picks the needed keys out with one pattern). ``stat`` is a third read, done only when asked
 (``with_stat=True``), in legacy mode (CPU times, nice), or when ``status`` has no ``Kthread:`` line
 (older kernels show ``PF_KTHREAD`` only in ``stat``'s flags). Without ``stat``, ``exiting``
 (PF_EXITING), ``nice``, CPU times and ``start_time_s`` keep their defaults. Measured on 6.18 with
@@ -52,6 +53,7 @@ PROC_PID_INIT_INO = 0xEFFFFFFC
 """Inode of the initial pid namespace (include/linux/proc_ns.h): ``/proc/1/ns/pid`` -> ``pid:[4026531836]``."""
 
 _READ_CHUNK = 16384
+_NO_MEM = (0, 0, 0, 0, 0, 0)
 
 # --- pure parsers -------------------------------------------------------------------------------
 
@@ -117,6 +119,20 @@ def _status_regex(keys: tuple[str, ...]) -> re.Pattern[bytes]:
 _TASK_STATUS_KEYS = ("State", "Tgid", "PPid", "Uid", "NSpid", "Kthread", "VmSize", "VmRSS", "RssAnon",
                      "RssFile", "RssShmem", "VmPTE", "VmSwap", "Threads", "CapEff")
 _task_status_findall = _status_regex(_TASK_STATUS_KEYS).findall
+
+# The fast path of ProcFS._build_task: one anchored match over status as the kernel prints it, its lines
+# in the order of fs/proc/array.c (task_state, task_mem, task_sig, task_cap). _SKIP passes over the
+# lines a release or config adds in between. Every value must have its kernel form (digits, " kB",
+# lowercase hex); a file that does not match goes through the general path, which says what is wrong.
+_SKIP = rb"(?:[^\n]*\n)*?"
+_fast_status_match = re.compile(
+    rb"Name:\t([^\n]*)\n" + _SKIP + rb"State:\t([A-Za-z])[^\n]*\n" + _SKIP + rb"Tgid:\t(\d+)\n"
+    + _SKIP + rb"PPid:\t(\d+)\n" + _SKIP + rb"Uid:\t(\d+)\t[^\n]*\n"
+    + rb"(?:" + _SKIP + rb"Kthread:\t([01])\n)?"
+    + rb"(?:" + _SKIP + rb"VmSize:[\t ]*(\d+) kB\n" + _SKIP
+    + rb"RssAnon:[\t ]*(\d+) kB\nRssFile:[\t ]*(\d+) kB\nRssShmem:[\t ]*(\d+) kB\n" + _SKIP
+    + rb"VmPTE:[\t ]*(\d+) kB\nVmSwap:[\t ]*(\d+) kB\n)?"
+    + _SKIP + rb"Threads:\t(\d+)\n" + _SKIP + rb"CapEff:\t([0-9a-f]+)\n").match
 
 
 def parse_status(data: bytes, keys: tuple[str, ...] | None = None, path: str = "status") -> dict[str, str]:
@@ -377,6 +393,89 @@ class ProcFS:
         return self._build_task(pid, status, adj, legacy, with_stat)
 
     def _build_task(self, pid: int, data: bytes, adj_raw: bytes, legacy: bool, with_stat: bool | None) -> Task:
+        """The Task for ``status`` bytes ``data`` and ``oom_score_adj`` bytes ``adj_raw``.
+
+        Fast path: status in its kernel form with a ``Kthread:`` line, not pid 1 and not a zombie leader
+        whose threads live on. Everything else, malformed input included, goes through
+        :meth:`_parse_task`, the general path; both give the same Task for the same bytes.
+        """
+        m = None if pid == 1 else _fast_status_match(data)
+        if m is None:
+            return self._parse_task(pid, data, adj_raw, legacy, with_stat)
+        name, state, tgid, ppid, uid, kt, vmsize, anon, file_, shmem, pte, swap, threads, capeff = m.groups()
+        num_threads = int(threads)
+        if kt is None:  # no Kthread: line: PF_KTHREAD is in stat only
+            return self._parse_task(pid, data, adj_raw, legacy, with_stat)
+        if vmsize is not None:
+            kb = self._kb_per_page
+            mem = (int(anon) // kb, int(file_) // kb, int(shmem) // kb, int(swap) // kb, int(pte) * 1024,
+                   int(vmsize) // kb)
+        elif (kt == b"0" and num_threads > 1) or b"\nVmSize:" in data:  # zombie leader, or Vm* lines malformed
+            return self._parse_task(pid, data, adj_raw, legacy, with_stat)
+        else:
+            mem = _NO_MEM
+        try:
+            adj = int(adj_raw)
+        except ValueError:
+            return self._parse_task(pid, data, adj_raw, legacy, with_stat)
+        stat = self._stat_fields(pid)[1] if with_stat or (with_stat is None and legacy) else None
+        return self._new_task(pid, _unescape_name(name), state, (int(uid), int(tgid), int(ppid)), adj, mem, True,
+                              vmsize is not None, kt == b"1", False, int(capeff, 16), num_threads, stat)
+
+    def _stat_fields(self, pid: int) -> tuple[int, dict[str, object]]:
+        """From ``/proc/PID/stat``: the PF_* flags, and the Task fields only stat has (PF_EXITING,
+        CPU times, nice, start time)."""
+        spath = f"{self.root}/{pid}/stat"
+        _, _, fields = _stat_split(self._read(pid, "stat"), spath)
+        if len(fields) < 20:
+            raise ProcParseError(spath, None, f"cannot parse {spath}: too few fields")
+        try:
+            flags = int(fields[6])
+        except ValueError:
+            raise ProcParseError(spath, _decode(fields[6])) from None
+        try:
+            return flags, {
+                "exiting": bool(flags & PF_EXITING),
+                "utime_ticks": int(fields[11]),
+                "stime_ticks": int(fields[12]),
+                "nice": int(fields[16]),
+                "start_time_s": int(fields[19]) / self.clk_tck,
+            }
+        except ValueError as exc:
+            raise ProcParseError(spath, None, str(exc)) from None
+
+    def _new_task(self, pid: int, name: str, state: bytes, ids: tuple[int, int, int], adj: int,
+                  mem: tuple[int, int, int, int, int, int], split_known: bool, has_mm: bool, is_kthread: bool,
+                  is_global_init: bool, cap: int | None, num_threads: int, stat: dict[str, object] | None) -> Task:
+        """A Task from parsed values: ``ids`` = (uid, tgid, ppid); ``mem`` = pages of (anon, file, shmem,
+        swap), page-table bytes, total_vm pages; ``cap`` = CapEff; ``stat`` = the fields read from stat."""
+        return Task(
+            pid=pid,
+            name=name,
+            uid=ids[0],
+            tgid=ids[1],
+            ppid=ids[2],
+            oom_score_adj=adj,
+            rss_anon=mem[0],
+            rss_file=mem[1],
+            rss_shmem=mem[2],
+            swapents=mem[3],
+            pgtables_bytes=mem[4],
+            total_vm=mem[5],
+            rss_split_known=split_known,
+            has_mm=has_mm,
+            is_kthread=is_kthread,
+            is_global_init=is_global_init,
+            cap_sys_admin=bool(cap >> CAP_SYS_ADMIN & 1) if cap is not None else UNKNOWN,
+            cap_sys_resource=bool(cap >> CAP_SYS_RESOURCE & 1) if cap is not None else UNKNOWN,
+            cap_sys_rawio=bool(cap >> CAP_SYS_RAWIO & 1) if cap is not None else UNKNOWN,
+            num_threads=num_threads,
+            state=_decode(state),
+            **(stat or {}),  # type: ignore[arg-type]
+        )
+
+    def _parse_task(self, pid: int, data: bytes, adj_raw: bytes, legacy: bool, with_stat: bool | None) -> Task:
+        """The general path of :meth:`_build_task`: any status layout, stat when needed, every error."""
         path = f"{self.root}/{pid}/status"
         if not data.startswith(b"Name:"):
             raise ProcParseError(path, _decode(data[:40]), f"cannot parse {path}: does not start with 'Name:'")
@@ -411,7 +510,7 @@ class ProcFS:
                 mem = (int(rss_anon[:-3]) // kb, int(rss_file[:-3]) // kb, int(rss_shmem[:-3]) // kb,
                        int(vmswap[:-3]) // kb, int(vmpte[:-3]) * 1024, int(vmsize[:-3]) // kb)  # type: ignore[index]
             else:
-                mem = (0, 0, 0, 0, 0, 0)
+                mem = _NO_MEM
             tgid, nspid, capeff = f(b"Tgid"), f(b"NSpid"), f(b"CapEff")
             cap = int(capeff, 16) if capeff is not None else None
             ids = (int(uid.split()[0]), int(tgid) if tgid is not None else pid, int(ppid))
@@ -423,17 +522,9 @@ class ProcFS:
             apath = f"{self.root}/{pid}/oom_score_adj"
             raise ProcParseError(apath, _decode(adj_raw[:40])) from None
 
-        flags = 0
-        stat_fields: list[bytes] | None = None
+        kwargs = None
         if with_stat or (with_stat is None and (legacy or kt is None)):
-            spath = f"{self.root}/{pid}/stat"
-            _, _, stat_fields = _stat_split(self._read(pid, "stat"), spath)
-            if len(stat_fields) < 20:
-                raise ProcParseError(spath, None, f"cannot parse {spath}: too few fields")
-            try:
-                flags = int(stat_fields[6])
-            except ValueError:
-                raise ProcParseError(spath, _decode(stat_fields[6])) from None
+            flags, kwargs = self._stat_fields(pid)
             if kt is None:
                 kt = bool(flags & PF_KTHREAD)
         is_kthread = bool(kt)
@@ -444,42 +535,8 @@ class ProcFS:
             single = nspid is None or len(nspid.split()) == 1
             is_global_init = single and in_init_ns is not False
 
-        kwargs = {}
-        if stat_fields is not None:
-            try:
-                kwargs = {
-                    "exiting": bool(flags & PF_EXITING),
-                    "utime_ticks": int(stat_fields[11]),
-                    "stime_ticks": int(stat_fields[12]),
-                    "nice": int(stat_fields[16]),
-                    "start_time_s": int(stat_fields[19]) / self.clk_tck,
-                }
-            except ValueError as exc:
-                raise ProcParseError(f"{self.root}/{pid}/stat", None, str(exc)) from None
-        return Task(
-            pid=pid,
-            name=name,
-            uid=ids[0],
-            tgid=ids[1],
-            ppid=ids[2],
-            oom_score_adj=adj,
-            rss_anon=mem[0],
-            rss_file=mem[1],
-            rss_shmem=mem[2],
-            swapents=mem[3],
-            pgtables_bytes=mem[4],
-            total_vm=mem[5],
-            rss_split_known=split_known,
-            has_mm=has_mm,
-            is_kthread=is_kthread,
-            is_global_init=is_global_init,
-            cap_sys_admin=bool(cap >> CAP_SYS_ADMIN & 1) if cap is not None else UNKNOWN,
-            cap_sys_resource=bool(cap >> CAP_SYS_RESOURCE & 1) if cap is not None else UNKNOWN,
-            cap_sys_rawio=bool(cap >> CAP_SYS_RAWIO & 1) if cap is not None else UNKNOWN,
-            num_threads=num_threads,
-            state=_decode(state.strip()[:1]),
-            **kwargs,  # type: ignore[arg-type]
-        )
+        return self._new_task(pid, name, state.strip()[:1], ids, adj, mem, split_known, has_mm, is_kthread,
+                              is_global_init, cap, num_threads, kwargs)
 
     def _thread_with_mm(self, pid: int) -> bytes | None:
         """``status`` of the first other thread of ``pid`` that still has an mm, if any."""
