@@ -64,8 +64,11 @@ IGNORED = frozenset({Kind.NOISE, Kind.PARTIAL})
 
 MAX_GAP_LINES = 1000
 """An unfinished report continues across at most this many unrelated lines."""
-REAPER_GRACE_LINES = 20000
-"""How long (in input lines) a finished report waits for its ``oom_reaper`` lines."""
+REAPER_GRACE_LINES = 4000
+"""How long (in input lines) a finished report waits for its ``oom_reaper`` lines (the reaper
+runs within milliseconds, or after a 2 s timer from ~5.17; compare ``scan.REAPER_WINDOW``)."""
+_REAPER_KILL_VARIANTS = frozenset({"4.5", "5.3", "5.4"})
+"""Kill-line formats of kernels that have an oom_reaper (4.6+; the 4.5 format runs to 5.0)."""
 MAX_PENDING = 4
 """Finished reports kept waiting for reaper lines, per host."""
 MAX_SIDE_LINES = 400
@@ -160,6 +163,9 @@ class _Draft:
         return self.has_kill_outcome
 
     def wants_reaper(self) -> bool:
+        """Killed something on a kernel with an oom_reaper, and not all of it was reaped yet."""
+        if not any(k.variant in _REAPER_KILL_VARIANTS for k in self.killed):
+            return False
         return bool(self.killed_pids - {r.pid for r in self.reaped})
 
     # -- does a line belong here? ---------------------------------------------------------------
@@ -500,8 +506,8 @@ class Assembler:
 
     def awaiting_reaper(self) -> bool:
         """Whether a report that killed something may still get ``oom_reaper`` lines."""
-        return any((h.cur is not None and h.cur.killed) or any(d.wants_reaper() for d in h.done)
-                   for h in self.hosts.values())
+        return any((h.cur is not None and h.cur.wants_reaper())
+                   or any(d.wants_reaper() for d in h.done) for h in self.hosts.values())
 
     def region_closed(self, lineno: int) -> None:
         """The input went quiet: finish reports that have their outcome (kill line etc.)."""

@@ -134,13 +134,26 @@ _FAST = re.compile(
 
 
 def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
+    fast = _normalize_fast(raw)
+    return fast if fast is not None else _normalize_general(raw, prev)
+
+
+def _normalize_fast(raw: str) -> list[LogLine] | None:
+    """The two commonest shapes in one regex; None when the general path is needed. Must give
+    exactly what :func:`_normalize_general` gives (a property test checks it)."""
     m = _FAST.fullmatch(raw.rstrip("\r\n"))
-    if m is not None:
-        text = m.group("msg").strip()
-        if "#01" not in text and "\x1b" not in text and text[:1] not in "<[":
-            ts = m.group("ts")
-            return [LogLine(text, m.group("host"), True, ts, float(m.group("up")),
-                            "syslog" if ts else "dmesg", "", False)]
+    if m is None:
+        return None
+    text = m.group("msg").strip()
+    if ("#01" in text or "\x1b" in text or "\r" in text or text[:1] in "<["
+            or ("kernel" in text[:80] and _KERNELTAG.match(text))):
+        return None
+    ts = m.group("ts")
+    return [LogLine(text, m.group("host"), True, ts, float(m.group("up")),
+                    "syslog" if ts else "dmesg", "", False)]
+
+
+def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
     s = raw.rstrip("\r\n")
     if "\x1b" in s:
         s = _ANSI.sub("", s)

@@ -223,6 +223,7 @@ class _Scanner:
             if h < 0:
                 self.lineno += buf.count(b"\n", pos, limit)
                 self.pos = limit
+                self.asm.expire(self.lineno)   # release reports whose reaper grace is over
                 return
             ls = buf.rfind(b"\n", pos, h) + 1
             if ls == 0:
