@@ -183,134 +183,20 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
         return []
     if body.startswith("-- ") and body.endswith(" --"):
         return []  # journalctl "-- Boot ... --", "-- Logs begin at ... --", "-- No entries --"
-    host: str | None = None
-    trusted = True
-    timestamp: str | None = None
-    uptime: float | None = None
-    prefix = "bare"
+    h = _Header(wrappers)
     s = body
-    # ---- record headers, peeled repeatedly ---------------------------------------------------
-    for _ in range(6):
+    for _ in range(6):   # record headers, peeled repeatedly ("<4>[ 1.2] ...", "> Mar ..")
         c = s[:1]
-        if not c:
+        peelers = _PEELERS.get(c) or (_DIGIT_PEELERS if c.isdigit() else
+                                      _ALPHA_PEELERS if c.isalpha() else ())
+        for rx, peel in peelers:
+            m = rx.match(s)
+            if m is not None and (rest := peel(h, m, s[m.end():])) is not None:
+                s = rest
+                break
+        else:
             break
-        if c == "<":
-            m = _RFC5424.match(s)
-            if m:
-                prefix = "rfc5424"
-                timestamp = m.group("ts")
-                host = _nil(m.group("host"))
-                app, procid = m.group("app"), m.group("procid")
-                trusted = trusted and app == "kernel" and procid == "-"
-                s = s[m.end():]
-                continue
-            m = _LEVEL.match(s)
-            if m:
-                wrappers.append("printk-level")
-                if int(m.group(1)) >> 3 != 0:  # <PRI> with a facility other than kern
-                    trusted = False
-                s = s[m.end():]
-                continue
-            break
-        if c == "[":
-            m = _MONO.match(s)
-            if m:
-                uptime = float(m.group(1))
-                prefix = prefix if prefix != "bare" else "dmesg"
-                s = s[m.end():]
-                m = _KERNELTAG.match(s)
-                if m:
-                    host = m.group("host") or host
-                    trusted = trusted and m.group("pid") is None
-                    s = s[m.end():]
-                continue
-            m = _CALLER.match(s)
-            if m:
-                wrappers.append("caller-id")
-                s = s[m.end():]
-                continue
-            m = _DMESG_T.match(s)
-            if m:
-                timestamp = m.group("ts")
-                prefix = prefix if prefix != "bare" else "dmesg-T"
-                s = s[m.end():]
-                continue
-            m = _TIME_ONLY.match(s)
-            if m:
-                timestamp = m.group("ts")
-                prefix = prefix if prefix != "bare" else "time"
-                s = s[m.end():]
-                continue
-            break
-        if c.isdigit():
-            m = _KMSG.match(s)
-            if m:
-                prefix = "kmsg"
-                uptime = int(m.group(3)) / 1e6
-                if int(m.group(1)) >> 3 != 0:  # facility != kern: written by userspace
-                    trusted = False
-                s = s[m.end():]
-                continue
-            m = _ISO.match(s)
-            if m:
-                timestamp = m.group("ts")
-                prefix = "iso" if prefix == "bare" else prefix
-                s = s[m.end():]
-                s, host, trusted = _host_tag(s, host, trusted, strict=True)
-                continue
-            m = _UNIX.match(s)
-            if m:
-                timestamp = m.group("ts")
-                prefix = "journal-unix" if prefix == "bare" else prefix
-                s = s[m.end():]
-                s, host, trusted = _host_tag(s, host, trusted, strict=True)
-                continue
-            m = _SYSLOG.match(s)  # "3月 27 10:11:12 host kernel: "
-            if m:
-                timestamp, host, trusted, s = _syslog(m, s, trusted)
-                prefix = "syslog" if prefix == "bare" else prefix
-                continue
-            m = _TIME_ONLY.match(s)
-            if m:
-                timestamp = m.group("ts")
-                prefix = "time" if prefix == "bare" else prefix
-                s = s[m.end():]
-                m = _KERNELTAG.match(s)
-                if m:
-                    host = m.group("host") or host
-                    trusted = trusted and m.group("pid") is None
-                    s = s[m.end():]
-                continue
-            break
-        if c.isalpha():
-            m = _JFULL.match(s)
-            if m:
-                timestamp = m.group("ts")
-                prefix = "journal-full" if prefix == "bare" else prefix
-                s = s[m.end():]
-                s, host, trusted = _host_tag(s, host, trusted, strict=False)
-                continue
-            m = _SYSLOG.match(s)
-            if m:
-                timestamp, host, trusted, s = _syslog(m, s, trusted)
-                prefix = "syslog" if prefix == "bare" else prefix
-                continue
-            m = _SYSLOG_NOTAG.match(s)
-            if m and prefix == "bare":
-                # a syslog stamp without a "host tag:" we understand: not known kernel output
-                timestamp = m.group("ts")
-                prefix = "syslog"
-                trusted = False
-                s = s[m.end():]
-                continue
-            m = _DMESG_X.match(s)
-            if m:
-                prefix = "dmesg-x" if prefix == "bare" else prefix
-                trusted = trusted and m.group("fac") == "kern"
-                s = s[m.end():]
-                continue
-            break
-        break
+    host, trusted, timestamp, uptime, prefix = h.host, h.trusted, h.timestamp, h.uptime, h.prefix
     text = s.strip()
     continuation = False
     if prefix == "bare" and prev is not None:
@@ -328,31 +214,140 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
     return [LogLine(text, host, trusted, timestamp, uptime, prefix, "+".join(wrappers), continuation)]
 
 
-def _nil(value: str | None) -> str | None:
-    return None if value in (None, "-") else value
+class _Header:
+    """What the record headers of one line said (mutable while peeling)."""
+
+    __slots__ = ("host", "trusted", "timestamp", "uptime", "prefix", "wrappers")
+
+    def __init__(self, wrappers: list[str]) -> None:
+        self.host: str | None = None
+        self.trusted = True
+        self.timestamp: str | None = None
+        self.uptime: float | None = None
+        self.prefix = "bare"
+        self.wrappers = wrappers
+
+    def stamp(self, m: re.Match[str], prefix: str) -> None:
+        """A time stamp; the outermost record format names the line."""
+        self.timestamp = m.group("ts")
+        if self.prefix == "bare":
+            self.prefix = prefix
+
+    def tag(self, host: str | None, tag: str, pid: str | None) -> None:
+        """A syslog/journal ``[host] tag[pid]:``: kernel output only for a bare ``kernel`` tag."""
+        self.host = host or self.host
+        self.trusted = self.trusted and tag == "kernel" and pid is None
 
 
-def _syslog(m: re.Match[str], s: str, trusted: bool) -> tuple[str, str | None, bool, str]:
-    tag, pid = m.group("tag"), m.group("pid")
-    trusted = trusted and tag == "kernel" and pid is None
-    return m.group("ts"), m.group("host"), trusted, s[m.end():]
-
-
-def _host_tag(s: str, host: str | None, trusted: bool, *, strict: bool
-              ) -> tuple[str, str | None, bool]:
-    """After a timestamp: consume ``[host] tag[pid]: `` when present.
-
-    ``strict`` (ISO / unix stamps, which ``dmesg --time-format`` also prints, with no host or
-    tag after them): a lone ``kernel:`` tag is recognised, any other tag only together with a host
-    (``host tag: ``), so that kernel text such as ``oom_reaper: reaped ...`` or ``Mem-Info:`` is
-    never taken for a syslog tag."""
-    m = _KERNELTAG.match(s)
+def _kernel_tag_after(h: _Header, rest: str) -> str:
+    """After a bare time stamp only a ``[host] kernel:`` tag is recognised (journal
+    short-monotonic); anything else is kernel text."""
+    m = _KERNELTAG.match(rest)
     if m is None:
-        m = (_HOST_AND_TAG if strict else _HOSTTAG).match(s)
+        return rest
+    h.tag(m.group("host"), "kernel", m.group("pid"))
+    return rest[m.end():]
+
+
+def _host_tag_after(h: _Header, rest: str, strict: bool) -> str:
+    """After a date: ``[host] tag[pid]: `` when present. ``strict`` (ISO / unix stamps, which
+    ``dmesg --time-format`` also prints with no host or tag): any tag other than ``kernel`` only
+    together with a host, so that ``oom_reaper: ..`` or ``Mem-Info:`` is never taken for one."""
+    m = _KERNELTAG.match(rest) or (_HOST_AND_TAG if strict else _HOSTTAG).match(rest)
     if m is None:
-        return s, host, trusted
-    trusted = trusted and m.group("tag") == "kernel" and m.group("pid") is None
-    return s[m.end():], m.group("host") or host, trusted
+        return rest
+    h.tag(m.group("host"), m.group("tag"), m.group("pid"))
+    return rest[m.end():]
+
+
+def _peel_rfc5424(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "rfc5424")
+    h.tag(None if m.group("host") == "-" else m.group("host"), m.group("app"),
+          None if m.group("procid") == "-" else m.group("procid"))
+    return rest
+
+
+def _peel_level(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.wrappers.append("printk-level")
+    h.trusted = h.trusted and int(m.group(1)) >> 3 == 0   # <PRI> of another facility than kern
+    return rest
+
+
+def _peel_mono(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.uptime = float(m.group(1))
+    if h.prefix == "bare":
+        h.prefix = "dmesg"
+    return _kernel_tag_after(h, rest)
+
+
+def _peel_caller(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.wrappers.append("caller-id")
+    return rest
+
+
+def _peel_dmesg_t(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "dmesg-T")
+    return rest
+
+
+def _peel_time(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "time")
+    return _kernel_tag_after(h, rest)
+
+
+def _peel_kmsg(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.prefix = "kmsg"
+    h.uptime = int(m.group(3)) / 1e6
+    h.trusted = h.trusted and int(m.group(1)) >> 3 == 0   # facility != kern: from userspace
+    return rest
+
+
+def _peel_iso(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "iso")
+    return _host_tag_after(h, rest, strict=True)
+
+
+def _peel_unix(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "journal-unix")
+    return _host_tag_after(h, rest, strict=True)
+
+
+def _peel_journal_full(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "journal-full")
+    return _host_tag_after(h, rest, strict=False)
+
+
+def _peel_syslog(h: _Header, m: re.Match[str], rest: str) -> str:
+    h.stamp(m, "syslog")
+    h.tag(m.group("host"), m.group("tag"), m.group("pid"))
+    return rest
+
+
+def _peel_syslog_notag(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare":
+        return None
+    h.stamp(m, "syslog")
+    h.trusted = False   # a syslog stamp without a "host tag:" we understand: not kernel output
+    return rest
+
+
+def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:
+    if h.prefix == "bare":
+        h.prefix = "dmesg-x"
+    h.trusted = h.trusted and m.group("fac") == "kern"
+    return rest
+
+
+# Record-header recognisers by the first character of what is left, most specific first.
+_PEELERS = {
+    "<": ((_RFC5424, _peel_rfc5424), (_LEVEL, _peel_level)),
+    "[": ((_MONO, _peel_mono), (_CALLER, _peel_caller), (_DMESG_T, _peel_dmesg_t),
+          (_TIME_ONLY, _peel_time)),
+}
+_DIGIT_PEELERS = ((_KMSG, _peel_kmsg), (_ISO, _peel_iso), (_UNIX, _peel_unix),
+                  (_SYSLOG, _peel_syslog), (_TIME_ONLY, _peel_time))   # "3月 27 .." is syslog
+_ALPHA_PEELERS = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
+                  (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x))
 
 
 def _split_rsyslog(text: str, host: str | None, trusted: bool, timestamp: str | None,

@@ -16,15 +16,30 @@ Chunk boundaries: only complete lines are processed; the partial last line and u
 ``LOOKBACK_BYTES`` of already-seen text are carried into the next chunk, so a report that spans a
 boundary is handled like any other. Memory is one chunk plus that carry plus one open report.
 
-Anchors (every OOM report line is either one of these or printed next to one):
-``Killed process`` (all kill lines, 2.4 to 6.18), ``oom`` (``invoked oom-killer`` of every era
-including 2.6.11's ``oom-killer:``, ``oom-kill:``, ``oom_reaper``, ``memory.oom.group``,
-``oom killer .. pinned``, ``(oom_kill_allocating_task)``, call-trace frames such as
-``oom_kill_process`` and ``mem_cgroup_oom_synchronize``) and ``of memory`` (the
-``.. out of memory: OOM victim .. is already exiting`` line, which can be printed alone when the
-ratelimited header was suppressed, plus selection/panic/no-killable lines).
+Anchors. ``bytes.find`` costs about the same per byte whatever it finds, and long needles are
+faster (CPython skips ahead by the needle length), so there are only three, all long:
 
-Pure: standard library only (no I/O; the caller supplies the chunks).
+* ``Killed process``: every kill line from 2.4 to 6.18 (with or without the ``Out of memory``,
+  ``Memory cgroup out of memory`` or ``(oom_kill_allocating_task)`` prefix, RHEL 6 ``, UID``);
+* ``oom-killer: gfp_mask=``: the ``invoked oom-killer`` line of every era (and 2.6.11's bare
+  ``oom-killer: gfp_mask=``), i.e. the start of every report that has its header;
+* ``is already exiting. Skip killing the task``: the one OOM line that can be printed alone
+  (its header ratelimited, nothing killed).
+
+Every other OOM line is printed next to one of these and is reached by the region logic: the
+selection line, ``oom-kill:`` summary and task table just before a kill line (lookback), the
+memory state and call trace after the header (forward), ``sharing same memory``, ``memory.oom.group``
+kills, ``has mm pinned``, ``no killable processes`` and OOM panics after the header or the kill.
+A report whose header was lost *and* that has no kill line cannot be found (nothing in it is
+specific enough to search for cheaply).
+
+``oom_reaper:`` lines come later (a 2 s timer from ~5.17), so ``oom_reaper: `` is searched only
+within ``REAPER_WINDOW`` after a report that killed on a kernel with a reaper, and before every
+report (input printed newest-first has them above the report). An ``oom_reaper`` line further
+than that from any kill report is not found; ``scan_all=True`` finds it.
+
+Pure: standard library only. Nothing is opened here: the caller supplies the chunks, or a binary
+stream that :meth:`_Scanner.run_reader` reads with ``readinto``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ subset checks. A top-level ``others`` maps an event index to more such dicts.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from typing import Any
@@ -14,6 +15,16 @@ from typing import Any
 from oomlens.oomreport import OomEvent, iter_file_events
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data", "oomreport")
+
+
+def expected_paths(kind: str) -> list[str]:
+    """The ``*.expected.json`` files of ``tests/data/oomreport/<kind>``, after checking that every
+    ``*.log`` there has one (and the other way round)."""
+    d = os.path.join(DATA, kind)
+    paths = sorted(glob.glob(os.path.join(d, "*.expected.json")))
+    logs = {os.path.basename(p) for p in glob.glob(os.path.join(d, "*.log"))}
+    assert logs == {os.path.basename(p).replace(".expected.json", ".log") for p in paths}
+    return paths
 
 
 def load(path: str) -> dict[str, Any]:
