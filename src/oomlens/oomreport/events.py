@@ -444,10 +444,12 @@ class Assembler:
         return out
 
     def feed(self, item: Item) -> None:
+        kind = item.kind
+        if kind == Kind.NOISE and (item.payload is None or item.line.trusted):
+            return
         h = self.hosts.get(item.line.host)
         if h is None:
             h = self.hosts[item.line.host] = _Host()
-        kind = item.kind
         if not item.line.trusted:
             if item.payload is not None and len(h.untrusted) < 8:
                 h.untrusted.append(f"line {item.lineno}: ignored {item.payload} line that does "
@@ -455,8 +457,6 @@ class Assembler:
             return
         if kind == Kind.REAPER:
             self._reaper(h, item)
-            return
-        if kind == Kind.NOISE:
             return
         cur = h.cur
         if cur is not None and self._gap(cur, item.lineno) > MAX_GAP_LINES:
