@@ -23,6 +23,7 @@ from oomlens.oom_kill import (
     kill_order,
     out_of_memory,
     proc_oom_score,
+    ranked,
 )
 from oomlens.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
 
@@ -65,14 +66,15 @@ class ScoredTask:
         return self.terms.points if self.eligible else None
 
     def to_dict(self, page_size: int = 4096) -> dict[str, Any]:
-        t, b = self.task, self.terms
+        ev = self.evaluation
+        t, b, eligible = ev.task, ev.badness, ev.eligible
         d: dict[str, Any] = {
             "pid": t.pid, "name": t.name, "uid": t.uid, "oom_score_adj": t.oom_score_adj,
             "rss_anon": t.rss_anon, "rss_file": t.rss_file, "rss_shmem": t.rss_shmem,
-            "swapents": t.swapents, "pgtables_pages": b.pgtables if self.eligible else t.pgtables_bytes // page_size,
-            "badness": self.points, "oom_score": self.oom_score, "eligible": self.eligible, "reason": self.reason,
-            "rank": self.rank, "adj_term": b.adj_term if self.eligible else None,
-            "root_bonus": b.root_bonus if self.eligible else None,
+            "swapents": t.swapents, "pgtables_pages": b.pgtables if eligible else t.pgtables_bytes // page_size,
+            "badness": b.points if eligible else None, "oom_score": self.oom_score, "eligible": eligible,
+            "reason": ev.reason, "rank": self.rank, "adj_term": b.adj_term if eligible else None,
+            "root_bonus": b.root_bonus if eligible else None,
             "clamped": b.clamped, "rss_split_known": t.rss_split_known,
         }
         if b.legacy:
@@ -167,7 +169,7 @@ def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel:
     scored: list[ScoredTask] = []
     n = 0
     for ev in order:
-        if ev.eligible and (era.initial_best != "zero" or ev.badness.points > 0):
+        if ranked(ev, era):
             n += 1
             r: int | None = n
         else:
@@ -175,7 +177,7 @@ def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel:
         scored.append(ScoredTask(ev, _proc_score(ev, oc, global_T, page_size), r))
     all_notes = list(notes) + list(UNOBSERVABLE) + _era_notes(era, release, kernel, memcg)
     all_notes = list(dict.fromkeys(all_notes))
-    if any(a for s in scored for a in s.terms.assumptions if "uid 0" in a):
+    if any("uid 0" in a for ev in order for a in ev.badness.assumptions):
         all_notes.append("CAP_SYS_ADMIN not known for some tasks: the root bonus was approximated by uid 0")
     return Ranking(release=release, era=era, constraint=oc.constraint, cgroup=memcg.path if memcg else None,
                    totalpages=oc.totalpages, global_totalpages=global_T, tasks=scored, selection=sel,

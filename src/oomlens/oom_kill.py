@@ -229,12 +229,12 @@ def badness_terms(task: Task, totalpages: int, era: Era, *, page_size: int = 409
         return _ineligible(era, "already reaped (MMF_OOM_SKIP)")
     if era.skips_in_vfork and _known(task.in_vfork):
         return _ineligible(era, "in the middle of vfork()")
-    assumptions: list[str] = []
+    assumptions: tuple[str, ...] = ()
     if era.origin == "permille1000" and _known(task.oom_origin):
         return BadnessTerms(points=1000, eligible=True, reason="swapoff/KSM origin task (PF_OOM_ORIGIN)")
     if era.origin == "adj1000" and _known(task.oom_origin):
         adj = 1000
-        assumptions.append("origin task: oom_score_adj raised to 1000 during swapoff/KSM unmerge")
+        assumptions += ("origin task: oom_score_adj raised to 1000 during swapoff/KSM unmerge",)
 
     rss = task.rss
     pt = _page_table_pages(task, era, page_size)
@@ -264,7 +264,7 @@ def badness_terms(task: Task, totalpages: int, era: Era, *, page_size: int = 409
         return BadnessTerms(points=clamped_points, eligible=True, rss=rss, swapents=task.swapents, pgtables=pt,
                             base=base, adj=adj, adj_term=adj, root_bonus=root_bonus, unclamped=unclamped,
                             clamped=clamped_points != unclamped, overflowed=overflowed,
-                            assumptions=tuple(assumptions))
+                            assumptions=assumptions)
 
     # page-based eras
     points = base
@@ -284,9 +284,9 @@ def badness_terms(task: Task, totalpages: int, era: Era, *, page_size: int = 409
         final = points if points > 0 else 1
         return BadnessTerms(points=final, eligible=True, rss=rss, swapents=task.swapents, pgtables=pt, base=base,
                             adj=task.oom_score_adj, adj_term=adj_term, root_bonus=root_bonus, unclamped=unclamped,
-                            clamped=final != unclamped, assumptions=tuple(assumptions))
+                            clamped=final != unclamped, assumptions=assumptions)
     return BadnessTerms(points=points, eligible=True, rss=rss, swapents=task.swapents, pgtables=pt, base=base,
-                        adj=adj, adj_term=adj_term, unclamped=points, assumptions=tuple(assumptions))
+                        adj=adj, adj_term=adj_term, unclamped=points, assumptions=assumptions)
 
 
 # --------------------------------------------------------------------------- legacy heuristic
@@ -460,8 +460,7 @@ def oom_evaluate_task(task: Task, oc: OomControl, *, by_pid: Mapping[int, Task] 
     tie = era.tie_memcg if oc.is_memcg_oom else era.tie_global
     why = oom_unkillable_task(task)
     if why:
-        ev = Evaluation(task, _ineligible(era, why), skipped=why)
-        return ev
+        return Evaluation(task, _ineligible(era, why), skipped=why)
     if not oc.is_sysrq and era.skips_oom_skip and _known(task.oom_skip):
         return Evaluation(task, _ineligible(era, "already reaped (MMF_OOM_SKIP)"),
                           skipped="previous OOM victim, already reaped (MMF_OOM_SKIP)")
@@ -629,13 +628,21 @@ def kill_order(evaluations: Sequence[Evaluation], era: Era, *, memcg: bool = Fal
     """All evaluations in the order the kernel would pick them, victim first, if each kill changed nothing
     else: descending points; among equal points the era's tie rule (later-scanned first for ``last``);
     ineligible tasks at the end in scan order. Equals what repeated ``select_bad_process`` calls give."""
-    tie = era.tie_memcg if memcg else era.tie_global
-    indexed = list(enumerate(evaluations))
-    elig = [(i, e) for i, e in indexed if e.eligible and (era.initial_best != "zero" or e.badness.points > 0)]
-    rest = [e for i, e in indexed if not (e.eligible and (era.initial_best != "zero" or e.badness.points > 0))]
-    sign = -1 if tie == "last" else 1
-    elig.sort(key=lambda ie: (-ie[1].badness.points, sign * ie[0]))
-    return [e for _, e in elig] + rest
+    sign = -1 if (era.tie_memcg if memcg else era.tie_global) == "last" else 1
+    elig: list[tuple[int, int, Evaluation]] = []  # (-points, ±scan index, e): the index is unique
+    rest: list[Evaluation] = []
+    for i, e in enumerate(evaluations):
+        if ranked(e, era):
+            elig.append((-e.badness.points, sign * i, e))
+        else:
+            rest.append(e)
+    elig.sort()
+    return [e for _, _, e in elig] + rest
+
+
+def ranked(ev: Evaluation, era: Era) -> bool:
+    """Could ``select_bad_process`` ever pick ``ev``? Eligible, and above 0 points where the initial best is 0."""
+    return ev.eligible and (era.initial_best != "zero" or ev.badness.points > 0)
 
 
 # --------------------------------------------------------------------------- oom_adj conversions

@@ -146,3 +146,19 @@ def test_bad_cgroup_path_live():
 @pytest.mark.parametrize("text,pages", [("4096", 1), ("1M", 256), ("1.5G", 393216), ("25600p", 25600), ("2GiB", 524288)])
 def test_parse_size(text, pages):
     assert parse_size(text) == pages
+
+
+@pytest.mark.parametrize("args", [("top", "--json"), ("explain", "300", "--json"), ("predict", "--json")])
+def test_proc_commands_pause_the_cyclic_gc(snapfile, monkeypatch, args):
+    import gc
+
+    import oomlens.api as api
+
+    seen = []
+    real_rank = api.rank
+    monkeypatch.setattr(api, "rank", lambda *a, **kw: seen.append(gc.isenabled()) or real_rank(*a, **kw))
+    assert gc.isenabled()
+    r = run(*args, "--snapshot", snapfile)
+    assert r.exit_code == 0, r.output
+    assert seen and not any(seen)  # paused while the command ran
+    assert gc.isenabled()  # and restored

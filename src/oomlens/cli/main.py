@@ -6,6 +6,7 @@ human renderers alone.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -58,6 +59,28 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:  # `oomlens top | head`
             sys.stderr.close()
             sys.exit(exit_codes.OK)
+
+    return wrapper
+
+
+def one_shot(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command that reads /proc with the cyclic garbage collector paused.
+
+    Such a command builds about ten objects per process in one go and keeps them to the end; they form no
+    reference cycles, so the collector's passes over them (one per 700 new objects: ~60 in `top` on 3,000
+    processes, 4% of its time) free nothing. Reference counting still frees everything; the collector's
+    state is restored afterwards.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     return wrapper
 
@@ -137,6 +160,7 @@ SORT_KEYS = {
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="badness", show_default=True,
               help="Order of the table; `badness` is the kernel's kill order.")
 @handle_errors
+@one_shot
 def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, limit: int | None,
         include_all: bool, as_json: bool, sort: str) -> None:
     """Rank processes the way the OOM killer would: victim first, with the kernel's arithmetic."""
@@ -163,6 +187,7 @@ def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc:
 @with_domain
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
+@one_shot
 def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str,
             as_json: bool) -> None:
     """Write out the kernel's arithmetic for PID: rank, margin, and what would change the outcome."""
@@ -209,6 +234,7 @@ def _parse_set_adj(values: tuple[str, ...]) -> dict[int, int]:
 @click.option("--limit", "limit_size", metavar="SIZE", help="What-if: the cgroup's limit (or the machine's RAM).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
+@one_shot
 def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, need: str | None,
             add: tuple[str, ...], set_adj: tuple[str, ...], limit_size: str | None, as_json: bool) -> None:
     """Who dies, in what order: the kernel kills one process per OOM, re-choosing each time."""
@@ -249,6 +275,7 @@ def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, p
 @click.option("--legacy", is_flag=True, help="Also record cpu times, nice and capabilities (for <=2.6.35 rules).")
 @click.option("--proc", default="/proc", show_default=True, hidden=True)
 @handle_errors
+@one_shot
 def snapshot(output: str, cgroup: str | None, legacy: bool, proc: str) -> None:
     """Save everything the model needs as JSON, to analyse elsewhere with --snapshot FILE."""
     from oomlens import snapshot as snap_mod
