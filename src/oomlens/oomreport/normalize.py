@@ -87,6 +87,8 @@ _DMESG_X = re.compile(
     r"(?P<fac>kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local\d) *:"
     r"(?:emerg|alert|crit|err|warn|notice|info|debug) *: ?")
 _KMSG_DICT = re.compile(r"[A-Z_]+=")
+_NOT_A_STAMP = re.compile(r"[ \d]*|<[0-9a-fA-F]+>|\s*pid\s*")
+_ALPHA_HEADER_HINT = re.compile(r"\S{1,11}(?: {1,2}| \d{4}-)\d|[a-z]{3,8} *:[a-z]{3,6} *:")
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2}):(\d{2}(?:[.,]\d+)?)")
 
 
@@ -130,7 +132,7 @@ def normalize_line(raw: str) -> list[LogLine]:
 # "[ 12.345678] msg". Anything else (or anything odd inside the message) takes the general path.
 _FAST = re.compile(
     r"(?:(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?) (?P<host>[^\s\[\]:]+) kernel: )?"
-    r"\[ *(?P<up>\d+\.\d+)\] (?P<msg>\S.*)")
+    r"\[ *(?P<up>\d+\.\d+)\] +(?P<msg>\S.*)")
 
 
 def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
@@ -145,8 +147,16 @@ def _normalize_fast(raw: str) -> list[LogLine] | None:
     if m is None:
         return None
     text = m.group("msg").strip()
-    if ("#01" in text or "\x1b" in text or "\r" in text or text[:1] in "<["
-            or ("kernel" in text[:80] and _KERNELTAG.match(text))):
+    if "#01" in text or "\x1b" in text or "\r" in text:
+        return None
+    c = text[:1]
+    if c == "[":   # a second stamp / caller id would be peeled; rows and frames would not
+        j = text.find("]", 1, 48)
+        if j > 0 and not _NOT_A_STAMP.fullmatch(text, 1, j):
+            return None
+    elif c == "<" and (_LEVEL.match(text) or _RFC5424.match(text)):
+        return None
+    if "kernel" in text[:80] and _KERNELTAG.match(text):
         return None
     ts = m.group("ts")
     return [LogLine(text, m.group("host"), True, ts, float(m.group("up")),
@@ -187,8 +197,15 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
     s = body
     for _ in range(6):   # record headers, peeled repeatedly ("<4>[ 1.2] ...", "> Mar ..")
         c = s[:1]
-        peelers = _PEELERS.get(c) or (_DIGIT_PEELERS if c.isdigit() else
-                                      _ALPHA_PEELERS if c.isalpha() else ())
+        if c == "[":
+            j = s.find("]", 1, 48)
+            # table rows "[  123]", "[ pid ]" and frames "[<ffff..>]" carry no header
+            peelers = _PEELERS["["] if j > 0 and not _NOT_A_STAMP.fullmatch(s, 1, j) else ()
+        elif c.isalpha():
+            # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x
+            peelers = _ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s) else ()
+        else:
+            peelers = _PEELERS.get(c) or (_DIGIT_PEELERS if c.isdigit() else ())
         for rx, peel in peelers:
             m = rx.match(s)
             if m is not None and (rest := peel(h, m, s[m.end():])) is not None:

@@ -57,12 +57,13 @@ __all__ = ["iter_events", "ANCHORS", "CHUNK_SIZE"]
 ANCHORS: tuple[bytes, ...] = (
     b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task")
 REAPER_ANCHOR = b"oom_reaper: "
-REAPER_WINDOW = 512 << 10
+REAPER_WINDOW = 256 << 10
 CHUNK_SIZE = 8 << 20
 LOOKBACK_BYTES = 512 << 10
 LOOKBACK_LINES = 20000
-LOOKBACK_QUIET = 16
-QUIET_CLOSE = 16
+LOOKBACK_QUIET = 12
+LOOKBACK_QUIET_AFTER_HEADER = 2   # before "invoked oom-killer" only a sysrq line can belong
+QUIET_CLOSE = 12
 MAX_REGION_LINES = 50_000
 MAX_LINE_BYTES = 1 << 20
 _NOT_OOM = frozenset({Kind.NOISE})
@@ -253,7 +254,8 @@ class _Scanner:
     def _open_region(self, buf: bytes, ls: int, le: int, raw: bytes, hit_lineno: int) -> None:
         """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line."""
         self.asm.expire(hit_lineno)
-        start = self._lookback_start(buf, ls, self.fed)
+        quiet = LOOKBACK_QUIET_AFTER_HEADER if b"oom-killer: gfp_mask=" in raw else LOOKBACK_QUIET
+        start = self._lookback_start(buf, ls, self.fed, quiet)
         first = hit_lineno - (buf.count(b"\n", start, ls) if start < ls else 0)
         if start > self.fed:
             self._feed_reapers_before(buf, max(self.fed, start - REAPER_WINDOW), start, first)
@@ -283,8 +285,9 @@ class _Scanner:
                     process_region(items, self.asm)
             p = buf.find(REAPER_ANCHOR, le, hi)
 
-    def _lookback_start(self, buf: bytes, ls: int, fed: int) -> int:
-        """Walk back from the hit line while OOM lines keep appearing; return the first offset."""
+    def _lookback_start(self, buf: bytes, ls: int, fed: int, max_quiet: int) -> int:
+        """Walk back from the hit line while OOM lines keep appearing (at most ``max_quiet``
+        unrelated lines in a row); return the first offset."""
         floor = max(fed, ls - LOOKBACK_BYTES)
         start = ls
         p = ls
@@ -304,7 +307,7 @@ class _Scanner:
                 quiet = 0
             else:
                 quiet += 1
-                if quiet >= LOOKBACK_QUIET:
+                if quiet >= max_quiet:
                     break
             p = lstart
         return start

@@ -137,11 +137,19 @@ def test_prefilter_finds_what_scanning_every_line_finds(names: list[str], data) 
     assert [e.to_dict() for e in iter_events(chunks, "p")] == fast
 
 
+_MSG = st.one_of(
+    st.text(min_size=1, max_size=60),
+    st.builds(lambda lead, body: lead + body,
+              st.sampled_from(["[", " [", "  [<", "<", "[ ", "[  12", "[T1] ", "<4>", "[ 1.5] ",
+                               "[Mon Oct  4 10:11:12 2021] ", "[  pid  ] ", "web1 kernel: ",
+                               "kernel[12]: ", "  "]),
+              st.text(alphabet=string.printable, max_size=40)),
+)
 _FAST_SHAPES = st.one_of(
-    st.builds(lambda up, msg: f"[{up:12.6f}] {msg}", st.floats(0, 9e6), st.text(min_size=1, max_size=60)),
+    st.builds(lambda up, msg: f"[{up:12.6f}] {msg}", st.floats(0, 9e6), _MSG),
     st.builds(lambda d, h, up, msg: f"Mar {d:2d} 10:11:12 {h} kernel: [{up:12.6f}] {msg}",
               st.integers(1, 31), st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
-              st.floats(0, 9e6), st.text(min_size=1, max_size=60)),
+              st.floats(0, 9e6), _MSG),
 )
 
 
