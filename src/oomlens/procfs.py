@@ -31,6 +31,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -284,6 +285,7 @@ class ProcFS:
         self.clk_tck = int(meta.get("clk_tck") or os.sysconf("SC_CLK_TCK"))  # type: ignore[call-overload]
         self._kb_per_page = self.page_size // 1024
         self._init_ns_is_initial: bool | None = None
+        self._pidfs: bool | None = None
         self.last_scan = ScanStats()
         """Counters of the most recent (or running) :meth:`iter_tasks` scan."""
 
@@ -562,13 +564,16 @@ class ProcFS:
         return t.with_(name=name, state=_decode(leader_state.strip()[:1]))
 
     def iter_tasks(self, legacy: bool = False, *, with_stat: bool | None = None,
-                   stats: ScanStats | None = None, pids: list[int] | None = None) -> Iterator[Task]:
+                   stats: ScanStats | None = None, pids: list[int] | None = None,
+                   pidfs_ids: dict[int, int] | None = None) -> Iterator[Task]:
         """Every process under the root (or those of ``pids``), in pid order.
 
         Races are decided here: a process that vanishes between the listing and the read is
         skipped silently (``stats.vanished``); one that cannot be read (AccessDenied, a file that
         does not parse) is skipped and counted (``stats.unreadable``). Zombies and kernel threads
         are yielded with ``has_mm=False``. The counters are also kept in :attr:`last_scan`.
+        With ``pidfs_ids`` (see :meth:`has_pidfs_ids`), each yielded process's :meth:`pidfs_id` is
+        stored there; a process whose pidfd cannot be opened counts like one whose files cannot be read.
         """
         if stats is None:
             stats = ScanStats()
@@ -580,6 +585,8 @@ class ProcFS:
         for pid in pids:
             try:
                 task = build(pid, read(pid, "status"), read(pid, "oom_score_adj"), legacy, with_stat)
+                if pidfs_ids is not None:
+                    pidfs_ids[pid] = self.pidfs_id(pid)
             except NoSuchProcess:
                 stats.vanished += 1
                 continue
@@ -593,6 +600,49 @@ class ProcFS:
                 continue
             stats.read += 1
             yield task
+
+    # --- creation order ---------------------------------------------------------------------
+
+    def pidfs_id(self, pid: int) -> int:
+        """The pidfs inode number of process ``pid``: ``fstat()`` of a pidfd (``pidfd_open``).
+
+        Since Linux 6.9 a pidfd is a pidfs inode whose number the kernel takes from one 64-bit counter
+        in ``alloc_pid()``, under ``pidmap_lock``, when ``fork`` allocates the process's pid; these
+        numbers never wrap and are never reused, so they ascend in creation order, which is the
+        order of ``init_task.tasks``. (Like stat's start time, the number is taken in
+        ``copy_process()`` before the task joins that list: forks racing on two CPUs may join it
+        in the other order, which no /proc file shows.) Only meaningful where :meth:`has_pidfs_ids`.
+
+        Raises NoSuchProcess (gone) or ProcessError.
+        """
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError as exc:
+            raise self._translate(pid, f"pidfd of {pid}", exc) from None
+        try:
+            return os.fstat(fd).st_ino
+        finally:
+            os.close(fd)
+
+    def has_pidfs_ids(self) -> bool:
+        """Do :meth:`pidfs_id` numbers give creation order for the processes under this root?
+
+        Needs the live ``/proc`` of this process's pid namespace (pidfd_open takes pids of that
+        namespace), a 64-bit system (32-bit kernels show only the low 32 bits of the number) and
+        pidfs: before 6.9 every pidfd shares one anonymous inode, so an older process (our parent,
+        else the namespace's init) must have a smaller number than ours.
+        """
+        if self._pidfs is None:
+            self._pidfs = False
+            me = os.getpid()
+            older = os.getppid() or (1 if me != 1 else 0)  # 0: the parent is outside our namespace
+            if hasattr(os, "pidfd_open") and sys.maxsize > 2**32 and older:
+                try:
+                    if os.readlink(f"{self.root}/self") == str(me):
+                        self._pidfs = self.pidfs_id(older) < self.pidfs_id(me)
+                except (OSError, ProcessError, ProcParseError):
+                    pass
+        return self._pidfs
 
     # --- system -----------------------------------------------------------------------------
 

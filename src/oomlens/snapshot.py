@@ -26,6 +26,8 @@ from oomlens.types import UNKNOWN, MemcgLimits, MemInfo, Task, Unknown, VmSysctl
 __all__ = ["FORMAT", "Snapshot", "load_snapshot", "restrict_to_cgroup", "save_snapshot", "take_snapshot"]
 
 FORMAT = "oomlens-snapshot/1"
+SCAN_ORDERS = ("start_time", "pidfs", "pid")
+"""How a snapshot's task order was obtained (:attr:`Snapshot.scan_order`)."""
 
 
 
@@ -34,11 +36,13 @@ class Snapshot:
     """One host at one moment.
 
     ``tasks`` are in the kernel's **global scan order**: ``for_each_process`` walks
-    ``init_task.tasks``, to which ``fork`` appends, so the order is creation order, i.e. ascending
-    ``start_time_s`` then pid. ``scan_order`` says how that order was obtained: ``"start_time"``
-    (``/proc/PID/stat`` start times were read) or ``"pid"`` (start times not read; pid order equals
-    creation order as long as pids never wrapped, which :func:`take_snapshot` checks before
-    skipping ``stat``). Ties between equal badness are decided by this order.
+    ``init_task.tasks``, to which ``fork`` appends, so the order is creation order. ``scan_order``
+    says how that order was obtained: ``"start_time"`` (``/proc/PID/stat`` start times were read:
+    ascending ``start_time_s``, then pid), ``"pidfs"`` (ascending pidfs inode numbers, which Linux
+    6.9+ gives each pid from one counter at fork, see :meth:`oomlens.procfs.ProcFS.pidfs_id`; start
+    times not read) or ``"pid"`` (start times not read; pid order equals creation order as long as
+    pids never wrapped, which :func:`take_snapshot` checks before skipping ``stat``). Ties between
+    equal badness are decided by this order.
 
     For a cgroup snapshot, ``cgroup`` holds the memcg's limits and ``cgroup_pids`` the member pids
     in the memcg scan order (pre-order over the subtree; within a v1 cgroup approximated, see
@@ -172,7 +176,8 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
 
     ``with_stat``: True reads ``/proc/PID/stat`` for every process (start times, PF_EXITING);
     False never does (unless a kernel lacks status ``Kthread:``); None (default) reads it only when
-    needed: legacy, or when pids may have wrapped (then pid order is not creation order).
+    needed: legacy, or when pids may have wrapped (then pid order is not creation order) and the
+    kernel gives no pidfs inode numbers (before 6.9; with them, the cheaper pidfd gives the order).
     ``children`` is filled from ``ppid``, in creation order.
     """
     from oomlens.procfs import ProcFS, ScanStats
@@ -191,26 +196,35 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
 
     pids = procfs.pids()
     no_wrap = procfs.pid_order_is_creation_order(pids)
+    pidfs_ids: dict[int, int] | None = None
     if with_stat is None and not legacy and not no_wrap:
-        with_stat = True
+        if procfs.has_pidfs_ids():
+            pidfs_ids = {}
+        else:
+            with_stat = True
     stats = ScanStats()
     tasks: list[Task] = []
     scores: dict[int, int] | None = {} if with_oom_scores else None
-    for t in procfs.iter_tasks(legacy, with_stat=with_stat, stats=stats, pids=pids):
+    for t in procfs.iter_tasks(legacy, with_stat=with_stat, stats=stats, pids=pids, pidfs_ids=pidfs_ids):
         tasks.append(t)
         if scores is not None:
             try:
                 scores[t.pid] = procfs.read_oom_score(t.pid)
             except Exception:  # noqa: BLE001 - vanished or unreadable: no score to verify against
                 pass
-    tasks.sort(key=lambda t: (t.start_time_s, t.pid))  # without start times: pid order
-    if any(t.start_time_s for t in tasks):
-        scan_order = "start_time"
+    if pidfs_ids is not None:
+        tasks.sort(key=lambda t, ids=pidfs_ids: ids[t.pid])  # type: ignore[misc]
+        scan_order = "pidfs"
+        notes.append("tasks in creation order from pidfs inode numbers (numbered at fork; pids have wrapped "
+                     "since boot, so pid order is not creation order); start times not read")
     else:
-        scan_order = "pid"
-        notes.append("start times not read: tasks in pid order, which is creation order because pids have not "
-                     "wrapped since boot (forks since boot < pid_max)" if no_wrap
-                     else "start times not read: tasks in pid order, assumed to be creation order")
+        tasks.sort(key=lambda t: (t.start_time_s, t.pid))  # without start times: pid order
+        scan_order = "start_time" if any(t.start_time_s for t in tasks) else "pid"
+        if scan_order == "pid":
+            notes.append("start times not read: tasks in pid order, which is creation order because pids have "
+                         "not wrapped since boot (forks since boot < pid_max)" if no_wrap
+                         else "start times not read: tasks in pid order, assumed to be creation order")
+    if scan_order != "start_time":
         notes.append("PF_EXITING not read (no /proc/PID/stat): no task is taken to be exiting")
     if stats.unreadable:
         notes.append(f"{stats.unreadable} processes unreadable (skipped)")
@@ -507,8 +521,8 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
     if page_size < 1024 or page_size & (page_size - 1):
         raise _Bad(f"field 'page_size': {page_size} is not a power of two >= 1024")
     scan_order = _field(doc, "scan_order", _dec_str)
-    if scan_order not in ("start_time", "pid"):
-        raise _Bad(f"field 'scan_order': expected 'start_time' or 'pid', got {scan_order!r}")
+    if scan_order not in SCAN_ORDERS:
+        raise _Bad(f"field 'scan_order': expected one of {', '.join(map(repr, SCAN_ORDERS))}, got {scan_order!r}")
 
     tasks_doc = _field(doc, "tasks", _dec_list)
     tasks = tuple(_decode_dc(Task, t, f"tasks[{i}]") for i, t in enumerate(tasks_doc))

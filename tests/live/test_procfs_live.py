@@ -106,6 +106,25 @@ def test_live_snapshot_roundtrip() -> None:
     assert snap.scan_order == "pid" or starts == sorted(starts)
 
 
+def test_pidfs_ids_follow_creation_order() -> None:
+    p = ProcFS()
+    if not p.has_pidfs_ids():
+        pytest.skip("no pidfs inode numbers here (Linux < 6.9, or pidfd_open unavailable)")
+    children = [subprocess.Popen(["sleep", "30"]) for _ in range(3)]
+    try:
+        ids = [p.pidfs_id(c.pid) for c in children]
+        assert ids == sorted(set(ids)) and p.pidfs_id(os.getpid()) < ids[0]
+    finally:
+        for c in children:
+            c.kill()
+            c.wait()
+    # every process: in pidfs order, start times never go back (both are taken at fork)
+    numbers: dict[int, int] = {}
+    tasks = list(p.iter_tasks(with_stat=True, pidfs_ids=numbers))
+    starts = [t.start_time_s for t in sorted(tasks, key=lambda t: numbers[t.pid])]
+    assert len(starts) >= 10 and starts == sorted(starts)
+
+
 def _memcg_writable() -> bool:
     return os.geteuid() == 0 and os.access(MEMCG_ROOT, os.W_OK) and os.path.exists(f"{MEMCG_ROOT}/memory.limit_in_bytes")
 
