@@ -29,7 +29,8 @@ Pure: standard library only.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from oomlens.oomreport.model import (
@@ -187,7 +188,7 @@ class _Draft:
         if kind == Kind.MEMCG_USAGE:
             return payload[1] in self.memcg
         if kind == Kind.MEMCG_STATS:
-            return self.memcg.get("stats_path") is not None and self.table_started
+            return self.table_started
         if kind == Kind.MEMINFO:
             what = payload[0]
             if what == "header":
@@ -271,6 +272,12 @@ class _Draft:
         self.memcg[p[1]] = (p[2], p[3], p[4])
 
     def _stats(self, p: tuple[str, str, tuple[tuple[str, int], ...]], item: Item) -> None:
+        if self.memcg.get("stats_path") is not None:
+            # 3.9-5.2 print one line per cgroup of the subtree, the OOMing one first
+            self.memcg["sub_stats"] = self.memcg.get("sub_stats", 0) + 1
+            self.note(f"line {item.lineno}: memory stats of sub-cgroup {p[1]} not kept "
+                      f"(only those of {self.memcg['stats_path']})")
+            return
         self.memcg["stats_path"] = p[1]
         if p[2]:
             self.memcg["stats_unit"] = "KB"
@@ -397,7 +404,7 @@ def _same_row(a: TaskRow, b: TaskRow) -> bool:
         b.pgtables_bytes, b.nr_ptes, b.rss_anon)
 
 
-_APPLY = {
+_APPLY: dict[str, Callable[[_Draft, Any, Item], None]] = {
     Kind.SYSRQ: _Draft._sysrq, Kind.INVOKED: _Draft._invoked, Kind.CPUSET: _Draft._cpuset,
     Kind.CPU: _Draft._cpu, Kind.TRACE: _Draft._trace, Kind.TASK_IN: _Draft._task_in,
     Kind.MEMCG_USAGE: _Draft._usage, Kind.MEMCG_STATS: _Draft._stats, Kind.MEMCG_KV: _Draft._kv,
@@ -736,7 +743,7 @@ def build_event(d: _Draft, source: str) -> OomEvent:
         hints["invoked:" + inv.variant] = None
         if cpu is not None and inv.pid is None:
             if inv.comm is None or inv.comm == cpu.comm:
-                inv = _replace(inv, pid=cpu.pid)
+                inv = replace(inv, pid=cpu.pid)
             else:
                 d.note(f"the CPU line names {cpu.comm!r} (pid {cpu.pid}) but the header names "
                        f"{inv.comm!r}: pid of the allocating task left unknown")
@@ -815,11 +822,6 @@ def build_event(d: _Draft, source: str) -> OomEvent:
     return ev
 
 
-def _replace(obj: Any, **kw: Any) -> Any:
-    from dataclasses import replace
-    return replace(obj, **kw)
-
-
 def _memcg_block(d: _Draft, hints: dict[str, None]) -> MemcgBlock | None:
     m = d.memcg
     if not m:
@@ -896,7 +898,7 @@ def _maybe_filtered(ev: OomEvent, table: TaskTable) -> OomEvent:
         notes.append(f"the killed pid {victim} is not in the task table")
     if not filtered and len(notes) == len(ev.notes):
         return ev
-    return _replace(ev, table=_replace(table, filtered=filtered), notes=tuple(notes))
+    return replace(ev, table=replace(table, filtered=filtered), notes=tuple(notes))
 
 
 def iter_items_events(regions: Iterable[list[Item]], source: str) -> Iterable[OomEvent]:

@@ -29,6 +29,7 @@ Pure: standard library only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 __all__ = ["LogLine", "Normalizer", "normalize_line", "clock_seconds"]
@@ -195,6 +196,7 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
         return []  # journalctl "-- Boot ... --", "-- Logs begin at ... --", "-- No entries --"
     h = _Header(wrappers)
     s = body
+    peelers: tuple[tuple[re.Pattern[str], _PeelFn], ...]
     for _ in range(6):   # record headers, peeled repeatedly ("<4>[ 1.2] ...", "> Mar ..")
         c = s[:1]
         if c == "[":
@@ -254,6 +256,9 @@ class _Header:
         """A syslog/journal ``[host] tag[pid]:``: kernel output only for a bare ``kernel`` tag."""
         self.host = host or self.host
         self.trusted = self.trusted and tag == "kernel" and pid is None
+
+
+_PeelFn = Callable[["_Header", "re.Match[str]", str], "str | None"]
 
 
 def _kernel_tag_after(h: _Header, rest: str) -> str:
@@ -356,14 +361,14 @@ def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:
 
 
 # Record-header recognisers by the first character of what is left, most specific first.
-_PEELERS = {
+_PEELERS: dict[str, tuple[tuple[re.Pattern[str], _PeelFn], ...]] = {
     "<": ((_RFC5424, _peel_rfc5424), (_LEVEL, _peel_level)),
     "[": ((_MONO, _peel_mono), (_CALLER, _peel_caller), (_DMESG_T, _peel_dmesg_t),
           (_TIME_ONLY, _peel_time)),
 }
-_DIGIT_PEELERS = ((_KMSG, _peel_kmsg), (_ISO, _peel_iso), (_UNIX, _peel_unix),
+_DIGIT_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_KMSG, _peel_kmsg), (_ISO, _peel_iso), (_UNIX, _peel_unix),
                   (_SYSLOG, _peel_syslog), (_TIME_ONLY, _peel_time))   # "3月 27 .." is syslog
-_ALPHA_PEELERS = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
+_ALPHA_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
                   (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x))
 
 

@@ -45,7 +45,7 @@ stream that :meth:`_Scanner.run_reader` reads with ``readinto``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, Protocol, runtime_checkable
 
 from oomlens.oomreport.events import Assembler, Item, process_region
 from oomlens.oomreport.model import OomEvent
@@ -53,6 +53,16 @@ from oomlens.oomreport.normalize import Normalizer, normalize_line
 from oomlens.oomreport.parse import Kind, classify
 
 __all__ = ["iter_events", "ANCHORS", "CHUNK_SIZE"]
+
+
+Buf = bytes | bytearray
+
+
+@runtime_checkable
+class ReadInto(Protocol):
+    """A binary stream with ``readinto`` (files, ``gzip.GzipFile``, ``sources.open_binary``)."""
+
+    def readinto(self, buffer: Any, /) -> int | None: ...
 
 ANCHORS: tuple[bytes, ...] = (
     b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task")
@@ -77,7 +87,7 @@ def _classify(line_text: str, trusted: bool, lineno: int) -> tuple[str, object]:
     return kind, payload
 
 
-def _oomish(raw: bytes) -> bool:
+def _oomish(raw: Buf) -> bool:
     """Stateless test used by the backwards walk: is this line (any record in it) an OOM line?"""
     for ll in normalize_line(raw.decode("utf-8", "replace")):
         if ll.trusted and classify(ll.text)[0] not in _NOT_OOM:
@@ -105,7 +115,7 @@ class _Scanner:
         self.reaper_end = -1   # search REAPER_ANCHOR too while pos < reaper_end
 
     # -- line level ----------------------------------------------------------------------------
-    def _feed_line(self, raw: bytes, lineno: int) -> bool:
+    def _feed_line(self, raw: Buf, lineno: int) -> bool:
         """Normalise + classify one line into the open region; True when it is an OOM line."""
         if len(raw) > MAX_LINE_BYTES:
             raw = raw[:MAX_LINE_BYTES]
@@ -128,7 +138,7 @@ class _Scanner:
             self.reaper_end = self.pos + REAPER_WINDOW
 
     # -- chunk level ---------------------------------------------------------------------------
-    def _keep_from(self, buf: bytes | bytearray) -> int:
+    def _keep_from(self, buf: Buf) -> int:
         """Offset from which the buffer must be kept when it is refilled (lookback context, not
         before ``fed``, and the unprocessed tail); shifts the offsets accordingly."""
         pos, fed = self.pos, self.fed
@@ -169,7 +179,7 @@ class _Scanner:
             self._scan(tail, len(tail))
         yield from self._finish()
 
-    def run_reader(self, f: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
+    def run_reader(self, f: ReadInto, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
         """Drive the scan from a binary file: ``readinto`` one reusable buffer (no per-chunk
         copies)."""
         buf = bytearray(chunk_size + LOOKBACK_BYTES + (64 << 10))
@@ -192,14 +202,14 @@ class _Scanner:
                     continue
                 buf[MAX_LINE_BYTES] = 10   # a gigantic line: cut it
                 n = limit = MAX_LINE_BYTES + 1
-            self._scan(buf, limit)  # type: ignore[arg-type]
+            self._scan(buf, limit)
             yield from self.asm.take()
         if self.pos < n:
             tail = bytes(buf[:n]) + (b"" if buf[n - 1] == 10 else b"\n")
             self._scan(tail, len(tail))
         yield from self._finish()
 
-    def _next_hit(self, buf: bytes, nxt: list[int], limit: int) -> int:
+    def _next_hit(self, buf: Buf, nxt: list[int], limit: int) -> int:
         """Offset of the next anchor hit at or after pos (-1: none before limit)."""
         pos = self.pos
         find = buf.find
@@ -218,7 +228,7 @@ class _Scanner:
                 h = p
         return h
 
-    def _scan(self, buf: bytes, limit: int) -> None:
+    def _scan(self, buf: Buf, limit: int) -> None:
         find = buf.find
         nxt = [-2] * (len(self.anchors) + 1)   # cached next hit per anchor (-2: not searched)
         while self.pos < limit:
@@ -251,7 +261,7 @@ class _Scanner:
             if _oomish(raw):
                 self._open_region(buf, ls, le, raw, hit_lineno)
 
-    def _open_region(self, buf: bytes, ls: int, le: int, raw: bytes, hit_lineno: int) -> None:
+    def _open_region(self, buf: Buf, ls: int, le: int, raw: Buf, hit_lineno: int) -> None:
         """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line."""
         self.asm.expire(hit_lineno)
         quiet = LOOKBACK_QUIET_AFTER_HEADER if b"oom-killer: gfp_mask=" in raw else LOOKBACK_QUIET
@@ -261,14 +271,14 @@ class _Scanner:
             self._feed_reapers_before(buf, max(self.fed, start - REAPER_WINDOW), start, first)
             self.norm.reset()
         if start < ls:
-            for k, r in enumerate(buf[start:ls - 1].split(b"\n")):
+            for k, r in enumerate(bytes(buf[start:ls - 1]).split(b"\n")):
                 self._feed_line(r, first + k)
         self._feed_line(raw, hit_lineno)
         self.open = True
         self.quiet = 0
         self.fed = le
 
-    def _feed_reapers_before(self, buf: bytes, lo: int, hi: int, hi_lineno: int) -> None:
+    def _feed_reapers_before(self, buf: Buf, lo: int, hi: int, hi_lineno: int) -> None:
         """``oom_reaper`` lines in [lo, hi): for input printed newest-first, a victim's reaper
         line comes *before* its report. Fed as one-line regions (they become orphans until
         the report that killed the pid is finished)."""
@@ -285,7 +295,7 @@ class _Scanner:
                     process_region(items, self.asm)
             p = buf.find(REAPER_ANCHOR, le, hi)
 
-    def _lookback_start(self, buf: bytes, ls: int, fed: int, max_quiet: int) -> int:
+    def _lookback_start(self, buf: Buf, ls: int, fed: int, max_quiet: int) -> int:
         """Walk back from the hit line while OOM lines keep appearing (at most ``max_quiet``
         unrelated lines in a row); return the first offset."""
         floor = max(fed, ls - LOOKBACK_BYTES)
@@ -345,7 +355,7 @@ def _has_surrogate(s: str) -> bool:
     return False
 
 
-def iter_events(lines_or_chunks: Iterable[str | bytes] | BinaryIO, source: str = "<input>", *,
+def iter_events(lines_or_chunks: Iterable[str | bytes] | ReadInto, source: str = "<input>", *,
                 scan_all: bool = False) -> Iterator[OomEvent]:
     """Parse kernel OOM reports out of any text.
 
@@ -363,6 +373,6 @@ def iter_events(lines_or_chunks: Iterable[str | bytes] | BinaryIO, source: str =
     that check the prefilter loses nothing).
     """
     scanner = _Scanner(source, ANCHORS, scan_all)
-    if hasattr(lines_or_chunks, "readinto"):
-        return scanner.run_reader(lines_or_chunks)  # type: ignore[arg-type]
-    return scanner.run(_as_chunks(lines_or_chunks))  # type: ignore[arg-type]
+    if isinstance(lines_or_chunks, ReadInto):
+        return scanner.run_reader(lines_or_chunks)
+    return scanner.run(_as_chunks(lines_or_chunks))

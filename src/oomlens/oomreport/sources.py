@@ -11,8 +11,8 @@ import contextlib
 import io
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Generator, Iterator
+from typing import Any
 
 from oomlens.errors import InputError
 
@@ -23,16 +23,16 @@ DEFAULT_CHUNK_SIZE = 8 << 20
 _MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")  # gzip, bzip2, xz (modules imported lazily)
 
 
-def _open(path: str) -> tuple[BinaryIO, BinaryIO | None]:
-    """(stream to read, underlying raw file to close or None)."""
+def _open(path: str) -> tuple[Any, Any]:
+    """(stream to read, underlying file to close or None). The stream is a buffered binary
+    reader, decompressing when the first bytes are a gzip / bzip2 / xz magic number."""
     if path == "-":
-        raw: BinaryIO = sys.stdin.buffer
-        peekable = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
-        head = peekable.peek(6)[:6]  # type: ignore[attr-defined]
+        raw = sys.stdin.buffer
+        peekable: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
         owned = None
     else:
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by iter_chunks
+            f = open(path, "rb")  # noqa: SIM115 - closed by open_binary
         except FileNotFoundError:
             raise InputError(path, "no such file", hint="check the path; use '-' for stdin") from None
         except IsADirectoryError:
@@ -42,30 +42,30 @@ def _open(path: str) -> tuple[BinaryIO, BinaryIO | None]:
                              hint="run as root or with read access (e.g. the adm group)") from None
         except OSError as e:
             raise InputError(path, f"cannot open: {e.strerror or e}") from None
-        peekable = f
-        try:
-            head = f.peek(6)[:6]
-        except OSError as e:
-            f.close()
-            raise InputError(path, f"cannot read: {e.strerror or e}") from None
-        owned = f
+        peekable = owned = f
+    try:
+        head: bytes = peekable.peek(6)[:6]
+    except OSError as e:
+        if owned is not None:
+            owned.close()
+        raise InputError(path, f"cannot read: {e.strerror or e}") from None
     if head.startswith(_MAGIC[0]):
         import gzip
-        return gzip.GzipFile(fileobj=peekable, mode="rb"), owned  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=peekable, mode="rb"), owned
     if head.startswith(_MAGIC[1]):
         import bz2
-        return bz2.BZ2File(peekable), owned  # type: ignore[return-value]
+        return bz2.BZ2File(peekable), owned
     if head.startswith(_MAGIC[2]):
         import lzma
-        return lzma.LZMAFile(peekable), owned  # type: ignore[return-value]
-    return peekable, owned  # type: ignore[return-value]
+        return lzma.LZMAFile(peekable), owned
+    return peekable, owned
 
 
 class _Guarded(io.RawIOBase):
     """A readable binary stream whose read errors (I/O, corrupt or truncated compression)
     become :class:`InputError`."""
 
-    def __init__(self, stream: BinaryIO, path: str) -> None:
+    def __init__(self, stream: Any, path: str) -> None:
         super().__init__()
         self._s = stream
         self._path = path
@@ -77,26 +77,28 @@ class _Guarded(io.RawIOBase):
         return InputError(self._path, f"cannot read: {e}",
                           hint="is the file truncated, or not really compressed?")
 
-    def readinto(self, b: Any) -> int:  # type: ignore[override]
+    def readinto(self, b: Any, /) -> int | None:
         try:
-            return self._s.readinto(b)  # type: ignore[attr-defined,no-any-return]
+            n: int | None = self._s.readinto(b)
+            return n
         except Exception as e:  # OSError, EOFError, zlib.error, lzma.LZMAError, ...
             raise self._fail(e) from None
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
         try:
-            return self._s.read(size)
+            data: bytes = self._s.read(size)
+            return data
         except Exception as e:
             raise self._fail(e) from None
 
 
 @contextlib.contextmanager
-def open_binary(path: str) -> Iterator[BinaryIO]:
+def open_binary(path: str) -> Iterator[_Guarded]:
     """Open ``path`` (``-`` = stdin) for binary reading, gzip / bzip2 / xz decompressed
     transparently (detected by magic bytes). Raises :class:`InputError`."""
     stream, owned = _open(path)
     try:
-        yield _Guarded(stream, path)  # type: ignore[misc]
+        yield _Guarded(stream, path)
     finally:
         if stream is not owned and stream is not getattr(sys.stdin, "buffer", None):
             stream.close()
@@ -147,7 +149,7 @@ def iter_kernel_log_lines(since: str | None = None) -> Iterator[str]:
                      hint="run as root or a member of systemd-journal/adm, or pass a log file")
 
 
-def _run_lines(cmd: list[str]) -> Iterator[str]:  # generator returning (ok, error)
+def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[bool, str]]:
     """Stream a command's stdout lines. Returns (True, "") when it exited 0 after producing
     output; (False, reason) when it failed before any line (then nothing was yielded)."""
     import subprocess

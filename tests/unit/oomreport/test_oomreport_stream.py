@@ -237,3 +237,20 @@ def test_normalizer_state_does_not_leak_between_regions() -> None:
     n = Normalizer()
     n.normalize("Mar 11 18:24:30 monster kernel: x")
     assert n.normalize("(y).")[0].continuation
+
+
+def test_memcg_subtree_stats_keep_the_oom_memcg_only() -> None:
+    text = "\n".join([
+        "[1.0] x invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0",
+        "[1.0] Task in /a/b killed as a result of limit of /a",
+        "[1.0] memory: usage 10kB, limit 10kB, failcnt 1",
+        "[1.0] Memory cgroup stats for /a: cache:0KB rss:10KB",
+        "[1.0] Memory cgroup stats for /a/b: cache:0KB rss:8KB",
+        "[1.0] [ pid ]   uid  tgid total_vm      rss nr_ptes swapents oom_score_adj name",
+        "[1.0] [  5]     0     5      100        2       1        0             0 x",
+        "[1.0] Memory cgroup out of memory: Kill process 5 (x) score 800 or sacrifice child",
+        "[1.0] Killed process 5 (x) total-vm:400kB, anon-rss:8kB, file-rss:0kB", ""])
+    [ev] = parse_text(text)
+    assert (ev.task_memcg, ev.oom_memcg, ev.memcg.stats_path) == ("/a/b", "/a", "/a")
+    assert ev.memcg.stats == (("cache", 0), ("rss", 10)) and ev.memcg.stats_unit == "KB"
+    assert any("sub-cgroup /a/b" in n for n in ev.notes)
