@@ -9,6 +9,7 @@ real reports of ``tests/data/oomreport/corpus/*.log`` embedded every ``--every``
 the same run and alternating, ROUNDS times:
 
 * ``grep -c 'Killed process' FILE`` (baseline),
+* ``oomlens postmortem --json FILE`` (the product command: parse, re-score every event, stream JSON),
 * ``python -m oomlens.oomreport --count FILE`` (CLI entry, interpreter start-up included),
 * ``iter_events`` in a child process that only parses (in-process time, measured inside it),
 
@@ -269,13 +270,18 @@ def main() -> None:
     try:
         grep = ["grep", "-c", "Killed process", path]
         cli = [sys.executable, "-m", "oomlens.oomreport", "--count", path]
+        post = [sys.executable, "-m", "oomlens", "postmortem", "--json", path]
         inproc = [sys.executable, os.path.abspath(__file__), "--child", path]
-        _run(grep), _run(cli), _run(inproc)  # warm the page cache and the bytecode cache
-        t_grep, t_cli, t_in, rss = [], [], [], []
+        _run(grep), _run(cli), _run(inproc), _run(post)  # warm the page cache and the bytecode cache
+        t_grep, t_cli, t_in, t_post, rss = [], [], [], [], []
         counts = set()
         for _ in range(args.rounds):
             w, out, _ = _run(grep)
             t_grep.append(w)
+            w, out, r3 = _run(post)
+            t_post.append(w)
+            rss.append(r3)
+            counts.add(out.count('"verdict":'))
             w, out, r = _run(cli)
             t_cli.append(w)
             counts.add(int(out))
@@ -286,13 +292,15 @@ def main() -> None:
             rss.append(max(r, r2))
         g = statistics.median(t_grep)
         print(f"grep -c 'Killed process':            median {g * 1000:7.1f} ms")
+        print(f"oomlens postmortem --json:           median {statistics.median(t_post) * 1000:7.1f} ms"
+              f"  ratio {statistics.median(t_post) / g:.2f}")
         print(f"python -m oomlens.oomreport --count: median {statistics.median(t_cli) * 1000:7.1f} ms"
               f"  ratio {statistics.median(t_cli) / g:.2f}")
         print(f"iter_events in-process:              median {statistics.median(t_in) * 1000:7.1f} ms"
               f"  ratio {statistics.median(t_in) / g:.2f}")
         print(f"events found: {sorted(counts)}" + (f" (expected {expected})" if expected >= 0 else ""))
         print(f"peak RSS of the parsing children: {max(rss) / 1024:.1f} MiB (target <= 200)")
-        print(f"RATIO cli/grep={statistics.median(t_cli) / g:.2f} "
+        print(f"RATIO postmortem/grep={statistics.median(t_post) / g:.2f} cli/grep={statistics.median(t_cli) / g:.2f} "
               f"inprocess/grep={statistics.median(t_in) / g:.2f} (target <= 4.0)")
         if expected >= 0 and counts != {expected}:
             print("WARNING: event count differs from the sum over the embedded reports")
