@@ -162,3 +162,43 @@ def test_proc_commands_pause_the_cyclic_gc(snapfile, monkeypatch, args):
     assert r.exit_code == 0, r.output
     assert seen and not any(seen)  # paused while the command ran
     assert gc.isenabled()  # and restored
+
+
+def test_main_freezes_the_heap_before_exit(monkeypatch):
+    import gc
+    import sys
+
+    from oomlens.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["oomlens", "--version"])
+    try:
+        with pytest.raises(SystemExit) as ei:
+            main()
+        assert ei.value.code == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("args", [["top"], ["top", "--json"], ["postmortem"]])
+def test_closed_pipe_is_not_an_error(args, tmp_path):
+    """`oomlens top | head -1` exits 0: the reader stopping early is not an internal error. The output is
+    made far larger than a pipe buffer, so the writes after the close really fail."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if args[0] == "postmortem":
+        report = Path(__file__).parents[1] / "data" / "oomreport" / "corpus" / "020-oomanalyser-arch-6.1-doxygen.log"
+        (tmp_path / "k.log").write_text(report.read_text() * 20)
+        args = args + [str(tmp_path / "k.log")]
+    else:
+        many = [Task(pid=1000 + i, name=f"worker-{i}", rss_anon=100 + i) for i in range(3000)]
+        save_snapshot(_snap(many), tmp_path / "big.json")
+        args = args + ["--all", "--snapshot", str(tmp_path / "big.json")]
+    p = subprocess.Popen([sys.executable, "-m", "oomlens", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.read(10)
+    p.stdout.close()
+    err = p.stderr.read()
+    p.stderr.close()
+    assert p.wait(timeout=60) == 0, err

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pwd
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -11,10 +13,18 @@ from rich.text import Text
 
 from oomlens.api import Explanation, Ranking, ScoredTask
 
-import sys
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """`oomlens top | head`: the reader stopped early, which is not an error (rich exits 1 here)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(0)
+
 
 # A pipe or file gets the whole table (no 80-column folding); a terminal gets its own width.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+console = _Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def human(pages: int | None, page_size: int = 4096) -> str:
