@@ -7,7 +7,7 @@ edge over these functions; ``Ranking.to_dict()`` is the ``oomlens top --json`` c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +121,12 @@ class Ranking:
         raise NoSuchProcess(pid, msg=f"pid {pid} is not in this OOM domain"
                             + (f" (cgroup {self.cgroup})" if self.cgroup else ""))
 
-    def to_dict(self, tasks: Sequence[ScoredTask] | None = None) -> dict[str, Any]:
+    def task_dicts(self, tasks: Iterable[ScoredTask] | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of :meth:`to_dict`'s ``tasks``, one at a time (for output written as it is encoded)."""
+        page_size = self.page_size
+        return (t.to_dict(page_size) for t in (self.tasks if tasks is None else tasks))
+
+    def to_dict(self, tasks: Iterable[ScoredTask] | None = None) -> dict[str, Any]:
         """The ``top --json`` document; ``tasks`` (default: all, in kill order) are the rows to include."""
         v = self.victim
         sel = self.selection
@@ -135,7 +140,7 @@ class Ranking:
             "message": sel.message,
             "oom_group": sel.oom_group,
             "also_killed": [t.pid for t in sel.also_killed],
-            "tasks": [t.to_dict(self.page_size) for t in (self.tasks if tasks is None else tasks)],
+            "tasks": list(self.task_dicts(tasks)),
             "unreadable": self.unreadable,
             "notes": list(self.notes),
         }

@@ -202,3 +202,28 @@ def test_closed_pipe_is_not_an_error(args, tmp_path):
     err = p.stderr.read()
     p.stderr.close()
     assert p.wait(timeout=60) == 0, err
+
+
+def test_top_json_streamed_is_the_same_bytes(tmp_path):
+    """Compact output writes the rows a batch at a time: byte for byte the document json.dumps gives."""
+    from oomlens.api import rank
+    from oomlens.snapshot import load_snapshot
+
+    many = [Task(pid=1000 + i, name=f"w\"{i}\\", rss_anon=100 + i % 7, oom_score_adj=i % 3) for i in range(700)]
+    save_snapshot(_snap(TASKS + many), tmp_path / "big.json")
+    r = run("top", "--json", "--all", "--snapshot", str(tmp_path / "big.json"))
+    ranking = rank(load_snapshot(tmp_path / "big.json"))
+    assert r.output == json.dumps(ranking.to_dict(), separators=(",", ":"), default=str) + "\n"
+    only = run("top", "--json", "-n", "1", "--snapshot", str(tmp_path / "big.json"))
+    assert json.loads(only.output)["tasks"] == [ranking.tasks[0].to_dict()]
+
+
+@pytest.mark.parametrize("doc", [{"rows": None, "z": [1]}, {"a": {"b": 1}, "rows": None}, {"rows": None},
+                                 {"a": 1, "rows": None, "z": "x,]"}])
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 600])
+def test_emit_json_rows_any_position_and_count(doc, n, capsys):
+    from oomlens.cli.main import _emit_json
+
+    items = [{"i": i, "s": "é\n"} for i in range(n)]
+    _emit_json(doc, ("rows", iter(items)))
+    assert capsys.readouterr().out == json.dumps({**doc, "rows": items}, separators=(",", ":")) + "\n"
