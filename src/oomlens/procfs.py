@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from oomlens.errors import AccessDenied, AdjustError, NoSuchProcess, ProcessError, ProcParseError
-from oomlens.types import OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, UNKNOWN, MemInfo, Task, VmSysctls
+from oomlens.types import OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, UNKNOWN, MemInfo, Task, Unknown, VmSysctls
 
 __all__ = [
     "PF_EXITING", "PF_KTHREAD", "PROC_PID_INIT_INO", "PidCgroups", "ProcFS", "ScanStats",
@@ -127,10 +127,10 @@ _task_status_findall = _status_regex(_TASK_STATUS_KEYS).findall
 # in the order of fs/proc/array.c (task_state, task_mem, task_sig, task_cap). _SKIP passes over the
 # lines a release or config adds in between. Every value must have its kernel form (digits, " kB",
 # lowercase hex); a file that does not match goes through the general path, which says what is wrong.
-_SKIP = rb"(?:[^\n]*\n)*?"
+_SKIP = rb"(?:[^\n]*+\n)*?"  # possessive: a line is never re-split (20% faster than [^\n]*)
 _fast_status_match = re.compile(
-    rb"Name:\t([^\n]*)\n" + _SKIP + rb"State:\t([A-Za-z])[^\n]*\n" + _SKIP + rb"Tgid:\t(\d+)\n"
-    + _SKIP + rb"PPid:\t(\d+)\n" + _SKIP + rb"Uid:\t(\d+)\t[^\n]*\n"
+    rb"Name:\t([^\n]*+)\n" + _SKIP + rb"State:\t([A-Za-z])[^\n]*+\n" + _SKIP + rb"Tgid:\t(\d+)\n"
+    + _SKIP + rb"PPid:\t(\d+)\n" + _SKIP + rb"Uid:\t(\d+)\t[^\n]*+\n"
     + rb"(?:" + _SKIP + rb"Kthread:\t([01])\n)?"
     + rb"(?:" + _SKIP + rb"VmSize:[\t ]*(\d+) kB\n" + _SKIP
     + rb"RssAnon:[\t ]*(\d+) kB\nRssFile:[\t ]*(\d+) kB\nRssShmem:[\t ]*(\d+) kB\n" + _SKIP
@@ -227,6 +227,21 @@ def parse_cgroup(data: bytes, path: str = "cgroup") -> PidCgroups:
 
 
 # --- the reader ---------------------------------------------------------------------------------
+
+
+_Caps = tuple[bool | Unknown, bool | Unknown, bool | Unknown]
+_CAPS: dict[bytes | None, _Caps] = {None: (UNKNOWN, UNKNOWN, UNKNOWN)}
+
+
+def _cap_flags(capeff: bytes | None) -> _Caps:
+    """(CAP_SYS_ADMIN, CAP_SYS_RESOURCE, CAP_SYS_RAWIO) in a status ``CapEff`` hex value (None: not shown,
+    UNKNOWN). A host has few distinct values, so they are parsed once. Raises ValueError if not hex."""
+    got = _CAPS.get(capeff)
+    if got is None:
+        cap = int(capeff, 16)  # type: ignore[arg-type]
+        got = _CAPS[capeff] = (bool(cap >> CAP_SYS_ADMIN & 1), bool(cap >> CAP_SYS_RESOURCE & 1),
+                               bool(cap >> CAP_SYS_RAWIO & 1))
+    return got
 
 
 def _read_bytes(path: str) -> bytes:
@@ -424,7 +439,7 @@ class ProcFS:
             return self._parse_task(pid, data, adj_raw, legacy, with_stat)
         stat = self._stat_fields(pid)[1] if with_stat or (with_stat is None and legacy) else None
         return self._new_task(pid, _unescape_name(name), state, (int(uid), int(tgid), int(ppid)), adj, mem, True,
-                              vmsize is not None, kt == b"1", False, int(capeff, 16), num_threads, stat)
+                              vmsize is not None, kt == b"1", False, _cap_flags(capeff), num_threads, stat)
 
     def _stat_fields(self, pid: int) -> tuple[int, dict[str, object]]:
         """From ``/proc/PID/stat``: the PF_* flags, and the Task fields only stat has (PF_EXITING,
@@ -450,9 +465,10 @@ class ProcFS:
 
     def _new_task(self, pid: int, name: str, state: bytes, ids: tuple[int, int, int], adj: int,
                   mem: tuple[int, int, int, int, int, int], split_known: bool, has_mm: bool, is_kthread: bool,
-                  is_global_init: bool, cap: int | None, num_threads: int, stat: dict[str, object] | None) -> Task:
+                  is_global_init: bool, caps: _Caps, num_threads: int, stat: dict[str, object] | None) -> Task:
         """A Task from parsed values: ``ids`` = (uid, tgid, ppid); ``mem`` = pages of (anon, file, shmem,
-        swap), page-table bytes, total_vm pages; ``cap`` = CapEff; ``stat`` = the fields read from stat."""
+        swap), page-table bytes, total_vm pages; ``caps`` = :func:`_cap_flags`; ``stat`` = the fields read
+        from stat."""
         return Task(
             pid=pid,
             name=name,
@@ -470,9 +486,9 @@ class ProcFS:
             has_mm=has_mm,
             is_kthread=is_kthread,
             is_global_init=is_global_init,
-            cap_sys_admin=bool(cap >> CAP_SYS_ADMIN & 1) if cap is not None else UNKNOWN,
-            cap_sys_resource=bool(cap >> CAP_SYS_RESOURCE & 1) if cap is not None else UNKNOWN,
-            cap_sys_rawio=bool(cap >> CAP_SYS_RAWIO & 1) if cap is not None else UNKNOWN,
+            cap_sys_admin=caps[0],
+            cap_sys_resource=caps[1],
+            cap_sys_rawio=caps[2],
             num_threads=num_threads,
             state=_decode(state),
             **(stat or {}),  # type: ignore[arg-type]
@@ -516,7 +532,7 @@ class ProcFS:
             else:
                 mem = _NO_MEM
             tgid, nspid, capeff = f(b"Tgid"), f(b"NSpid"), f(b"CapEff")
-            cap = int(capeff, 16) if capeff is not None else None
+            caps = _cap_flags(capeff)
             ids = (int(uid.split()[0]), int(tgid) if tgid is not None else pid, int(ppid))
         except (ValueError, IndexError) as exc:
             raise ProcParseError(path, None, f"cannot parse {path}: {exc}") from None
@@ -540,7 +556,7 @@ class ProcFS:
             is_global_init = single and in_init_ns is not False
 
         return self._new_task(pid, name, state.strip()[:1], ids, adj, mem, split_known, has_mm, is_kthread,
-                              is_global_init, cap, num_threads, kwargs)
+                              is_global_init, caps, num_threads, kwargs)
 
     def _thread_with_mm(self, pid: int) -> bytes | None:
         """``status`` of the first other thread of ``pid`` that still has an mm, if any."""
