@@ -14,7 +14,8 @@ the same run and alternating, ROUNDS times:
 * ``iter_events`` in a child process that only parses (in-process time, measured inside it),
 
 and prints the medians, the ratios to grep and the peak RSS of the parsing children
-(``ru_maxrss`` from ``os.wait4`` of each parsing child). It also checks that
+(``ru_maxrss`` from ``os.wait4`` of each parsing child: an upper bound, since Linux folds the
+pre-exec mm's peak, here this small bench process's, into it). It also checks that
 the number of events equals the sum over the embedded reports. Targets: ratio <= 4, RSS <= 200 MiB.
 
     .venv/bin/python bench/bench_postmortem.py [--size-mib 256] [--every-mib 8] [--rounds 3]
