@@ -342,12 +342,6 @@ class KmsgCursor:
 
 _TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 _KILL = re.compile(r"(?:^|: )Killed process (\d+) \((.*?)\)")
-_OOM_KILL = re.compile(r"^oom-kill:(.*)$")
-_ROW_618 = re.compile(r"^\[\s*(\d+)\]" + r"\s+(\d+)" * 7 + r"\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")  # 6.8+ rss_* columns
-_ROW_419 = re.compile(r"^\[\s*(\d+)\]" + r"\s+(\d+)" * 4 + r"\s+(-?\d+)\s+(\d+)\s+(-?\d+) (.*)$")  # 4.19 - 6.7
-_COLS_618 = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "pgtables_bytes",
-             "swapents", "oom_score_adj", "name")
-_COLS_419 = ("pid", "uid", "tgid", "total_vm", "rss", "pgtables_bytes", "swapents", "oom_score_adj", "name")
 
 
 @dataclass
@@ -364,34 +358,24 @@ class KernelReport:
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)   # the "Tasks state" table by pid
 
 
+_ROW_KEYS = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "pgtables_bytes",
+             "swapents", "oom_score_adj", "name")
+
+
 def parse_kernel_report(text: str) -> KernelReport:
-    """Parse a report's text (with or without ``[sec.usec]`` prefixes). Raises SelftestError without a kill line."""
-    lines = [_TS.sub("", ln) for ln in text.splitlines()]
-    victim = None
-    info: dict[str, str] = {}
-    tasks: dict[int, dict[str, Any]] = {}
-    header = False
-    for ln in lines:
-        if "invoked oom-killer:" in ln:
-            header = True
-        if m := _OOM_KILL.match(ln):
-            info = dict(kv.partition("=")[::2] for kv in m[1].split(","))
-        elif m := _ROW_618.match(ln):
-            tasks[int(m[1])] = _row(_COLS_618, m)
-        elif m := _ROW_419.match(ln):
-            tasks[int(m[1])] = _row(_COLS_419, m)
-        elif m := _KILL.search(ln):
-            victim = (int(m[1]), m[2])
-    if victim is None:
+    """Parse a report's text (with or without ``[sec.usec]`` prefixes) with :mod:`oomlens.oomreport`.
+    Raises SelftestError without a kill line."""
+    from oomlens.oomreport import parse_text
+
+    events = [e for e in parse_text(text, "kernel") if e.victim_pid is not None]
+    if not events:
         raise SelftestError("no 'Killed process' line in the report")
-    return KernelReport(text=text, victim_pid=victim[0], victim_name=victim[1], complete=header and bool(info),
-                        constraint=info.get("constraint"), oom_memcg=info.get("oom_memcg"),
-                        task_memcg=info.get("task_memcg"), tasks=tasks)
-
-
-def _row(cols: tuple[str, ...], m: re.Match[str]) -> dict[str, Any]:
-    vals = m.groups()
-    return {c: (v if c == "name" else int(v)) for c, v in zip(cols, vals, strict=True)}
+    ev = events[-1]  # the text ends with this OOM's kill line
+    tasks = {r.pid: {k: getattr(r, k) for k in _ROW_KEYS if getattr(r, k) is not None}
+             for r in (ev.table.rows if ev.table is not None else ())}
+    return KernelReport(text=text, victim_pid=ev.victim_pid, victim_name=ev.victim_name or "",
+                        complete=ev.invoked is not None and ev.summary is not None, constraint=ev.constraint,
+                        oom_memcg=ev.oom_memcg, task_memcg=ev.task_memcg, tasks=tasks)
 
 
 def find_oom_report(records: Sequence[KmsgRecord], pids: set[int] | frozenset[int], *,
