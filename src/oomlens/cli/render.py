@@ -63,7 +63,8 @@ def top(r: Ranking, rows: list[ScoredTask], truncated: bool = False) -> None:
     sel = r.selection
     if r.victim is not None:
         v = r.victim
-        line = f"next victim: [bold red]{v.task.pid} ({v.task.name})[/] badness {v.terms.points}"
+        me = " — this oomlens process itself, which exits in a moment" if v.task.pid == os.getpid() else ""
+        line = f"next victim: [bold red]{v.task.pid} ({v.task.name})[/] badness {v.terms.points}{me}"
         if sel.sacrificed_for is not None:
             line += f" — child sacrificed for {sel.sacrificed_for.pid} ({sel.sacrificed_for.name})"
         if sel.oom_group:
