@@ -352,7 +352,6 @@ class Analyzer:
                           "capabilities) whose inputs are not in OOM logs")
         prev = self.victims.get(ev.host, {})
         skipped_prev = [r.pid for r in table.rows if r.pid in prev and r.pid != kernel_pid]
-        memcg_path = domain.cgroup
         tasks = [row_to_task(r, skip=r.pid in skipped_prev) for r in table.rows]
         if skipped_prev:
             notes.append(f"previous OOM victims still in the table, not candidates again (MMF_OOM_SKIP): "
