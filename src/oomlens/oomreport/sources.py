@@ -131,15 +131,19 @@ def iter_kernel_log_lines(since: str | None = None) -> Iterator[str]:
         cmd = ["journalctl", "-k", "-o", "short-precise", "--no-pager"]
         if since:
             cmd += ["--since", since]
-        ok, err = yield from _run_lines(cmd)
-        if ok:
+        status, err = yield from _run_lines(cmd)
+        if status == "ok":
             return
-        errors.append(f"journalctl: {err}")
+        # an empty journal may just not keep kernel messages (Storage=none, containers): ask dmesg too
+        errors.append(f"journalctl: {err or 'no kernel messages in the journal'}")
     if shutil.which("dmesg"):
-        ok, err = yield from _run_lines(["dmesg"])
-        if ok:
+        status, err = yield from _run_lines(["dmesg"] + (["--since", since] if since else []))
+        if status in ("ok", "empty"):
             return
         errors.append(f"dmesg: {err}")
+    if since:  # /dev/kmsg has no wall-clock filter: refuse rather than ignore --since silently
+        raise InputError("kernel log", "; ".join(errors + ["/dev/kmsg cannot be filtered by --since"]),
+                         hint="drop --since, or pass a saved log file")
     try:
         yield from _read_kmsg()
         return
@@ -149,9 +153,10 @@ def iter_kernel_log_lines(since: str | None = None) -> Iterator[str]:
                      hint="run as root or a member of systemd-journal/adm, or pass a log file")
 
 
-def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[bool, str]]:
-    """Stream a command's stdout lines. Returns (True, "") when it exited 0 after producing
-    output; (False, reason) when it failed before any line (then nothing was yielded)."""
+def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[str, str]]:
+    """Stream a command's stdout lines. Returns ("ok", "") when it exited 0 after producing output,
+    ("empty", "") when it exited 0 with nothing to show (no lines in the range asked for), and
+    ("failed", reason) when it failed (or found no journal) before any line: then nothing was yielded."""
     import subprocess
 
     try:
@@ -159,13 +164,15 @@ def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[bool, str]]:
                                 stdin=subprocess.DEVNULL)
     except OSError as e:
         return False, str(e)
-    produced = False
+    produced = no_journal = False
     assert proc.stdout is not None and proc.stderr is not None
     try:
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace")
-            if not produced and (line.startswith("-- No entries --")
-                                 or "No journal files were found" in line):
+            if not produced and "No journal files were found" in line:
+                no_journal = True
+                continue
+            if not produced and line.startswith("-- No entries --"):
                 continue
             produced = True
             yield line
@@ -175,8 +182,10 @@ def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[bool, str]]:
         proc.stderr.close()
         rc = proc.wait()
     if produced:
-        return True, ""
-    return False, err.splitlines()[-1] if err else f"exit status {rc}, no output"
+        return "ok", ""
+    if rc == 0 and not no_journal and "No journal files were found" not in err:
+        return "empty", ""
+    return "failed", err.splitlines()[-1] if err else ("no journal files" if no_journal else f"exit status {rc}")
 
 
 def _read_kmsg() -> Iterator[str]:

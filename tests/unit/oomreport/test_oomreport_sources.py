@@ -174,3 +174,23 @@ def test_to_dict_is_json_ready_for_every_fixture() -> None:
                     back = json.loads(json.dumps(ev.to_dict()))
                     assert back["victim_pid"] == ev.victim_pid and back["domain"] == ev.domain
                     assert back["start_line"] == ev.start_line
+
+
+def test_kernel_log_since_reaches_dmesg_and_is_never_ignored(tmp_path, monkeypatch) -> None:
+    # no journal: dmesg gets --since too; an empty answer is "nothing in range", not an error
+    _fake(tmp_path, "journalctl", 'echo "No journal files were found."\n')
+    _fake(tmp_path, "dmesg", f'test "$*" = "--since today" || exit 3\ncat "{LOG}"\n')
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    assert [e.victim_pid for e in iter_events(iter_kernel_log_lines("today"), "k")] == [651]
+    _fake(tmp_path, "dmesg", 'test "$*" = "--since tomorrow" || exit 3\n')
+    assert list(iter_kernel_log_lines("tomorrow")) == []
+    # an empty journal (journald keeping no kernel messages) still falls back to dmesg
+    _fake(tmp_path, "journalctl", 'echo "-- No entries --"\n')
+    _fake(tmp_path, "dmesg", f'cat "{LOG}"\n')
+    assert [e.victim_pid for e in iter_events(iter_kernel_log_lines(), "k")] == [651]
+    # only /dev/kmsg left: it cannot filter by time, so --since is refused, not silently dropped
+    _fake(tmp_path, "dmesg", "exit 1\n")
+    monkeypatch.setattr(sources, "_read_kmsg", lambda: iter(["4,1,2,-;x"]))
+    with pytest.raises(InputError) as e:
+        list(iter_kernel_log_lines("today"))
+    assert "--since" in str(e.value) and e.value.hint
