@@ -23,11 +23,14 @@ from typing import Any
 from oomlens.api import Ranking, explain, rank_tasks
 from oomlens.eras import ERAS, Era, era_for, parse_version
 from oomlens.errors import KernelVersionError
-from oomlens.oom_kill import PAGE_COUNTER_MAX, badness_terms, oom_adj_to_oom_score_adj
+from oomlens.oom_kill import badness_terms, oom_adj_to_oom_score_adj
 from oomlens.oomreport.model import OomEvent, TaskRow
 from oomlens.types import MemcgLimits, MemInfo, Task
 
 PAGE_KB = 4
+"""kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
+_UNLIMITED_KB = 1 << 52
+"""A memcg limit this large (about 4 EiB) is PAGE_COUNTER_MAX: unlimited, whatever the page size."""
 _NEAR_TIE = 0.005  # 0.5% of the victim's points: within the drift between selection and table dump
 
 Version = tuple[int, int, int]
@@ -140,13 +143,34 @@ def _nodes(spec: str | None) -> set[int] | None:
     return out or None
 
 
-def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domain:
-    """The OOM domain and T (spec §3, §6.7), saying whether T is exact, approximate or unknown."""
+def detect_page_kb(ev: OomEvent) -> tuple[int, str | None]:
+    """kB per page, from the victim's kill line (kB) against its task-table row (pages).
+
+    4 KiB unless the two clearly show 16 or 64 KiB pages (arm64 and ppc64 kernels, e.g. RHEL on
+    aarch64); T and every kB value depend on it. Returns (kB per page, a note when not 4)."""
+    if ev.table is None or not ev.killed:
+        return PAGE_KB, None
+    k = ev.killed[0]
+    row = next((r for r in ev.table.rows if r.pid == k.pid), None)
+    if row is None or not row.rss or row.rss < 64 or k.anon_rss_kb is None:
+        return PAGE_KB, None
+    ratio = ((k.anon_rss_kb or 0) + (k.file_rss_kb or 0) + (k.shmem_rss_kb or 0)) / row.rss
+    for kb in (4, 16, 64):
+        if abs(ratio - kb) <= kb * 0.1:
+            note = None if kb == PAGE_KB else (f"{kb} KiB pages: the kill line's {k.anon_rss_kb} kB anon-rss against "
+                                               f"{row.rss} pages in the table; kB values converted with it")
+            return kb, note
+    return PAGE_KB, None
+
+
+def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb: int = PAGE_KB) -> Domain:
+    """The OOM domain and T (spec §3, §6.7), saying whether T is exact, approximate or unknown.
+    ``page_kb`` converts the printed kB values (see :func:`detect_page_kb`)."""
     constraint = ev.constraint or ("CONSTRAINT_MEMCG" if ev.domain == "memcg" else "CONSTRAINT_NONE")
     if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
     mi = ev.meminfo
-    swap_pages = mi.total_swap_kb // PAGE_KB if mi is not None and mi.total_swap_kb is not None else host_swap_pages
+    swap_pages = mi.total_swap_kb // page_kb if mi is not None and mi.total_swap_kb is not None else host_swap_pages
     if era.scoring == "legacy":
         return Domain(constraint, ev.oom_memcg or ev.task_memcg, MemInfo(0, swap_pages or 0), None, None, False,
                       f"{era.name} kernels have no totalpages: the legacy heuristic does not use one")
@@ -161,8 +185,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domai
         def pages(kb: int | None) -> int | None:
             if kb is None:
                 return None
-            p = kb // PAGE_KB
-            return None if p >= PAGE_COUNTER_MAX - 1 else p
+            return None if kb >= _UNLIMITED_KB else kb // page_kb
 
         memcg = MemcgLimits(path=path or "?", version=version, memory_max=pages(mb.limit_kb),
                             memsw_max=pages(mb.memsw_limit_kb), swap_max=pages(mb.swap_limit_kb))
@@ -172,7 +195,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domai
         # swap room, min(room, total_swap) is the room whatever the host's total.
         used = (mb.swap_usage_kb if version == 2 else
                 (None if mb.memsw_usage_kb is None or mb.usage_kb is None else max(mb.memsw_usage_kb - mb.usage_kb, 0)))
-        swap_lb = used // PAGE_KB if used is not None else None
+        swap_lb = used // page_kb if used is not None else None
         if swap_pages is None and swap_lb and swap_room is not None and swap_lb >= swap_room:
             swap_pages = swap_lb
         exact = swap_room == 0 or swap_pages is not None
@@ -201,7 +224,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None) -> Domai
         nodes = _nodes(ev.nodemask if constraint == "CONSTRAINT_MEMORY_POLICY" else ev.mems_allowed)
         zones = [z for z in mi.zones if z.present_kb is not None and z.node is not None]
         if nodes and zones:
-            T = (swap_pages or 0) + sum(z.present_kb // PAGE_KB for z in zones if z.node in nodes)  # type: ignore[operator]
+            T = (swap_pages or 0) + sum(z.present_kb // page_kb for z in zones if z.node in nodes)  # type: ignore[operator]
             return Domain(constraint, None, meminfo, None, T, False,
                           f"swap + present pages of nodes {sorted(nodes)} (from the zone lines; approximate)")
         return Domain(constraint, None, meminfo, None, None, False,
@@ -312,7 +335,7 @@ class Analyzer:
 
     def __init__(self) -> None:
         self.victims: dict[str | None, dict[int, str]] = {}
-        self.swap_pages: dict[str | None, int] = {}
+        self.swap_kb: dict[str | None, int] = {}
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
         host = ev.host
@@ -320,7 +343,7 @@ class Analyzer:
             return self._analyze(ev)
         finally:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
-                self.swap_pages[host] = ev.meminfo.total_swap_kb // PAGE_KB
+                self.swap_kb[host] = ev.meminfo.total_swap_kb
             for k in ev.killed:
                 self.victims.setdefault(host, {})[k.pid] = k.name
 
@@ -330,7 +353,11 @@ class Analyzer:
         notes: list[str] = []
         alternatives = [e.name for e in eras[1:]]
         kernel_pid = ev.victim_pid
-        domain = recover_domain(ev, era, self.swap_pages.get(ev.host))
+        page_kb, page_note = detect_page_kb(ev)
+        if page_note:
+            notes.append(page_note)
+        host_swap_kb = self.swap_kb.get(ev.host)
+        domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
         table = ev.table
 
         def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
@@ -371,7 +398,7 @@ class Analyzer:
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
         if ev.selection is not None and ev.selection.kind != "allocating_task" and not t_unknown:
-            res = _resolve_by_score(ev, eras, tasks, T, domain, kernel_pid)
+            res = _resolve_by_score(ev, eras, tasks, T, domain, kernel_pid, page_kb * 1024)
             if res is not None:
                 score_check, era2, tasks, T2, note = res
                 if note:
@@ -389,7 +416,8 @@ class Analyzer:
                 T = T2
         release = ev.kernel_release or (ev.cpu.release if ev.cpu else None) or "unknown"
         meminfo, memcg = _domain_args(domain, T)
-        rankings = [rank_tasks(tasks, meminfo, release=release, era=e, memcg=memcg) for e in eras]
+        rankings = [rank_tasks(tasks, meminfo, release=release, era=e, memcg=memcg, page_size=page_kb * 1024)
+                    for e in eras]
         ranking = rankings[0]
         sel = ranking.selection
         model_chosen = sel.chosen
@@ -471,7 +499,8 @@ def _domain_args(domain: Domain, T: int) -> tuple[MemInfo, MemcgLimits | None]:
 
 
 def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,
-                      kernel_pid: int | None) -> tuple[dict[str, Any], Era, list[Task], int, str | None] | None:
+                      kernel_pid: int | None, page_size: int = 4096
+                      ) -> tuple[dict[str, Any], Era, list[Task], int, str | None] | None:
     """Check the printed ``score S`` against the kernel's chosen row; resolve era / CAP_SYS_ADMIN / T."""
     sel = ev.selection
     assert sel is not None
@@ -487,7 +516,7 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
     if row.uid == 0:
         variants += [(e, row.with_(cap_sys_admin=False)) for e in checkable]
     for e, r in variants:
-        pts = badness_terms(r, T, e).points
+        pts = badness_terms(r, T, e, page_size=page_size).points
         if _printed_score(e, pts, T) == S:
             note = None
             new_tasks = tasks
@@ -497,7 +526,7 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
                         "without CAP_SYS_ADMIN (e.g. a container's root)")
             return {"printed": S, "model": S, "matches": True, "why": None}, e, new_tasks, T, note
     era = eras[0]
-    pts = badness_terms(row, T, era).points
+    pts = badness_terms(row, T, era, page_size=page_size).points
     model = _printed_score(era, pts, T)
     assert model is not None
     check: dict[str, Any] = {"printed": S, "model": model, "matches": False}

@@ -170,3 +170,16 @@ def test_cli_json_contract_gzip_and_exit_codes(tmp_path):
     assert r.exit_code == 7 and "hint:" in r.output
     r = CliRunner().invoke(cli, ["postmortem", str(p)])
     assert r.exit_code == 0 and "verdict: agrees" in r.output
+
+
+def test_64k_pages_are_detected_from_the_kill_line():
+    # arm64 with 64 KiB pages: limit 102400 kB = 1600 pages (not 25600); the kill line's kB/rss ratio is 64
+    rows = [(10, 1200, 65536, 0, "big"), (11, 100, 65536, 1000, "small")]
+    text = report68(rows, 10, memcg={"path": "/arm"}, limit_kb=102400)
+    text = text.replace("anon-rss:4kB, file-rss:0kB", f"anon-rss:{1200 * 64}kB, file-rss:0kB")
+    (d,) = analyze(text)
+    assert d["totalpages"] == 1600 and any("64 KiB pages" in n for n in d["notes"])
+    # T//1000 = 1: small = 100 + 1 (64 KiB page tables) + 1000 = 1101 < big = 1200 + 1: the kernel's pick agrees;
+    # with 4 KiB pages (T//1000 = 25) small would have scored 25116 and the verdict would flip
+    assert d["verdict"] == "agrees" and d["model_victim"]["pid"] == 10
+    assert next(t for t in d["tasks"] if t["pid"] == 11)["badness"] == 100 + 1 + 1000
