@@ -222,12 +222,35 @@ def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str
 
     ranking = api.rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
     ex = api.explain(ranking, pid)
+    if cgroup is None and snapshot_file is None:
+        ex.notes.extend(_memcg_domains_note(pid, proc))
     if as_json:
         _emit_json(ex.to_dict())
         return
     from oomlens.cli import render
 
     render.explain(ex)
+
+
+def _memcg_domains_note(pid: int, proc: str) -> list[str]:
+    """A process in a memory cgroup with a limit (its own or an ancestor's) has a second, usually tighter,
+    OOM domain: say so, with the command that ranks it there."""
+    from oomlens.cgroup import CgroupFS
+    from oomlens.errors import OomLensError as _Err
+    from oomlens.procfs import ProcFS
+
+    try:
+        cgfs = CgroupFS(procfs=ProcFS(proc))
+        cg = cgfs.memcg_of(pid)
+        limited = [m for m in (cgfs.limits(cg), *cgfs.ancestor_limits(cg)) if m.memory_max is not None]
+    except (_Err, OSError):
+        return []
+    if not limited:
+        return []
+    m = limited[0]
+    return [f"pid {pid} is in memory cgroup {cg.path}; {m.path} has a limit of {m.memory_max} pages, so a memcg "
+            f"OOM there ranks it among that cgroup's tasks with T = that limit: "
+            f"`oomlens explain {pid} --cgroup {cg.path}`"]
 
 
 def _parse_add(values: tuple[str, ...]) -> list[tuple[str, int, int]]:
