@@ -54,8 +54,10 @@ def user(uid: int) -> str:
 
 def _domain_line(r: Ranking) -> str:
     dom = f"memcg {r.cgroup}" if r.cgroup else "global"
-    return (f"kernel {r.release} (rules {r.era.name}) · domain {dom} ({r.constraint.value}) · "
-            f"T = {r.totalpages} pages ({human(r.totalpages, r.page_size)}), T/1000 = {r.totalpages // 1000}")
+    head = f"kernel {r.release} (rules {r.era.name}) · domain {dom} ({r.constraint.value}) · "
+    if r.era.scoring == "legacy":
+        return head + "no T: the legacy heuristic scores total_vm, children, cpu and run time, nice and privileges"
+    return head + f"T = {r.totalpages} pages ({human(r.totalpages, r.page_size)}), T/1000 = {r.totalpages // 1000}"
 
 
 def top(r: Ranking, rows: list[ScoredTask], truncated: bool = False) -> None:
@@ -144,7 +146,9 @@ def explain(ex: Explanation) -> None:
         who = "runner-up" if is_victim else "victim"
         console.print(f"{who}: {ex.rival.task.pid} ({ex.rival.task.name}) badness {ex.rival.terms.points}; "
                       f"margin {ex.margin:+d} pages ({human(ex.margin, ps)})")
-    if is_victim:
+    if r.era.scoring == "legacy":
+        pass  # no adj counterfactuals for the legacy heuristic (the note says so)
+    elif is_victim:
         if ex.spare_adj is not None:
             console.print(f"oom_score_adj ≤ {ex.spare_adj} would spare it"
                           + (f" ({ex.rival.task.name} would die instead)" if ex.rival else ""))
