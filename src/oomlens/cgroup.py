@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from oomlens.errors import CgroupError, NoMemoryController
+from oomlens.oom_kill import mem_cgroup_get_oom_group, mem_cgroup_is_descendant, parent_mem_cgroup
 from oomlens.types import LONG_MAX, MemcgLimits
 
 __all__ = ["Cgroup", "CgroupFS", "is_descendant", "oom_group_target", "parent_of"]
@@ -47,43 +48,17 @@ class Cgroup:
 # --- pure helpers over cgroup paths ------------------------------------------------------------
 
 
-def parent_of(path: str) -> str | None:
-    """``"/a/b"`` -> ``"/a"``, ``"/a"`` -> ``"/"``, ``"/"`` -> None."""
-    if path == "/":
-        return None
-    return path.rsplit("/", 1)[0] or "/"
-
-
-def is_descendant(path: str, ancestor: str) -> bool:
-    """``mem_cgroup_is_descendant()``: True for ``path == ancestor`` too."""
-    return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")
+parent_of = parent_mem_cgroup
+is_descendant = mem_cgroup_is_descendant
 
 
 def oom_group_target(victim_cg: str, domain_cg: str | None,
                      oom_group: Mapping[str, bool] | Callable[[str], bool]) -> str | None:
-    """The cgroup whose whole subtree is killed with the victim, per ``memory.oom.group``.
-
-    Mirrors ``mem_cgroup_get_oom_group()`` (mm/memcontrol.c, 4.19+): walk up from the victim's
-    memcg to the OOM domain (``domain_cg``; None or ``"/"`` for a global OOM), inclusive, and keep
-    the *highest* memcg that has ``memory.oom.group`` = 1. The root memcg is never chosen (it has
-    no ``memory.oom.group`` file), nor anything when the victim sits in the root or outside the
-    domain. ``oom_group`` maps a cgroup path to its flag (a missing key means 0). cgroup v1 has no
-    oom.group: callers return None there (``CgroupFS.oom_group_target`` does).
-    """
-    flag = oom_group if callable(oom_group) else (lambda p: bool(oom_group.get(p, False)))
-    victim = _normalize(victim_cg)
-    domain = _normalize(domain_cg or "/")
-    if victim == "/" or not is_descendant(victim, domain):
-        return None
-    target = None
-    cur: str | None = victim
-    while cur is not None and cur != "/":
-        if flag(cur):
-            target = cur
-        if cur == domain:
-            break
-        cur = parent_of(cur)
-    return target
+    """The cgroup whose whole subtree is killed with the victim, per ``memory.oom.group``:
+    :func:`oomlens.oom_kill.mem_cgroup_get_oom_group` on paths given in any accepted spelling
+    (``oom_group`` keys / predicate arguments are canonical). cgroup v1 has no oom.group: callers
+    return None there (``CgroupFS.oom_group_target`` does)."""
+    return mem_cgroup_get_oom_group(_normalize(victim_cg), _normalize(domain_cg or "/"), oom_group)
 
 
 def _normalize(path: str) -> str:

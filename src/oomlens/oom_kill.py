@@ -19,7 +19,7 @@ Call graph, as in the kernel::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from oomlens.eras import Era
@@ -546,26 +546,41 @@ def _sacrifice_child(chosen: Task, oc: OomControl, by_pid: Mapping[int, Task], p
     return best
 
 
-def mem_cgroup_get_oom_group(victim_memcg: str | None, domain: str | None,
-                             oom_groups: Mapping[str, bool]) -> str | None:
-    """``mem_cgroup_get_oom_group()`` (4.19+): the highest cgroup from the victim's memcg up to the OOM
-    domain (exclusive of the root) with memory.oom.group set, or None."""
-    if not victim_memcg:
+def parent_mem_cgroup(path: str) -> str | None:
+    """``"/a/b"`` -> ``"/a"``, ``"/a"`` -> ``"/"``, ``"/"`` (the root) -> None."""
+    if path == "/":
         return None
-    dom = (domain or "/").rstrip("/") or "/"
-    path = victim_memcg.rstrip("/") or "/"
-    found = None
-    while path != "/":
-        if oom_groups.get(path):
-            found = path
-        if path == dom:
+    return path.rsplit("/", 1)[0] or "/"
+
+
+def mem_cgroup_is_descendant(path: str, ancestor: str) -> bool:
+    """``mem_cgroup_is_descendant()`` on canonical cgroup paths: True for ``path == ancestor`` too."""
+    return ancestor == "/" or path == ancestor or path.startswith(ancestor + "/")
+
+
+def mem_cgroup_get_oom_group(victim_memcg: str | None, domain: str | None,
+                             oom_group: Mapping[str, bool] | Callable[[str], bool]) -> str | None:
+    """``mem_cgroup_get_oom_group()`` (mm/memcontrol.c, 4.19+): the cgroup whose whole subtree dies with
+    the victim.
+
+    Walk up from the victim's memcg to the OOM domain (None or ``"/"`` for a global OOM), inclusive, and
+    keep the *highest* memcg with ``memory.oom.group`` = 1. The root memcg is never chosen (it has no
+    such file), nor anything when the victim sits in the root or outside the domain. ``oom_group`` maps
+    a canonical cgroup path to its flag (missing = 0) or is a predicate; cgroup v1 has no oom.group.
+    """
+    flag = oom_group if callable(oom_group) else (lambda p: bool(oom_group.get(p, False)))
+    dom = domain or "/"
+    if not victim_memcg or victim_memcg == "/" or not mem_cgroup_is_descendant(victim_memcg, dom):
+        return None
+    target = None
+    cur: str | None = victim_memcg
+    while cur is not None and cur != "/":
+        if flag(cur):
+            target = cur
+        if cur == dom:
             break
-        path = path.rsplit("/", 1)[0] or "/"
-    return found
-
-
-def _in_subtree(path: str | None, root: str) -> bool:
-    return path is not None and (path == root or path.startswith(root.rstrip("/") + "/"))
+        cur = parent_mem_cgroup(cur)
+    return target
 
 
 def oom_kill_process(oc: OomControl, evaluations: list[Evaluation], *, page_size: int = 4096) -> Selection:
@@ -590,7 +605,8 @@ def oom_kill_process(oc: OomControl, evaluations: list[Evaluation], *, page_size
                                      oc.memcg.path if oc.memcg else None, oc.oom_groups)
     if group:
         sel.oom_group = group
-        sel.also_killed = [t for t in oc.tasks if t is not sel.victim and _in_subtree(t.memcg, group)
+        sel.also_killed = [t for t in oc.tasks if t is not sel.victim and t.memcg is not None
+                           and mem_cgroup_is_descendant(t.memcg, group)
                            and t.oom_score_adj != OOM_SCORE_ADJ_MIN and not t.is_global_init and t.has_mm]
     return sel
 
