@@ -628,16 +628,13 @@ class HolderProcess:
         return out.decode(errors="replace").strip()
 
     def status_pages(self) -> dict[str, int]:
-        """Memory counters from /proc/PID/status, in pages (threads as a count)."""
-        want = {"RssAnon": "rss_anon", "RssFile": "rss_file", "RssShmem": "rss_shmem", "VmSwap": "swapents",
-                "VmPTE": "pgtables_pages", "Threads": "threads"}
-        out = {}
-        for line in _read(f"/proc/{self.pid}/status").splitlines():
-            key, _, val = line.partition(":")
-            if key in want:
-                n = int(val.split()[0])
-                out[want[key]] = n if key == "Threads" else n * 1024 // PAGE_SIZE
-        return out
+        """Memory counters from /proc/PID/status (read by :class:`oomlens.procfs.ProcFS`), in pages;
+        threads as a count."""
+        from oomlens.procfs import ProcFS
+
+        t = ProcFS().read_task(self.pid)
+        return {"rss_anon": t.rss_anon, "rss_file": t.rss_file, "rss_shmem": t.rss_shmem, "swapents": t.swapents,
+                "pgtables_pages": t.pgtables_bytes // PAGE_SIZE, "threads": t.num_threads}
 
     def kill(self) -> None:
         if self.popen.poll() is None:
