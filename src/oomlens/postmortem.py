@@ -50,6 +50,11 @@ _TABLE_RANGES: dict[str, tuple[Version, Version | None]] = {
 }
 
 
+def printed_release(ev: OomEvent) -> str | None:
+    """The kernel release the report names (its own field, else the ``CPU: ... <release>`` line)."""
+    return ev.kernel_release or (ev.cpu.release if ev.cpu is not None else None)
+
+
 def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
     """The release range the report's *format* allows (strong evidence only), with the reasons."""
     lo: Version = (0, 0, 0)
@@ -93,7 +98,7 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
 def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
     """Eras consistent with the report, most likely first, and how they were chosen."""
     lo, hi, why = format_range(ev)
-    release = ev.kernel_release or (ev.cpu.release if ev.cpu is not None else None)
+    release = printed_release(ev)
     in_range = [e for e in ERAS if (hi is None or e.first <= hi) and (e.last is None or e.last >= lo)]
     if release:
         try:
@@ -234,7 +239,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
 
 # --------------------------------------------------------------------------- rows → tasks
 
-def row_to_task(row: TaskRow, *, skip: bool = False, memcg: str | None = None) -> Task:
+def row_to_task(row: TaskRow, *, skip: bool = False) -> Task:
     """A task-table row as a model Task (pages; pgtables_bytes in bytes as printed)."""
     split = row.rss_anon is not None
     adj = row.oom_score_adj if row.oom_score_adj is not None else (
@@ -245,7 +250,7 @@ def row_to_task(row: TaskRow, *, skip: bool = False, memcg: str | None = None) -
                 rss_shmem=row.rss_shmem or 0, rss_split_known=split, swapents=row.swapents or 0,
                 pgtables_bytes=row.pgtables_bytes or 0, nr_ptes=row.nr_ptes, nr_pmds=pmds,
                 total_vm=row.total_vm or 0, legacy_oom_adj=row.oom_adj, oom_skip=True if skip else False,
-                in_vfork=False, oom_origin=False, memcg=memcg)
+                in_vfork=False, oom_origin=False)
 
 
 # --------------------------------------------------------------------------- verdict
@@ -276,7 +281,7 @@ class EventAnalysis:
             "host": ev.host,
             "lines": [ev.start_line, ev.end_line],
             "timestamp": ev.timestamp or (f"{ev.uptime:.6f}" if ev.uptime is not None else None),
-            "kernel_release": ev.kernel_release or (ev.cpu.release if ev.cpu else None),
+            "kernel_release": printed_release(ev),
             "kernel_era": self.era.name if self.era else None,
             "era_source": self.era_source,
             "era_alternatives": self.alternatives,
@@ -385,14 +390,16 @@ class Analyzer:
                          f"{', '.join(map(str, skipped_prev))}")
         if not all(t.rss_split_known for t in tasks):
             notes.append("this table prints only total rss; anon/file/shmem split unknown (sum is exact)")
-        if table.rows and table.rows[0].swapents is None:
+        if _lacks_swap(ev):
             notes.append("this table format has no swap or page-table columns: scores are lower bounds")
         T = domain.totalpages
         t_unknown = T is None
+        # with T unknown, only adj terms and the T-scaled root bonuses could change the ranking
+        t_matters = t_unknown and (any(t.oom_score_adj != 0 for t in tasks)
+                                   or era.root_bonus in ("adj30", "permille30"))
         if t_unknown:
             T = max(sum(t.rss for t in tasks), 1000)
-            adj_matters = any(t.oom_score_adj != 0 for t in tasks) or era.root_bonus in ("adj30", "permille30")
-            if adj_matters:
+            if t_matters:
                 notes.append(domain.how)
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
@@ -414,7 +421,7 @@ class Analyzer:
                     alternatives = [e.name for e in eras[1:]]
                     era_source += f"; the printed score {ev.selection.score} matches {era.name} rules"
                 T = T2
-        release = ev.kernel_release or (ev.cpu.release if ev.cpu else None) or "unknown"
+        release = printed_release(ev) or "unknown"
         meminfo, memcg = _domain_args(domain, T)
         rankings = [rank_tasks(tasks, meminfo, release=release, era=e, memcg=memcg, page_size=page_kb * 1024)
                     for e in eras]
@@ -423,11 +430,11 @@ class Analyzer:
         model_chosen = sel.chosen
         model_victim = sel.victim
         notes.extend(_caveats(ev, era, tasks))
-        if ev.table is not None and (ev.table.filtered or ev.table.truncated):
-            what = "filtered (a grep kept only some rows)" if ev.table.filtered else "truncated"
+        if table.filtered or table.truncated:
+            what = "filtered (a grep kept only some rows)" if table.filtered else "truncated"
             return result("undecidable", f"the task table is {what}: other candidates may be missing",
                           ranking, model_victim, explanation=_explain(ranking, kernel_pid), score_check=score_check)
-        if t_unknown and (any(t.oom_score_adj != 0 for t in tasks) or era.root_bonus in ("adj30", "permille30")):
+        if t_matters:
             return result("undecidable", "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
         if kernel_pid is None and ev.selection is None:
@@ -481,7 +488,7 @@ class Analyzer:
             return result("undecidable", "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
-        cause = _cause(ev, era, ranking, kv, sel.chosen_points, domain)
+        cause = _cause(kv, sel.chosen_points, domain)
         return result("disagrees", cause, ranking, model_victim, score_check=score_check, explanation=explanation)
 
 
@@ -564,7 +571,7 @@ def _caveats(ev: OomEvent, era: Era, tasks: list[Task]) -> list[str]:
     if era.root_bonus and any(t.uid == 0 and not isinstance(t.cap_sys_admin, bool) for t in tasks):
         out.append("logs do not show CAP_SYS_ADMIN: the root bonus was approximated by uid 0")
     try:
-        v = parse_version(ev.kernel_release or (ev.cpu.release if ev.cpu else "") or "0.0")
+        v = parse_version(printed_release(ev) or "0.0")
     except KernelVersionError:
         v = (0, 0, 0)
     if v >= (6, 2, 0):
@@ -572,7 +579,8 @@ def _caveats(ev: OomEvent, era: Era, tasks: list[Task]) -> list[str]:
     return out
 
 
-def _cause(ev: OomEvent, era: Era, ranking: Ranking, kv: Any, best: int, domain: Domain) -> str:
+def _cause(kv: Any, best: int, domain: Domain) -> str:
+    """The most likely reason the kernel's victim ``kv`` lost to the model's pick (``best`` points)."""
     if not kv.eligible:
         return f"the kernel killed {kv.task.pid} ({kv.task.name}), which the model deems ineligible: {kv.reason}"
     gap = best - kv.terms.points
@@ -581,8 +589,6 @@ def _cause(ev: OomEvent, era: Era, ranking: Ranking, kv: Any, best: int, domain:
                 "selection, so values drift by a few pages (or the scan order differs)")
     if not domain.exact:
         return f"T is approximate ({domain.how}); oom_score_adj terms depend on it"
-    if ev.table is not None and ev.table.rows and ev.table.rows[0].swapents is None:
-        return "the table lacks swap and page-table columns; the kernel counted them"
     return (f"the kernel's victim {kv.task.pid} ({kv.task.name}) scores {kv.terms.points}, {gap} below the model's "
             "pick: a task outside the visible rules (already exiting, being reaped, or a vendor change)")
 
