@@ -307,7 +307,7 @@ def _wins(era: Era, memcg: bool, mine: int, my_index: int, other: int, other_ind
     """Would a task scoring ``mine`` at scan position ``my_index`` beat one scoring ``other``?"""
     if mine != other:
         return mine > other
-    tie = era.tie_memcg if memcg else era.tie_global
+    tie = era.tie(memcg)
     return (my_index > other_index) if tie == "last" else (my_index < other_index)
 
 
@@ -316,12 +316,9 @@ def explain(ranking: Ranking, pid: int) -> Explanation:
     target = ranking.get(pid)
     era, memcg = ranking.era, ranking.cgroup is not None
     scan = {ev.task.pid: i for i, ev in enumerate(ranking.selection.evaluations)}
-    others = [t for t in ranking.eligible if t.task.pid != pid]
-    best_other = None
-    for o in others:
-        if best_other is None or _wins(era, memcg, o.terms.points, scan[o.task.pid], best_other.terms.points,
-                                       scan[best_other.task.pid]):
-            best_other = o
+    # ranking.eligible is in kill order (kill_order applies the same tie rule): the first other task is
+    # the one that would die in the target's place
+    best_other = next((t for t in ranking.eligible if t.task.pid != pid), None)
     notes: list[str] = []
     if not target.eligible:
         return Explanation(ranking, target, ranking.victim, None, None, None, None,

@@ -66,12 +66,9 @@ class Era:
     """The scan walks every thread (ties between threads of one process resolve to the leader)."""
     note: str = ""
 
-    def contains(self, v: Version) -> bool:
-        return self.first <= v and (self.last is None or v <= self.last)
-
-    @property
-    def label(self) -> str:
-        return self.name
+    def tie(self, memcg: bool) -> str:
+        """The tie rule of a memcg OOM or of a global one: ``first`` or ``last`` scanned wins."""
+        return self.tie_memcg if memcg else self.tie_global
 
 
 def _v(s: str) -> Version:

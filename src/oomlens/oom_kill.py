@@ -457,7 +457,7 @@ def oom_evaluate_task(task: Task, oc: OomControl, *, by_pid: Mapping[int, Task] 
     comparison: ``>=`` (later task wins) or ``>`` (earlier wins), from the era's initial best.
     """
     era = oc.era
-    tie = era.tie_memcg if oc.is_memcg_oom else era.tie_global
+    tie = era.tie(oc.is_memcg_oom)
     why = oom_unkillable_task(task)
     if why:
         return Evaluation(task, _ineligible(era, why), skipped=why)
@@ -644,7 +644,7 @@ def kill_order(evaluations: Sequence[Evaluation], era: Era, *, memcg: bool = Fal
     """All evaluations in the order the kernel would pick them, victim first, if each kill changed nothing
     else: descending points; among equal points the era's tie rule (later-scanned first for ``last``);
     ineligible tasks at the end in scan order. Equals what repeated ``select_bad_process`` calls give."""
-    sign = -1 if (era.tie_memcg if memcg else era.tie_global) == "last" else 1
+    sign = -1 if era.tie(memcg) == "last" else 1
     elig: list[tuple[int, int, Evaluation]] = []  # (-points, ±scan index, e): the index is unique
     rest: list[Evaluation] = []
     for i, e in enumerate(evaluations):
