@@ -14,13 +14,12 @@ import json
 import sys
 from collections.abc import Iterable
 
+from oomlens.cli.exit_codes import code_for
 from oomlens.errors import InputError
 from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport import iter_file_events
 from oomlens.oomreport.scan import iter_events
 from oomlens.oomreport.sources import iter_kernel_log_lines
-
-EXIT_INPUT = 7
 
 
 def _line(ev: OomEvent) -> str:
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         if e.hint:
             print(f"hint: {e.hint}", file=sys.stderr)
-        return EXIT_INPUT
+        return code_for(e)  # the CLI's one error -> exit code table (7 for unreadable input)
     if mode == "count":
         print(total)
     return 0
