@@ -244,8 +244,7 @@ def postmortem_event(a: Any, verbose: bool = False) -> None:
             if ex["spare_adj"] is not None:
                 console.print(f"oom_score_adj ≤ {ex['spare_adj']} on {ex['victim']['name']} would have spared it; "
                               f"{ru['name']} ({ru['pid']}) would have died instead")
-    notes = d["notes"] if verbose else [n for n in d["notes"] if not n.startswith(("MMF_OOM_SKIP", "processes sharing", "a previous victim"))]
-    for n in notes:
+    for n in d["notes"]:
         console.print(Text("note: " + n, style="dim"))
     console.print()
 
