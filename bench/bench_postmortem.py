@@ -10,7 +10,7 @@ the same run and alternating, ROUNDS times:
 
 * ``grep -c 'Killed process' FILE`` (baseline),
 * ``oomlens postmortem --json FILE`` (the product command: parse, re-score every event, stream JSON),
-* ``python -m oomlens.oomreport --count FILE`` (CLI entry, interpreter start-up included),
+* ``python -m oomlens.cli.oomreport_dump --count FILE`` (CLI entry, interpreter start-up included),
 * ``iter_events`` in a child process that only parses (in-process time, measured inside it),
 
 and prints the medians, the ratios to grep and the peak RSS of the parsing children
@@ -216,7 +216,7 @@ def generate(path: str, size_mib: int, every_mib: float, seed: int = 7) -> tuple
 def _child_inprocess(path: str) -> None:
     """Child-process body: parse and print 'events seconds'."""
     sys.path.insert(0, SRC)
-    from oomlens.oomreport import iter_file_events
+    from oomlens.sources.kernellog import iter_file_events
 
     t0 = time.perf_counter()
     n = sum(1 for _ in iter_file_events(path))
@@ -270,7 +270,7 @@ def main() -> None:
               f"embedded ({expected} events expected) in {time.perf_counter() - t0:.1f} s")
     try:
         grep = ["grep", "-c", "Killed process", path]
-        cli = [sys.executable, "-m", "oomlens.oomreport", "--count", path]
+        cli = [sys.executable, "-m", "oomlens.cli.oomreport_dump", "--count", path]
         post = [sys.executable, "-m", "oomlens", "postmortem", "--json", path]
         inproc = [sys.executable, os.path.abspath(__file__), "--child", path]
         _run(grep), _run(cli), _run(inproc), _run(post)  # warm the page cache and the bytecode cache
@@ -295,7 +295,7 @@ def main() -> None:
         print(f"grep -c 'Killed process':            median {g * 1000:7.1f} ms")
         print(f"oomlens postmortem --json:           median {statistics.median(t_post) * 1000:7.1f} ms"
               f"  ratio {statistics.median(t_post) / g:.2f}")
-        print(f"python -m oomlens.oomreport --count: median {statistics.median(t_cli) * 1000:7.1f} ms"
+        print(f"python -m oomlens.cli.oomreport_dump --count: median {statistics.median(t_cli) * 1000:7.1f} ms"
               f"  ratio {statistics.median(t_cli) / g:.2f}")
         print(f"iter_events in-process:              median {statistics.median(t_in) * 1000:7.1f} ms"
               f"  ratio {statistics.median(t_in) / g:.2f}")

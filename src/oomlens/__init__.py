@@ -14,7 +14,7 @@ from oomlens.errors import (
     SnapshotError,
     ZombieProcess,
 )
-from oomlens.types import (
+from oomlens.kernel.types import (
     LONG_MIN,
     PAGE_SIZE,
     KernelRelease,
@@ -28,8 +28,8 @@ from oomlens.types import (
 __version__ = "0.1.0"
 
 # The live-data boundary is imported on first use: `import oomlens` stays cheap for the CLI.
-_LAZY = {"ProcFS": "oomlens.procfs", "CgroupFS": "oomlens.cgroup", "Snapshot": "oomlens.snapshot",
-         "take_snapshot": "oomlens.snapshot", "load_snapshot": "oomlens.snapshot", "save_snapshot": "oomlens.snapshot"}
+_LAZY = {"ProcFS": "oomlens.sources.procfs", "CgroupFS": "oomlens.sources.cgroupfs", "Snapshot": "oomlens.kernel.snapshot",
+         "take_snapshot": "oomlens.sources.live", "load_snapshot": "oomlens.sources.live", "save_snapshot": "oomlens.sources.live"}
 
 
 def __getattr__(name: str) -> object:

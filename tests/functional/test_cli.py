@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from oomlens.cli.main import cli, parse_size
-from oomlens.snapshot import Snapshot, save_snapshot
-from oomlens.types import MemcgLimits, MemInfo, Task, VmSysctls
+from oomlens.kernel.snapshot import Snapshot
+from oomlens.sources.live import save_snapshot
+from oomlens.kernel.types import MemcgLimits, MemInfo, Task, VmSysctls
 
 GIB = 262_144  # pages
 
@@ -152,7 +153,7 @@ def test_parse_size(text, pages):
 def test_proc_commands_pause_the_cyclic_gc(snapfile, monkeypatch, args):
     import gc
 
-    import oomlens.api as api
+    import oomlens.analysis.ranking as api
 
     seen = []
     real_rank = api.rank
@@ -206,8 +207,8 @@ def test_closed_pipe_is_not_an_error(args, tmp_path):
 
 def test_top_json_streamed_is_the_same_bytes(tmp_path):
     """Compact output writes the rows a batch at a time: byte for byte the document json.dumps gives."""
-    from oomlens.api import rank
-    from oomlens.snapshot import load_snapshot
+    from oomlens.analysis.ranking import rank
+    from oomlens.sources.live import load_snapshot
 
     many = [Task(pid=1000 + i, name=f"w\"{i}\\", rss_anon=100 + i % 7, oom_score_adj=i % 3) for i in range(700)]
     save_snapshot(_snap(TASKS + many), tmp_path / "big.json")

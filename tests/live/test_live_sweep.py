@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from oomlens.api import rank
-from oomlens.procfs import ProcFS
-from oomlens.snapshot import take_snapshot
+from oomlens.analysis.ranking import rank
+from oomlens.sources.procfs import ProcFS
+from oomlens.sources.live import take_snapshot
 
 pytestmark = pytest.mark.live
 
@@ -43,7 +43,7 @@ def test_every_process_oom_score_matches_the_kernel():
                 break
             if task != again:
                 continue
-            from oomlens.api import rank_tasks
+            from oomlens.analysis.ranking import rank_tasks
 
             model = rank_tasks([task], snap.meminfo, release=snap.kernel_release).tasks[0].oom_score
             if model != before:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from oomlens.cgroup import CgroupFS
+from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.errors import AccessDenied, NoSuchProcess
-from oomlens.procfs import PF_KTHREAD, PROC_PID_INIT_INO, ProcFS, parse_stat
-from oomlens.snapshot import Snapshot, take_snapshot
+from oomlens.sources.procfs import PF_KTHREAD, PROC_PID_INIT_INO, ProcFS, parse_stat
+from oomlens.kernel.snapshot import Snapshot
+from oomlens.sources.live import take_snapshot
 
 pytestmark = pytest.mark.live
 

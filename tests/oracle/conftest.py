@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from oomlens import selftest
+from oomlens.selftest import harness as selftest
 from oomlens.errors import SelftestError
 
 

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from oomlens.oomreport import parse_text
-from oomlens.postmortem import analyze_events
-from oomlens.selftest import BUILTIN_SCENARIOS, PAGE_SIZE, Scenario, run_scenario
+from oomlens.analysis.postmortem import analyze_events
+from oomlens.selftest.harness import BUILTIN_SCENARIOS, PAGE_SIZE, Scenario, run_scenario
 
 from . import reference_predictor
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from oomlens import selftest
+from oomlens.selftest import harness as selftest
 from oomlens.errors import SelftestError
-from oomlens.selftest import (
+from oomlens.selftest.harness import (
     BUILTIN_SCENARIOS,
     Holder,
     KmsgRecord,
@@ -105,7 +105,7 @@ def test_refuses_a_read_only_hierarchy(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_kmsg_records_are_parsed_and_unescaped() -> None:
-    rec = selftest._parse_kmsg(b"3,1234,54552251,-;name\\x20with space: Killed process 7 (a\\x5cb)\n SUBSYSTEM=x\n")
+    rec = selftest.parse_kmsg_record(b"3,1234,54552251,-;name\\x20with space: Killed process 7 (a\\x5cb)\n SUBSYSTEM=x\n")
     assert rec == KmsgRecord(1234, 54552251, "name with space: Killed process 7 (a\\b)")
     assert rec.line() == "[   54.552251] name with space: Killed process 7 (a\\b)"
 
@@ -265,7 +265,7 @@ def test_sweep_removes_empty_sandboxes_of_dead_harnesses(memcg_oracle: str) -> N
 
 @pytest.mark.oracle
 def test_a_killed_harness_leaves_holders_that_exit_and_cgroups_that_are_swept(memcg_oracle: str) -> None:
-    code = ("import time; from oomlens.selftest import Holder, MemcgSandbox\n"
+    code = ("import time; from oomlens.selftest.harness import Holder, MemcgSandbox\n"
             "sb = MemcgSandbox(); sb.create(); [hp] = sb.spawn([Holder('orphan', anon_mib=1, cgroup='c')])\n"
             "print(sb.path, hp.pid, flush=True); time.sleep(60)\n")
     harness = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -292,11 +292,11 @@ def test_a_killed_harness_leaves_holders_that_exit_and_cgroups_that_are_swept(me
 def test_run_selftest_defaults_to_oomlens_api(memcg_oracle: str, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def top_report(cgroup: str | None = None, kernel: str | None = None, include_all: bool = False) -> dict:
+    def predict(cgroup: str) -> int:
         calls.append(cgroup)
-        return {"victim": {"pid": reference_predictor.predict(cgroup)}}
+        return reference_predictor.predict(cgroup)
 
-    monkeypatch.setitem(sys.modules, "oomlens.api", types.SimpleNamespace(top_report=top_report))
+    monkeypatch.setattr(selftest, "_oomlens_predict", predict)
     progress = []
     [res] = selftest.run_selftest(scenarios=[BUILTIN_SCENARIOS[0]], progress=progress.append)
     assert calls == [res.cgroup]

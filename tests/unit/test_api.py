@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from oomlens import api
+from oomlens.analysis import ranking as api
 from oomlens.errors import NoSuchProcess
-from oomlens.types import MemcgLimits, MemInfo, Task
+from oomlens.kernel.types import MemcgLimits, MemInfo, Task
 
 MI = MemInfo(totalram_pages=6_000_000, total_swap_pages=0)
 CG = MemcgLimits(path="/t", version=1, memory_max=25_600)  # T = 25600, T//1000 = 25

@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oomlens.eras import era_for
-from oomlens.oom_kill import OomControl, dump_tasks, out_of_memory
+from oomlens.kernel.eras import era_for
+from oomlens.kernel.oom_kill import OomControl, dump_tasks, out_of_memory
 from oomlens.oomreport import parse_text
-from oomlens.postmortem import analyze_events
-from oomlens.types import MemcgLimits, MemInfo, Task
+from oomlens.analysis.postmortem import analyze_events
+from oomlens.kernel.types import MemcgLimits, MemInfo, Task
 
 
 def test_dump_tasks_matches_a_real_6_18_row():

@@ -8,8 +8,8 @@ import itertools
 
 import pytest
 
-from oomlens.eras import ERAS, era_by_name, era_for
-from oomlens.oom_kill import (
+from oomlens.kernel.eras import ERAS, era_by_name, era_for
+from oomlens.kernel.oom_kill import (
     OomControl,
     badness,
     badness_terms,
@@ -25,7 +25,7 @@ from oomlens.oom_kill import (
     proc_oom_score,
     select_bad_process,
 )
-from oomlens.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
+from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
 
 E59 = era_for("6.18")
 E419 = era_for("4.19")

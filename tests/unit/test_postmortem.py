@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from oomlens.cli.main import cli
 from oomlens.oomreport import parse_text
-from oomlens.postmortem import analyze_events
+from oomlens.analysis.postmortem import analyze_events
 
 ROW419 = "[{pid:>7}] {uid:>5} {pid:>5} {vm:>8} {rss:>8} {pt:>8} {swap:>8}         {adj:>5} {name}"
 ROW68 = "[{pid:>7}] {uid:>5} {pid:>5} {vm:>8} {rss:>8} {anon:>8} {file:>8} {shmem:>9} {pt:>8} {swap:>8}         {adj:>5} {name}"

@@ -16,9 +16,9 @@ def test_all_names_are_exported_and_sorted():
         assert not missing, f"{mod.__name__}.__all__ names missing attributes: {missing}"
 
 
-CORE = ["oomlens", "oomlens.types", "oomlens.errors", "oomlens.eras", "oomlens.oom_kill", "oomlens.api",
-        "oomlens.postmortem", "oomlens.oomreport", "oomlens.procfs", "oomlens.cgroup", "oomlens.snapshot",
-        "oomlens.selftest"]
+CORE = ["oomlens", "oomlens.kernel.types", "oomlens.errors", "oomlens.kernel.eras", "oomlens.kernel.oom_kill", "oomlens.analysis.ranking",
+        "oomlens.analysis.postmortem", "oomlens.oomreport", "oomlens.sources.procfs", "oomlens.sources.cgroupfs", "oomlens.kernel.snapshot",
+        "oomlens.selftest.harness"]
 
 
 def test_core_imports_without_third_party_packages():

@@ -1,4 +1,4 @@
-"""``oomlens`` command line: a thin edge over :mod:`oomlens.api`. Errors become exit codes here only.
+"""``oomlens`` command line: a thin edge over :mod:`oomlens.analysis.ranking`. Errors become exit codes here only.
 
 Imports stay light at module level (click only): ``top --json`` must start fast; rich is loaded by the
 human renderers alone.
@@ -122,22 +122,23 @@ _BATCH = 256
 
 
 def _snapshot(snapshot_file: str | None, cgroup: str | None, proc: str, legacy: bool = False) -> Any:
-    from oomlens import snapshot as snap_mod
+    from oomlens.kernel import snapshot as snap_mod
+    from oomlens.sources import live
 
     if snapshot_file:
-        snap = snap_mod.load_snapshot(snapshot_file)
+        snap = live.load_snapshot(snapshot_file)
         if cgroup is not None:
             snap = snap_mod.restrict_to_cgroup(snap, cgroup)
         return snap
-    from oomlens.procfs import ProcFS
+    from oomlens.sources.procfs import ProcFS
 
-    return snap_mod.take_snapshot(ProcFS(proc), cgroup=cgroup, legacy=legacy)
+    return live.take_snapshot(ProcFS(proc), cgroup=cgroup, legacy=legacy)
 
 
 def _legacy(kernel: str | None) -> bool:
     if not kernel:
         return False
-    from oomlens.eras import era_for
+    from oomlens.kernel.eras import era_for
 
     return era_for(kernel).scoring == "legacy"
 
@@ -191,7 +192,7 @@ SORT_KEYS = {
 def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, limit: int | None,
         include_all: bool, as_json: bool, sort: str) -> None:
     """Rank processes the way the OOM killer would: victim first, with the kernel's arithmetic."""
-    from oomlens.api import rank
+    from oomlens.analysis.ranking import rank
 
     ranking = rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
     rows = ranking.tasks if include_all else ranking.eligible
@@ -218,7 +219,7 @@ def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc:
 def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str,
             as_json: bool) -> None:
     """Write out the kernel's arithmetic for PID: rank, margin, and what would change the outcome."""
-    from oomlens import api
+    from oomlens.analysis import ranking as api
 
     ranking = api.rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
     ex = api.explain(ranking, pid)
@@ -235,9 +236,9 @@ def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str
 def _memcg_domains_note(pid: int, proc: str) -> list[str]:
     """A process in a memory cgroup with a limit (its own or an ancestor's) has a second, usually tighter,
     OOM domain: say so, with the command that ranks it there."""
-    from oomlens.cgroup import CgroupFS
+    from oomlens.sources.cgroupfs import CgroupFS
     from oomlens.errors import OomLensError as _Err
-    from oomlens.procfs import ProcFS
+    from oomlens.sources.procfs import ProcFS
 
     try:
         cgfs = CgroupFS(procfs=ProcFS(proc))
@@ -288,7 +289,7 @@ def _parse_set_adj(values: tuple[str, ...]) -> dict[int, int]:
 def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, need: str | None,
             add: tuple[str, ...], set_adj: tuple[str, ...], limit_size: str | None, as_json: bool) -> None:
     """Who dies, in what order: the kernel kills one process per OOM, re-choosing each time."""
-    from oomlens import api
+    from oomlens.analysis import ranking as api
 
     snap = _snapshot(snapshot_file, cgroup, proc, _legacy(kernel))
     page = getattr(snap, "page_size", PAGE)
@@ -328,14 +329,14 @@ def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, p
 @one_shot
 def snapshot(output: str, cgroup: str | None, legacy: bool, proc: str) -> None:
     """Save everything the model needs as JSON, to analyse elsewhere with --snapshot FILE."""
-    from oomlens import snapshot as snap_mod
-    from oomlens.procfs import ProcFS
+    from oomlens.sources import live
+    from oomlens.sources.procfs import ProcFS
 
-    snap = snap_mod.take_snapshot(ProcFS(proc), cgroup=cgroup, legacy=legacy, with_oom_scores=True, with_stat=True)
+    snap = live.take_snapshot(ProcFS(proc), cgroup=cgroup, legacy=legacy, with_oom_scores=True, with_stat=True)
     if output == "-":
         sys.stdout.write(snap.to_json() + "\n")
     else:
-        snap_mod.save_snapshot(snap, output)
+        live.save_snapshot(snap, output)
         click.echo(f"wrote {output}: {len(snap.tasks)} tasks, kernel {snap.kernel_release}", err=True)
 
 
@@ -350,7 +351,7 @@ def selftest(as_json: bool, names: tuple[str, ...], list_only: bool) -> None:
     Needs root and a writable memory cgroup. Never touches the global domain; always removes its cgroups
     and processes.
     """
-    from oomlens import selftest as st
+    from oomlens.selftest.harness import harness as st
 
     scenarios = list(st.BUILTIN_SCENARIOS)
     if names:
@@ -399,12 +400,13 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
     FILE may be plain or gzip-compressed, '-' for stdin; with no FILE, this host's kernel log
     (journal if present, else the ring buffer). Exit 0 whenever the input was read, even with no OOM event.
     """
-    from oomlens.oomreport import iter_events, iter_file_events
-    from oomlens.postmortem import analyze_events
+    from oomlens.oomreport import iter_events
+    from oomlens.sources.kernellog import iter_file_events
+    from oomlens.analysis.postmortem import analyze_events
 
     def events():  # type: ignore[no-untyped-def]
         if not files:
-            from oomlens.oomreport.sources import iter_kernel_log_lines
+            from oomlens.sources.kernellog import iter_kernel_log_lines
 
             yield from iter_events(iter_kernel_log_lines(since), "kernel log")
         for f in files:

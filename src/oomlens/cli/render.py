@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from oomlens.api import Explanation, Ranking, ScoredTask
+from oomlens.analysis.ranking import Explanation, Ranking, ScoredTask
 
 
 class _Console(Console):

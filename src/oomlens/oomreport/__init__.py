@@ -8,15 +8,14 @@ Nothing is guessed silently; doubts are recorded in ``OomEvent.notes`` / ``.warn
 
 Modules: :mod:`.model` (value types), :mod:`.normalize` (syslog/journal/dmesg/kmsg prefixes),
 :mod:`.parse` (one parser per printing kernel function), :mod:`.events` (the state machine),
-:mod:`.scan` (chunked prefilter), :mod:`.sources` (files, stdin, the host's kernel log: the only
-module doing I/O).
+:mod:`.scan` (chunked prefilter). Reading files, stdin and the host's kernel log is
+:mod:`oomlens.sources.kernellog`'s job (``iter_file_events`` lives there).
 
 Standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 from oomlens.oomreport.model import (
     CpuLine, InvokedLine, KillLine, MemcgBlock, MemInfoBlock, OomEvent, ReaperLine,
@@ -32,7 +31,7 @@ from oomlens.oomreport.scan import iter_events
 __all__ = sorted([
     "CpuLine", "InvokedLine", "KillLine", "MemcgBlock", "MemInfoBlock", "OomEvent", "ReaperLine",
     "SelectionLine", "SummaryLine", "TaskRow", "TaskTable", "ZoneInfo", "iter_events",
-    "iter_file_events", "parse_dump_header", "parse_dump_stack_print_info", "parse_dump_tasks",
+    "parse_dump_header", "parse_dump_stack_print_info", "parse_dump_tasks",
     "parse_dump_tasks_header", "parse_dump_tasks_row", "parse_mem_cgroup_print_oom_info",
     "parse_oom_kill_process", "parse_oom_reaper", "parse_oom_summary", "parse_show_mem",
     "parse_text",
@@ -42,12 +41,3 @@ __all__ = sorted([
 def parse_text(text: str, source: str = "<text>") -> list[OomEvent]:
     """All events of a text held in memory (convenience over :func:`iter_events`)."""
     return list(iter_events([text.encode("utf-8", "surrogateescape")], source))
-
-
-def iter_file_events(path: str) -> Iterator[OomEvent]:
-    """Events of a plain or compressed log file (``-`` = stdin), read in place in large chunks.
-    Raises :class:`oomlens.errors.InputError` when it cannot be read."""
-    from oomlens.oomreport.sources import open_binary
-
-    with open_binary(path) as f:
-        yield from iter_events(f, path)

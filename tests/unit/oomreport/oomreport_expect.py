@@ -12,7 +12,8 @@ import json
 import os
 from typing import Any
 
-from oomlens.oomreport import OomEvent, iter_file_events
+from oomlens.oomreport import OomEvent
+from oomlens.sources.kernellog import iter_file_events
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "..", "data", "oomreport")
 

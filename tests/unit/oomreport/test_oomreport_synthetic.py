@@ -14,8 +14,9 @@ import os
 
 import pytest
 
-from oomlens.oomreport import iter_events, iter_file_events
-from oomlens.oomreport.sources import iter_chunks
+from oomlens.oomreport import iter_events
+from oomlens.sources.kernellog import iter_file_events
+from oomlens.sources.kernellog import iter_chunks
 from oomreport_expect import check_file, expected_paths
 
 EXPECTED = expected_paths("synthetic")

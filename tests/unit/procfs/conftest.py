@@ -22,7 +22,7 @@ def make_proc(tmp_path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def procfs(make_proc):  # type: ignore[no-untyped-def]
     """``procfs(tasks, **options)`` -> a ProcFS over a fake tree."""
-    from oomlens.procfs import ProcFS
+    from oomlens.sources.procfs import ProcFS
 
     def build(tasks, **kw):  # type: ignore[no-untyped-def]
         return ProcFS(str(make_proc(tasks, **kw)))

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from proc_builders import FakeTask, make_cgroup_v1, make_cgroup_v2
 
-from oomlens.cgroup import Cgroup, CgroupFS, is_descendant, oom_group_target, parent_of
+from oomlens.sources.cgroupfs import Cgroup, CgroupFS, is_descendant, oom_group_target, parent_of
 from oomlens.errors import CgroupError, NoMemoryController
-from oomlens.types import MemcgLimits
+from oomlens.kernel.types import MemcgLimits
 
 MiB = 1 << 20
 
@@ -105,7 +105,7 @@ def test_limits_v2(v2: CgroupFS) -> None:
 
 
 def test_limits_v2_global_swappiness_from_procfs(tmp_path: Path, make_proc) -> None:  # type: ignore[no-untyped-def]
-    from oomlens.procfs import ProcFS
+    from oomlens.sources.procfs import ProcFS
 
     procfs = ProcFS(str(make_proc([FakeTask(pid=1)], sysctls={"swappiness": 17})))
     cg = CgroupFS(str(make_cgroup_v2(tmp_path, {"/a": {}}, name="v2s")), procfs=procfs)
@@ -193,7 +193,7 @@ def test_path_helpers() -> None:
 
 
 def test_memcg_of_pid(tmp_path: Path, make_proc) -> None:  # type: ignore[no-untyped-def]
-    from oomlens.procfs import ProcFS
+    from oomlens.sources.procfs import ProcFS
 
     procfs = ProcFS(str(make_proc([FakeTask(pid=10, cgroup="4:memory:/app\n0::/\n"),
                                    FakeTask(pid=11, cgroup="0::/work/job\n")])))

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from proc_builders import FakeTask, make_proc, stat_bytes, status_bytes
 
-import oomlens.procfs as procfs_mod
+import oomlens.sources.procfs as procfs_mod
 from oomlens.errors import OomLensError
-from oomlens.procfs import ProcFS
+from oomlens.sources.procfs import ProcFS
 
 PID = 4242
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from proc_builders import FakeTask, escape_name, stat_bytes, status_bytes
 
 from oomlens.errors import ProcParseError
-from oomlens.procfs import (
+from oomlens.sources.procfs import (
     PidCgroups,
     parse_cgroup,
     parse_meminfo,

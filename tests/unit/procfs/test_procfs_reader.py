@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from proc_builders import OTHER_PID_NS, FakeTask, add_task, status_bytes
 
-import oomlens.procfs as procfs_mod
+import oomlens.sources.procfs as procfs_mod
 from oomlens.errors import AccessDenied, AdjustError, NoSuchProcess, ProcParseError
-from oomlens.procfs import PF_EXITING, PF_KTHREAD, ProcFS, ScanStats
-from oomlens.types import UNKNOWN, MemInfo, VmSysctls
+from oomlens.sources.procfs import PF_EXITING, PF_KTHREAD, ProcFS, ScanStats
+from oomlens.kernel.types import UNKNOWN, MemInfo, VmSysctls
 
 CAP_ADMIN_RESOURCE = (1 << 21) | (1 << 24)
 

@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from proc_builders import FakeTask, make_cgroup_v1, make_cgroup_v2
 
-from oomlens.cgroup import CgroupFS
+from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.errors import CgroupError, SnapshotError
-from oomlens.procfs import ProcFS
-from oomlens.snapshot import FORMAT, Snapshot, load_snapshot, restrict_to_cgroup, save_snapshot, take_snapshot
-from oomlens.types import UNKNOWN, MemcgLimits, MemInfo, Task, VmSysctls
+from oomlens.sources.procfs import ProcFS
+from oomlens.kernel.snapshot import FORMAT, Snapshot, restrict_to_cgroup
+from oomlens.sources.live import load_snapshot, save_snapshot, take_snapshot
+from oomlens.kernel.types import UNKNOWN, MemcgLimits, MemInfo, Task, VmSysctls
 
 MiB = 1 << 20
 
@@ -44,7 +45,7 @@ def test_take_snapshot_global_creation_order(make_proc) -> None:  # type: ignore
     assert snap.cgroup is None and snap.cgroup_pids == () and snap.unreadable == 0
     assert snap.meminfo.totalram_pages == 6171023 and snap.page_size == 4096 and snap.uptime_s == 518.19
     # what /proc cannot show is said once, by the model's output
-    from oomlens.api import rank
+    from oomlens.analysis.ranking import rank
 
     assert sum("MMF_OOM_SKIP" in n for n in rank(snap).notes) == 1
 
@@ -352,7 +353,7 @@ def test_restrict_to_cgroup() -> None:
 
 def test_every_field_type_has_a_codec() -> None:
     """A field added to the shared types with a new annotation must get a JSON coding."""
-    from oomlens.snapshot import _fields
+    from oomlens.kernel.snapshot import _fields
 
     for cls in (Task, MemInfo, MemcgLimits, VmSysctls):
         assert len(_fields(cls)) == len(dataclasses.fields(cls))

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from proc_builders import FakeTask
 
-import oomlens.procfs as procfs_mod
-from oomlens.api import rank
+import oomlens.sources.procfs as procfs_mod
+from oomlens.analysis.ranking import rank
 from oomlens.errors import NoSuchProcess, ProcessError
-from oomlens.procfs import ProcFS
-from oomlens.snapshot import Snapshot, take_snapshot
+from oomlens.sources.procfs import ProcFS
+from oomlens.kernel.snapshot import Snapshot
+from oomlens.sources.live import take_snapshot
 
 # Creation order (start ticks): 1, 2, 32700, 32750, 305, 310, 320, 330 -- pids wrapped after 32750.
 # Every user task has the same memory, hence the same badness: only the scan order decides.

@@ -1,7 +1,7 @@
 """The kernel's OOM victim choice, transliterated from ``mm/oom_kill.c`` for every era.
 
 Pure: no I/O, no clock, standard library only. Functions carry the kernel's names; each docstring says
-which releases it reproduces. Era differences come from :class:`oomlens.eras.Era` fields, never from
+which releases it reproduces. Era differences come from :class:`oomlens.kernel.eras.Era` fields, never from
 version tests here. Arithmetic is C arithmetic: :func:`c_div` truncates toward zero, and
 ``adj *= totalpages / 1000`` divides first.
 
@@ -22,8 +22,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from oomlens.eras import Era
-from oomlens.types import (
+from oomlens.kernel.eras import Era
+from oomlens.kernel.types import (
     LONG_MAX,
     LONG_MIN,
     OOM_ADJUST_MAX,
@@ -75,7 +75,7 @@ def _known(flag: bool | Unknown) -> bool:
 class BadnessTerms:
     """``oom_badness()`` written out term by term (pages unless noted).
 
-    Treat it as immutable. It is not declared ``frozen`` for the reason :class:`~oomlens.types.Task`
+    Treat it as immutable. It is not declared ``frozen`` for the reason :class:`~oomlens.kernel.types.Task`
     is not: one is built per task per ranking, and a frozen dataclass costs about 4x more to build
     (1.2 vs 0.3 µs for these 15 fields), which is ~3 ms of ``oomlens top`` on 3,000 processes.
     """

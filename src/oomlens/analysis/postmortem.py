@@ -2,7 +2,7 @@
 
 For each :class:`~oomlens.oomreport.model.OomEvent`: pick the era from the *log format* (the printed
 release is a hint: vendor kernels backport formats and rules), recover T, turn the task table into
-:class:`~oomlens.types.Task` values, run the model, and give a verdict:
+:class:`~oomlens.kernel.types.Task` values, run the model, and give a verdict:
 
 * ``agrees``: the model picks the task the kernel killed;
 * ``disagrees``: it picks another, with the most likely cause;
@@ -20,12 +20,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomlens.api import Ranking, explain, rank_tasks
-from oomlens.eras import ERAS, Era, era_for, parse_version
+from oomlens.analysis.ranking import Ranking, explain, rank_tasks
+from oomlens.kernel.eras import ERAS, Era, era_for, parse_version
 from oomlens.errors import KernelVersionError
-from oomlens.oom_kill import badness_terms, oom_adj_to_oom_score_adj
+from oomlens.kernel.oom_kill import badness_terms, oom_adj_to_oom_score_adj
 from oomlens.oomreport.model import OomEvent, TaskRow
-from oomlens.types import MemcgLimits, MemInfo, Task
+from oomlens.kernel.types import MemcgLimits, MemInfo, Task
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
@@ -205,7 +205,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
             swap_pages = swap_lb
         exact = swap_room == 0 or swap_pages is not None
         mi2 = MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0)
-        from oomlens.api import constraint_totalpages
+        from oomlens.analysis.ranking import constraint_totalpages
 
         T = constraint_totalpages(mi2, memcg, era if era.memcg_limit != "none" else era_for("3.10"))
         how = f"memcg limit {mb.limit_kb} kB"

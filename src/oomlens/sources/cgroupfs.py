@@ -3,8 +3,8 @@
 :class:`CgroupFS` is the only code that reads ``/sys/fs/cgroup``. It finds the v1 ``memory``
 hierarchy (``<root>/memory`` on a hybrid system) and the cgroup2 mount (``<root>/unified``, or
 ``<root>`` itself on a pure v2 system) by looking at the files under ``root``; it never reads
-``/proc/mounts`` (only :mod:`oomlens.procfs` reads ``/proc``, and the global ``vm.swappiness`` that
-v2 limits need comes through a :class:`~oomlens.procfs.ProcFS`).
+``/proc/mounts`` (only :mod:`oomlens.sources.procfs` reads ``/proc``, and the global ``vm.swappiness`` that
+v2 limits need comes through a :class:`~oomlens.sources.procfs.ProcFS`).
 
 Paths: a cgroup is named the way ``/proc/PID/cgroup`` and the kernel's OOM report
 (``oom-kill:...,oom_memcg=/foo``) name it, ``"/"`` for the root and ``"/a/b"`` below. Limits are
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from oomlens.errors import CgroupError, NoMemoryController
-from oomlens.oom_kill import mem_cgroup_get_oom_group, mem_cgroup_is_descendant, parent_mem_cgroup
-from oomlens.types import LONG_MAX, MemcgLimits
+from oomlens.kernel.oom_kill import mem_cgroup_get_oom_group, mem_cgroup_is_descendant, parent_mem_cgroup
+from oomlens.kernel.types import LONG_MAX, MemcgLimits
 
 __all__ = ["Cgroup", "CgroupFS", "is_descendant", "oom_group_target", "parent_of"]
 
@@ -55,7 +55,7 @@ is_descendant = mem_cgroup_is_descendant
 def oom_group_target(victim_cg: str, domain_cg: str | None,
                      oom_group: Mapping[str, bool] | Callable[[str], bool]) -> str | None:
     """The cgroup whose whole subtree is killed with the victim, per ``memory.oom.group``:
-    :func:`oomlens.oom_kill.mem_cgroup_get_oom_group` on paths given in any accepted spelling
+    :func:`oomlens.kernel.oom_kill.mem_cgroup_get_oom_group` on paths given in any accepted spelling
     (``oom_group`` keys / predicate arguments are canonical). cgroup v1 has no oom.group: callers
     return None there (``CgroupFS.oom_group_target`` does)."""
     return mem_cgroup_get_oom_group(_normalize(victim_cg), _normalize(domain_cg or "/"), oom_group)
@@ -91,7 +91,7 @@ class CgroupFS:
     """Reader of the cgroup filesystems under ``root`` (default ``/sys/fs/cgroup``).
 
     ``procfs`` supplies the global ``vm.swappiness`` (v2 has no per-cgroup swappiness); a default
-    :class:`~oomlens.procfs.ProcFS` is made when needed. ``page_size`` defaults to the procfs's.
+    :class:`~oomlens.sources.procfs.ProcFS` is made when needed. ``page_size`` defaults to the procfs's.
     """
 
     def __init__(self, root: str = "/sys/fs/cgroup", *, procfs: object | None = None,
@@ -205,7 +205,7 @@ class CgroupFS:
 
     def _get_procfs(self) -> object:
         if self._procfs is None:
-            from oomlens.procfs import ProcFS
+            from oomlens.sources.procfs import ProcFS
 
             self._procfs = ProcFS()
         return self._procfs

@@ -1,7 +1,6 @@
 """Public analysis API: rank a snapshot with the kernel model, explain one task, predict kill orders.
 
-Pure except :func:`top_report`, which takes a live snapshot when none is given. The CLI is a thin
-edge over these functions; ``Ranking.to_dict()`` is the ``oomlens top --json`` contract.
+Pure: the snapshot comes from the caller. The CLI is a thin edge over these functions; ``Ranking.to_dict()`` is the ``oomlens top --json`` contract.
 """
 
 from __future__ import annotations
@@ -11,9 +10,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomlens.eras import Era, era_for
+from oomlens.kernel.eras import Era, era_for
 from oomlens.errors import KernelVersionError, NoSuchProcess
-from oomlens.oom_kill import (
+from oomlens.kernel.oom_kill import (
     BadnessTerms,
     Evaluation,
     OomControl,
@@ -25,7 +24,7 @@ from oomlens.oom_kill import (
     proc_oom_score,
     ranked,
 )
-from oomlens.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
+from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
 
 UNOBSERVABLE = (
     "MMF_OOM_SKIP (a victim already reaped), in_vfork and swapoff/KSM origin tasks are invisible in "
@@ -241,7 +240,7 @@ def effective_memcg(memcg: MemcgLimits, ancestors: Sequence[MemcgLimits]) -> tup
 
 
 def rank(snapshot: Any, *, kernel: str | None = None) -> Ranking:
-    """Rank a :class:`oomlens.snapshot.Snapshot` (global, or the snapshot's cgroup when it has one)."""
+    """Rank a :class:`oomlens.kernel.snapshot.Snapshot` (global, or the snapshot's cgroup when it has one)."""
     release, meminfo, sysctls, tasks, memcg, page_size, uptime = _snapshot_parts(snapshot)
     groups = dict(getattr(snapshot, "oom_groups", None) or {})
     notes = list(getattr(snapshot, "notes", ()) or ())
@@ -257,17 +256,6 @@ def rank(snapshot: Any, *, kernel: str | None = None) -> Ranking:
         r.cgroup = cgroup_path
         r.notes = [n for n in r.notes if not n.startswith("global domain shown")]
     return r
-
-
-def top_report(cgroup: str | None = None, kernel: str | None = None, include_all: bool = False,
-               snapshot: Any = None) -> dict[str, Any]:
-    """The ``oomlens top --json`` document; takes a live snapshot when ``snapshot`` is None."""
-    if snapshot is None:
-        from oomlens.snapshot import take_snapshot
-
-        snapshot = take_snapshot(cgroup=cgroup)
-    r = rank(snapshot, kernel=kernel)
-    return r.to_dict(None if include_all else r.eligible)
 
 
 # --------------------------------------------------------------------------- explain

@@ -51,7 +51,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomlens.errors import SelftestError
+from oomlens.errors import InputError, SelftestError
+from oomlens.sources.kernellog import KmsgCursor, KmsgRecord, parse_kmsg_record
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MiB = 1 << 20
@@ -239,105 +240,6 @@ def _disk_file_dir() -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# the kernel log
-
-@dataclass(frozen=True)
-class KmsgRecord:
-    """One /dev/kmsg record."""
-
-    seq: int
-    usec: int
-    message: str
-
-    def line(self) -> str:
-        """The record as ``dmesg`` prints it: ``[   54.552251] message``."""
-        return f"[{self.usec // 1_000_000:5d}.{self.usec % 1_000_000:06d}] {self.message}"
-
-
-def _parse_kmsg(raw: bytes) -> KmsgRecord | None:
-    text = raw.decode("utf-8", "replace")
-    head, sep, rest = text.partition(";")
-    if not sep:
-        return None
-    fields = head.split(",")
-    try:
-        seq, usec = int(fields[1]), int(fields[2])
-    except (IndexError, ValueError):
-        return None
-    msg = rest.split("\n", 1)[0]
-    msg = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), msg)
-    return KmsgRecord(seq, usec, msg)
-
-
-class KmsgCursor:
-    """Reads the kernel log from ``/dev/kmsg``, starting at the end of the log as it was when created.
-
-    Each record carries a sequence number, so nothing already in the ring buffer is ever mistaken
-    for a new report. :meth:`mark` writes a unique marker record; :meth:`poll` appends new records to
-    :attr:`records`. ``overrun`` is set when the ring buffer wrapped past the cursor.
-    """
-
-    def __init__(self, path: str = "/dev/kmsg") -> None:
-        self.path = path
-        self.records: list[KmsgRecord] = []
-        self.overrun = False
-        try:
-            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as e:
-            raise SelftestError(f"cannot read the kernel log {path}: {e.strerror}",
-                                hint="run as root; the kernel's OOM reports are read from /dev/kmsg") from e
-        os.lseek(self._fd, 0, os.SEEK_END)
-
-    def mark(self, text: str) -> str:
-        """Write ``oomlens-selftest: <text> <token>`` to the kernel log; returns the unique token."""
-        token = f"mark-{uuid.uuid4().hex[:16]}"
-        # A fresh open each time: /dev/kmsg ratelimits writers per open file.
-        fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, f"<5>oomlens-selftest: {text} {token}\n".encode())
-        finally:
-            os.close(fd)
-        return token
-
-    def poll(self) -> list[KmsgRecord]:
-        """Read every record that arrived since the last call."""
-        new = []
-        while True:
-            try:
-                raw = os.read(self._fd, 16384)
-            except BlockingIOError:
-                break
-            except BrokenPipeError:      # records were overwritten before we read them
-                self.overrun = True
-                continue
-            if not raw:
-                break
-            rec = _parse_kmsg(raw)
-            if rec is not None:
-                new.append(rec)
-        self.records.extend(new)
-        return new
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __enter__(self) -> KmsgCursor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
-
-
-# --------------------------------------------------------------------------------------------------
 # locating and reading one OOM report
 
 _TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
@@ -468,109 +370,9 @@ class Holder:
                 "pgtables_pages": self.pte_regions}
 
 
-_HOLDER_SCRIPT = r'''
-import json, mmap, os, sys
-a = json.loads(sys.argv[1])
-if a["threads"]:
-    import threading
-if a["file"]:
-    import ctypes
-P = mmap.PAGESIZE
-keep = []
-
-def fail(msg):
-    os.write(2, ("oomlens holder %s: %s\n" % (a["comm"], msg)).encode())
-    os._exit(2)
-
-def put(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-
-def say(word):
-    os.write(1, (word + "\n").encode())
-
-def region(size, fd=-1, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE):
-    m = mmap.mmap(fd, size, flags=flags, prot=prot)
-    try:
-        m.madvise(mmap.MADV_NOHUGEPAGE)
-    except (AttributeError, OSError):
-        pass
-    keep.append(m)
-    return m
-
-def dirty(m, start, end):
-    for off in range(start, end, P):
-        m[off] = 1
-
-try:
-    put(a["procs"], "0")
-    put("/proc/self/comm", a["comm"])
-    if a["adj"]:
-        put("/proc/self/oom_score_adj", str(a["adj"]))
-    if a["anon"]:
-        dirty(region(a["anon"]), 0, a["anon"])
-    if a["shmem"]:
-        fd = os.memfd_create("oomlens-shmem")
-        os.ftruncate(fd, a["shmem"])
-        dirty(region(a["shmem"], fd, mmap.MAP_SHARED), 0, a["shmem"])
-        os.close(fd)
-    if a["file"]:
-        path = os.path.join(a["file_dir"], ".oomlens-selftest-%d" % os.getpid())
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        os.unlink(path)
-        os.ftruncate(fd, a["file"])
-        m = region(a["file"], fd, mmap.MAP_SHARED)
-        os.close(fd)
-        buf = (ctypes.c_char * a["file"]).from_buffer(m)
-        keep.append(buf)
-        libc = ctypes.CDLL(None, use_errno=True)
-        # mlock faults every page in (read faults: shared mapping) and keeps reclaim away from them
-        if libc.mlock(ctypes.c_void_p(ctypes.addressof(buf)), ctypes.c_size_t(a["file"])):
-            fail("mlock: " + os.strerror(ctypes.get_errno()))
-    if a["ptes"]:
-        R = 2 << 20
-        m = region(a["ptes"] * R, prot=mmap.PROT_READ)
-        for i in range(a["ptes"]):
-            m[i * R]
-    if a["threads"]:
-        ev = threading.Event()
-        for _ in range(a["threads"]):
-            threading.Thread(target=ev.wait, daemon=True).start()
-except OSError as e:
-    fail(str(e))
-
-def kills():
-    # oom_kill of every cgroup in the sandbox: cgroup v1 counts a kill only in the victim's own memcg
-    t = a["trigger"]
-    total = 0
-    for d, _, files in os.walk(t["root"]):
-        if t["file"] in files:
-            with open(os.path.join(d, t["file"])) as f:
-                for line in f:
-                    k, _, v = line.partition(" ")
-                    if k == t["key"]:
-                        total += int(v)
-    return total
-
-say("ready")
-while True:
-    c = os.read(0, 1)
-    if not c:
-        os._exit(0)
-    if c == b"g" and a["trigger"]:
-        t = a["trigger"]
-        base = kills()
-        m = region(t["max"])
-        off, outcome = 0, "no-oom"
-        while off < t["max"]:
-            end = min(off + t["chunk"], t["max"])
-            dirty(m, off, end)
-            off = end
-            if kills() != base:
-                outcome = "killed"
-                break
-        say("%s %d" % (outcome, off))
-'''
+# The holder program: a real module, run as a script with the interpreter's isolated mode and no site
+# (``python -I -S child.py ARGS``) so that holders start fast and import nothing of oomlens.
+_HOLDER_PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 
 
 class HolderProcess:
@@ -628,9 +430,9 @@ class HolderProcess:
         return out.decode(errors="replace").strip()
 
     def status_pages(self) -> dict[str, int]:
-        """Memory counters from /proc/PID/status (read by :class:`oomlens.procfs.ProcFS`), in pages;
+        """Memory counters from /proc/PID/status (read by :class:`oomlens.sources.procfs.ProcFS`), in pages;
         threads as a count."""
-        from oomlens.procfs import ProcFS
+        from oomlens.sources.procfs import ProcFS
 
         t = ProcFS().read_task(self.pid)
         return {"rss_anon": t.rss_anon, "rss_file": t.rss_file, "rss_shmem": t.rss_shmem, "swapents": t.swapents,
@@ -864,7 +666,7 @@ class MemcgSandbox:
                 args["trigger"] = {"root": self.path, "file": os.path.basename(events_file), "key": key,
                                    "chunk": TRIGGER_CHUNK_BYTES,
                                    "max": self.headroom_bytes + TRIGGER_OVERSHOOT_BYTES}
-            popen = subprocess.Popen([sys.executable, "-I", "-S", "-c", _HOLDER_SCRIPT, json.dumps(args)],
+            popen = subprocess.Popen([sys.executable, "-I", "-S", _HOLDER_PROGRAM, json.dumps(args)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             hp = HolderProcess(h, popen, self.cgroup(h.cgroup))
             self.procs.append(hp)
@@ -960,7 +762,14 @@ def check_environment(base: str | None = None) -> None:
     """Raise SelftestError (with a hint) unless a sandbox can be created here and the kernel log is readable."""
     with MemcgSandbox(base):
         pass
-    KmsgCursor().close()
+    _kmsg_cursor().close()
+
+
+def _kmsg_cursor() -> KmsgCursor:
+    try:
+        return KmsgCursor(tag="oomlens-selftest")
+    except InputError as e:
+        raise SelftestError(str(e), hint=e.hint) from e
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1010,7 +819,7 @@ def provoke(sandbox: MemcgSandbox, *, timeout: float = 15.0, cursor: KmsgCursor 
     trigger = sandbox.trigger
     assert trigger is not None
     ours = frozenset(sandbox.pid_names())
-    cur = KmsgCursor() if cursor is None else cursor
+    cur = _kmsg_cursor() if cursor is None else cursor
     try:
         _space_ooms()
         marker = cur.mark(f"provoke {sandbox.kernel_path}")
@@ -1210,14 +1019,13 @@ def run_scenario(scenario: Scenario, predict: Predictor, *, base: str | None = N
 
 
 def _oomlens_predict(cgroup_path: str) -> int:
-    try:
-        from oomlens.api import top_report
-    except ImportError as e:
-        raise SelftestError(f"oomlens's own model is not available: {e}") from e
-    victim = top_report(cgroup=cgroup_path)["victim"]
-    if not victim:
+    from oomlens.analysis.ranking import rank
+    from oomlens.sources.live import take_snapshot
+
+    victim = rank(take_snapshot(cgroup=cgroup_path)).victim
+    if victim is None:
         raise SelftestError(f"oomlens predicted no victim in {cgroup_path}")
-    return int(victim["pid"])
+    return victim.task.pid
 
 
 def run_selftest(scenarios: Sequence[Scenario] | None = None, predict: Predictor | None = None,
@@ -1225,7 +1033,7 @@ def run_selftest(scenarios: Sequence[Scenario] | None = None, predict: Predictor
                  base: str | None = None) -> list[ScenarioResult]:
     """Run ``scenarios`` (default :data:`BUILTIN_SCENARIOS`) against the kernel.
 
-    ``predict`` defaults to oomlens's own model (``oomlens.api.top_report``). ``progress(message)``
+    ``predict`` defaults to oomlens's own model (``rank(take_snapshot(cgroup=...))``). ``progress(message)``
     gets one line per scenario, e.g. ``[3/10] shmem-counts: agree: predicted shm36[812], kernel
     killed shm36[812]``; the structured results are returned.
     """

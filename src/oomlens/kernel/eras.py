@@ -1,7 +1,7 @@
 """Kernel eras of the OOM killer, as data.
 
 Each :class:`Era` row says how one range of mainline releases scores, compares and reports. The model
-(:mod:`oomlens.oom_kill`) reads these fields; it never tests version numbers itself. Sources and
+(:mod:`oomlens.kernel.oom_kill`) reads these fields; it never tests version numbers itself. Sources and
 confidence: ``kernel-oom-spec.md`` §0-§5 (commit ids are quoted there and in the ``note`` fields).
 
 Distribution kernels backport features (RHEL 7's 3.10 prints 4.5's ``shmem-rss``); the post-mortem
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oomlens.errors import KernelVersionError
-from oomlens.types import KernelRelease
+from oomlens.kernel.types import KernelRelease
 
 Version = tuple[int, int, int]
 

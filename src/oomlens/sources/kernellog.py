@@ -11,12 +11,19 @@ import contextlib
 import io
 import os
 import sys
+import re
+import select
+import uuid
+from dataclasses import dataclass
 from collections.abc import Generator, Iterator
 from typing import Any
 
 from oomlens.errors import InputError
+from oomlens.oomreport.model import OomEvent
+from oomlens.oomreport.scan import iter_events
 
-__all__ = ["open_binary", "iter_chunks", "iter_kernel_log_lines", "DEFAULT_CHUNK_SIZE"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "KmsgCursor", "KmsgRecord", "iter_chunks", "iter_file_events", "iter_kernel_log_lines",
+           "open_binary", "parse_kmsg_record"]
 
 DEFAULT_CHUNK_SIZE = 8 << 20
 
@@ -189,19 +196,162 @@ def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[str, str]]:
 
 
 def _read_kmsg() -> Iterator[str]:
-    """Records already in the kernel ring buffer, read from /dev/kmsg without blocking."""
-    fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    """Records already in the kernel ring buffer, read from /dev/kmsg without blocking, in the raw
+    ``prio,seq,usec,flags;message`` form the normalizer understands."""
+    with KmsgCursor(start="begin") as cur:
+        while True:
+            raws = cur.read_raw()
+            if not raws:
+                return
+            for raw in raws:
+                for line in raw.decode("utf-8", "replace").splitlines():
+                    yield line + "\n"
+
+
+# --- /dev/kmsg: one reader, with a cursor and a live follow mode ---------------------------------
+
+
+@dataclass(frozen=True)
+class KmsgRecord:
+    """One /dev/kmsg record: its sequence number, its timestamp (µs since boot) and its text."""
+
+    seq: int
+    usec: int
+    message: str
+
+    def line(self) -> str:
+        """The record as ``dmesg`` prints it: ``[   54.552251] message``."""
+        return f"[{self.usec // 1_000_000:5d}.{self.usec % 1_000_000:06d}] {self.message}"
+
+
+_KMSG_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def parse_kmsg_record(raw: bytes) -> KmsgRecord | None:
+    """One ``read()`` of /dev/kmsg (``prio,seq,usec,flags;text\\n[ KEY=value\\n...]``) as a record;
+    None when it is not one. ``\\xNN`` escapes in the text are decoded."""
+    text = raw.decode("utf-8", "replace")
+    head, sep, rest = text.partition(";")
+    if not sep:
+        return None
+    fields = head.split(",")
     try:
+        seq, usec = int(fields[1]), int(fields[2])
+    except (IndexError, ValueError):
+        return None
+    msg = rest.split("\n", 1)[0]
+    msg = _KMSG_ESCAPE.sub(lambda m: chr(int(m[1], 16)), msg)
+    return KmsgRecord(seq, usec, msg)
+
+
+class KmsgCursor:
+    """Reads the kernel log from ``/dev/kmsg`` (``start="end"``: only records that arrive after it was
+    opened; ``"begin"``: everything still in the ring buffer first).
+
+    Each record carries a sequence number, so nothing already in the ring buffer is ever mistaken
+    for a new report. :meth:`poll` appends new records to :attr:`records` (unless ``keep=False``);
+    :meth:`follow` waits for them. ``overrun`` counts the times the ring buffer wrapped past the cursor
+    (EPIPE: records were lost); ``lost`` estimates how many, from the sequence numbers.
+    :meth:`mark` writes a unique marker record (root only).
+    """
+
+    def __init__(self, path: str = "/dev/kmsg", *, start: str = "end", tag: str = "oomlens",
+                 keep: bool = True) -> None:
+        self.path = path
+        self.tag = tag
+        self.keep = keep
+        self.records: list[KmsgRecord] = []
+        self.overrun = 0
+        self.lost = 0
+        self._last_seq: int | None = None
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            raise InputError(path, f"cannot read the kernel log: {e.strerror}",
+                             hint="run as root (the kernel's OOM reports are read from /dev/kmsg), "
+                                  "or set kernel.dmesg_restrict=0") from None
+        if start == "end":
+            os.lseek(self._fd, 0, os.SEEK_END)
+
+    def mark(self, text: str) -> str:
+        """Write ``<tag>: <text> <token>`` to the kernel log; returns the unique token."""
+        token = f"mark-{uuid.uuid4().hex[:16]}"
+        # A fresh open each time: /dev/kmsg ratelimits writers per open file.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, f"<5>{self.tag}: {text} {token}\n".encode())
+        finally:
+            os.close(fd)
+        return token
+
+    def read_raw(self) -> list[bytes]:
+        """Every raw record that arrived since the last call, without blocking."""
+        out = []
         while True:
             try:
-                rec = os.read(fd, 8192)
+                raw = os.read(self._fd, 16384)
             except BlockingIOError:
-                return
-            except BrokenPipeError:  # EPIPE: records were overwritten; keep reading
+                break
+            except BrokenPipeError:      # records were overwritten before we read them
+                self.overrun += 1
                 continue
-            if not rec:
-                return
-            for line in rec.decode("utf-8", "replace").splitlines():
-                yield line + "\n"
-    finally:
-        os.close(fd)
+            if not raw:
+                break
+            out.append(raw)
+        return out
+
+    def poll(self) -> list[KmsgRecord]:
+        """Read every record that arrived since the last call (never blocks)."""
+        new = []
+        for raw in self.read_raw():
+            rec = parse_kmsg_record(raw)
+            if rec is None:
+                continue
+            if self._last_seq is not None and rec.seq > self._last_seq + 1:
+                self.lost += rec.seq - self._last_seq - 1
+            self._last_seq = rec.seq
+            new.append(rec)
+        if self.keep:
+            self.records.extend(new)
+        return new
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until a record can be read or ``timeout`` seconds pass; True when one can."""
+        ready, _, _ = select.select([self._fd], [], [], timeout)
+        return bool(ready)
+
+    def follow(self, timeout: float | None = None) -> Iterator[list[KmsgRecord]]:
+        """Live follow mode: yields each batch of new records as it arrives, and an empty batch every
+        ``timeout`` seconds of silence (so a consumer can flush a report on a time-out)."""
+        while self._fd >= 0:
+            batch = self.poll()
+            if batch:
+                yield batch
+                continue
+            if not self.wait(timeout):
+                yield []
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> KmsgCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def iter_file_events(path: str) -> Iterator[OomEvent]:
+    """Events of a plain or compressed log file (``-`` = stdin), read in place in large chunks.
+    Raises :class:`oomlens.errors.InputError` when it cannot be read."""
+    with open_binary(path) as f:
+        yield from iter_events(f, path)

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from oomlens.errors import AccessDenied, AdjustError, NoSuchProcess, ProcessError, ProcParseError
-from oomlens.types import OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, UNKNOWN, MemInfo, Task, Unknown, VmSysctls
+from oomlens.kernel.types import OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, UNKNOWN, MemInfo, Task, Unknown, VmSysctls
 
 __all__ = [
     "PF_EXITING", "PF_KTHREAD", "PROC_PID_INIT_INO", "PidCgroups", "ProcFS", "ScanStats",
