@@ -160,7 +160,7 @@ def _render_pool(templates: list[str], rnd: random.Random, n: int) -> list[str]:
 def generate(path: str, size_mib: int, every_mib: float, seed: int = 7) -> tuple[int, int]:
     """Write the test log; return (embedded reports, expected events)."""
     sys.path.insert(0, SRC)
-    from oomlens.oomreport import iter_events  # noqa: E402 - bench helper, after path setup
+    from oomlens.oomreport import iter_events
 
     rnd = random.Random(seed)
     kern = _render_pool(KERNEL, rnd, 20000)

@@ -28,8 +28,9 @@ from oomlens.kernel.types import (
 __version__ = "0.1.0"
 
 # The live-data boundary is imported on first use: `import oomlens` stays cheap for the CLI.
-_LAZY = {"ProcFS": "oomlens.sources.procfs", "CgroupFS": "oomlens.sources.cgroupfs", "Snapshot": "oomlens.kernel.snapshot",
-         "take_snapshot": "oomlens.sources.live", "load_snapshot": "oomlens.sources.live", "save_snapshot": "oomlens.sources.live"}
+_LAZY = {"ProcFS": "oomlens.sources.procfs", "CgroupFS": "oomlens.sources.cgroupfs",
+         "Snapshot": "oomlens.kernel.snapshot", "take_snapshot": "oomlens.sources.live",
+         "load_snapshot": "oomlens.sources.live", "save_snapshot": "oomlens.sources.live"}
 
 
 def __getattr__(name: str) -> object:
@@ -40,9 +41,10 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'oomlens' has no attribute {name!r}")
 
 
-__all__ = sorted([
-    "AccessDenied", "CgroupError", "CgroupFS", "InputError", "KernelRelease", "KernelVersionError", "LONG_MIN",
-    "MemInfo", "MemcgLimits", "NoMemoryController", "NoSuchProcess", "OomConstraint", "OomLensError",
-    "OomReportParseError", "PAGE_SIZE", "ProcFS", "ProcParseError", "ProcessError", "Snapshot", "SnapshotError",
-    "Task", "VmSysctls", "ZombieProcess", "__version__", "load_snapshot", "save_snapshot", "take_snapshot",
-])
+__all__ = [
+    "AccessDenied", "CgroupError", "CgroupFS", "InputError", "KernelRelease", "KernelVersionError",
+    "LONG_MIN", "MemInfo", "MemcgLimits", "NoMemoryController", "NoSuchProcess", "OomConstraint",
+    "OomLensError", "OomReportParseError", "PAGE_SIZE", "ProcFS", "ProcParseError", "ProcessError",
+    "Snapshot", "SnapshotError", "Task", "VmSysctls", "ZombieProcess", "__version__", "load_snapshot",
+    "save_snapshot", "take_snapshot",
+]

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from oomlens.cli.main import cli, parse_size
 from oomlens.kernel.snapshot import Snapshot
-from oomlens.sources.live import save_snapshot
 from oomlens.kernel.types import MemcgLimits, MemInfo, Task, VmSysctls
+from oomlens.sources.live import save_snapshot
 
 GIB = 262_144  # pages
 

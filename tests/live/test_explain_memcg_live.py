@@ -27,7 +27,7 @@ def test_explain_names_the_memcg_domain():
             f.write(str(200 << 20))
         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
             f.write(str(child.pid))
-        run = lambda *a: json.loads(subprocess.run([sys.executable, "-m", "oomlens", "explain", str(child.pid),  # noqa: E731
+        run = lambda *a: json.loads(subprocess.run([sys.executable, "-m", "oomlens", "explain", str(child.pid),
                                                     "--json", *a], capture_output=True, text=True, check=True).stdout)
         name = os.path.basename(cg)
         notes = run()["notes"]

@@ -11,8 +11,8 @@ import os
 import pytest
 
 from oomlens.analysis.ranking import rank
-from oomlens.sources.procfs import ProcFS
 from oomlens.sources.live import take_snapshot
+from oomlens.sources.procfs import ProcFS
 
 pytestmark = pytest.mark.live
 
@@ -39,7 +39,7 @@ def test_every_process_oom_score_matches_the_kernel():
                 task = procfs.read_task(pid)
                 before = procfs.read_oom_score(pid)
                 again = procfs.read_task(pid)
-            except Exception:  # noqa: BLE001 - gone since: not a mismatch
+            except Exception:
                 break
             if task != again:
                 continue

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.errors import AccessDenied, NoSuchProcess
-from oomlens.sources.procfs import PF_KTHREAD, PROC_PID_INIT_INO, ProcFS, parse_stat
 from oomlens.kernel.snapshot import Snapshot
+from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.sources.live import take_snapshot
+from oomlens.sources.procfs import PF_KTHREAD, PROC_PID_INIT_INO, ProcFS, parse_stat
 
 pytestmark = pytest.mark.live
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from oomlens.selftest import harness as selftest
 from oomlens.errors import SelftestError
+from oomlens.selftest import harness as selftest
 
 
 def _leftovers(base: str) -> list[str]:

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from oomlens.oomreport import parse_text
 from oomlens.analysis.postmortem import analyze_events
+from oomlens.oomreport import parse_text
 from oomlens.selftest.harness import BUILTIN_SCENARIOS, PAGE_SIZE, Scenario, run_scenario
 
 from . import reference_predictor

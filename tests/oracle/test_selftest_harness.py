@@ -8,13 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
 
-from oomlens.selftest import harness as selftest
 from oomlens.errors import SelftestError
+from oomlens.selftest import harness as selftest
 from oomlens.selftest.harness import (
     BUILTIN_SCENARIOS,
     Holder,
@@ -25,6 +24,7 @@ from oomlens.selftest.harness import (
     parse_kernel_report,
     provoke,
 )
+from oomlens.sources.kernellog import KmsgCursor, parse_kmsg_record
 
 from . import reference_predictor
 
@@ -105,7 +105,7 @@ def test_refuses_a_read_only_hierarchy(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_kmsg_records_are_parsed_and_unescaped() -> None:
-    rec = selftest.parse_kmsg_record(b"3,1234,54552251,-;name\\x20with space: Killed process 7 (a\\x5cb)\n SUBSYSTEM=x\n")
+    rec = parse_kmsg_record(b"3,1234,54552251,-;name\\x20with space: Killed process 7 (a\\x5cb)\n SUBSYSTEM=x\n")
     assert rec == KmsgRecord(1234, 54552251, "name with space: Killed process 7 (a\\b)")
     assert rec.line() == "[   54.552251] name with space: Killed process 7 (a\\b)"
 
@@ -220,7 +220,7 @@ def test_holders_hold_what_they_say(memcg_oracle: str) -> None:
 
 @pytest.mark.oracle
 def test_two_ooms_in_a_row_each_find_their_own_report(memcg_oracle: str) -> None:
-    with selftest.KmsgCursor() as cursor, MemcgSandbox() as a, MemcgSandbox() as b:
+    with KmsgCursor() as cursor, MemcgSandbox() as a, MemcgSandbox() as b:
         a.spawn([Holder("a-small", anon_mib=4), Holder("a-big", anon_mib=12)])
         b.spawn([Holder("b-big", anon_mib=16), Holder("b-small", anon_mib=2)])
         a.arm()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oomlens.analysis.postmortem import analyze_events
 from oomlens.kernel.eras import era_for
 from oomlens.kernel.oom_kill import OomControl, dump_tasks, out_of_memory
-from oomlens.oomreport import parse_text
-from oomlens.analysis.postmortem import analyze_events
 from oomlens.kernel.types import MemcgLimits, MemInfo, Task
+from oomlens.oomreport import parse_text
 
 
 def test_dump_tasks_matches_a_real_6_18_row():
@@ -52,7 +52,7 @@ def test_report_roundtrip_agrees_with_the_model(tasks, release, limit_pages):
                  for t in tasks]
     oc = OomControl(tasks=tasks, meminfo=MemInfo(8_000_000), era=era, memcg=memcg)
     sel = out_of_memory(oc)
-    lines = [f"alloc invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
+    lines = ["alloc invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
              f"CPU: 0 PID: 1 Comm: alloc Not tainted {release}-generic #1",
              f"memory: usage {limit_pages * 4}kB, limit {limit_pages * 4}kB, failcnt 1",
              "memory+swap: usage 0kB, limit 9007199254740988kB, failcnt 0",

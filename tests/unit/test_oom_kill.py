@@ -37,7 +37,7 @@ E32 = era_for("3.2")
 E2632 = era_for("2.6.32")
 
 
-def T(pid=100, **kw):  # noqa: N802 - short builder
+def T(pid=100, **kw):
     kw.setdefault("name", f"t{pid}")
     kw.setdefault("uid", 1000)
     return Task(pid=pid, **kw)

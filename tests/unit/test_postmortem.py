@@ -7,9 +7,9 @@ import json
 
 from click.testing import CliRunner
 
+from oomlens.analysis.postmortem import analyze_events
 from oomlens.cli.main import cli
 from oomlens.oomreport import parse_text
-from oomlens.analysis.postmortem import analyze_events
 
 ROW419 = "[{pid:>7}] {uid:>5} {pid:>5} {vm:>8} {rss:>8} {pt:>8} {swap:>8}         {adj:>5} {name}"
 ROW68 = "[{pid:>7}] {uid:>5} {pid:>5} {vm:>8} {rss:>8} {anon:>8} {file:>8} {shmem:>9} {pt:>8} {swap:>8}         {adj:>5} {name}"
@@ -39,7 +39,8 @@ def report68(rows, victim, *, release="6.8.0-45-generic", ts=100.0, memcg=None, 
         rows = [(2, 1, 4096, 0, "sshd"), (3, 1, 4096, 0, "cron")] + list(rows)
     for r in rows:
         out.append(row_format.format(pid=r[0], uid=0, vm=r[1] * 2, rss=r[1], anon=r[1], file=0, shmem=0,
-                                pt=r[2] if len(r) > 2 else 4096, swap=0, adj=r[3] if len(r) > 3 else 0, name=r[4] if len(r) > 4 else f"p{r[0]}"))
+                                pt=r[2] if len(r) > 2 else 4096, swap=0, adj=r[3] if len(r) > 3 else 0,
+                                name=r[4] if len(r) > 4 else f"p{r[0]}"))
     vname = next((r[4] for r in rows if r[0] == victim and len(r) > 4), f"p{victim}")
     dom = f"oom_memcg={memcg['path']},task_memcg={memcg['path']}" if memcg else "global_oom,task_memcg=/"
     cons = "CONSTRAINT_MEMCG" if memcg else "CONSTRAINT_NONE"
@@ -183,3 +184,16 @@ def test_64k_pages_are_detected_from_the_kill_line():
     # with 4 KiB pages (T//1000 = 25) small would have scored 25116 and the verdict would flip
     assert d["verdict"] == "agrees" and d["model_victim"]["pid"] == 10
     assert next(t for t in d["tasks"] if t["pid"] == 11)["badness"] == 100 + 1 + 1000
+
+
+def test_already_exiting_victim_without_kill_line_gets_a_verdict():
+    # Regression (mypy --strict found it): a report with a task table and "OOM victim ... is already
+    # exiting. Skip killing the task" but no kill line unpacked a 3-tuple into two names and crashed.
+    text = report68([(10, 500), (11, 900), (12, 100)], 11)
+    lines = [line for line in text.splitlines() if "Killed process" not in line and "oom-kill:" not in line]
+    lines.append("[  100.000100] Memory cgroup out of memory: OOM victim 11 (p11) is already exiting. "
+                 "Skip killing the task")
+    (d,) = analyze("\n".join(lines) + "\n")
+    assert d["verdict"] == "agrees" and "already exiting" in d["reason"] and d["model_victim"]["pid"] == 11
+    result = CliRunner().invoke(cli, ["postmortem", "-"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from oomlens.sources.kernellog import iter_file_events
 from oomlens.analysis.postmortem import analyze_events
+from oomlens.sources.kernellog import iter_file_events
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "oomreport" / "corpus"
 EXPECTED = sorted(CORPUS.glob("*.expected.json"))

@@ -16,8 +16,9 @@ def test_all_names_are_exported_and_sorted():
         assert not missing, f"{mod.__name__}.__all__ names missing attributes: {missing}"
 
 
-CORE = ["oomlens", "oomlens.kernel.types", "oomlens.errors", "oomlens.kernel.eras", "oomlens.kernel.oom_kill", "oomlens.analysis.ranking",
-        "oomlens.analysis.postmortem", "oomlens.oomreport", "oomlens.sources.procfs", "oomlens.sources.cgroupfs", "oomlens.kernel.snapshot",
+CORE = ["oomlens", "oomlens.kernel.types", "oomlens.errors", "oomlens.kernel.eras", "oomlens.kernel.oom_kill",
+        "oomlens.kernel.snapshot", "oomlens.analysis.ranking", "oomlens.analysis.postmortem", "oomlens.oomreport",
+        "oomlens.sources.procfs", "oomlens.sources.cgroupfs", "oomlens.sources.live", "oomlens.sources.kernellog",
         "oomlens.selftest.harness"]
 
 

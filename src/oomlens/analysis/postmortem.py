@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oomlens.analysis.ranking import Ranking, explain, rank_tasks
-from oomlens.kernel.eras import ERAS, Era, era_for, parse_version
 from oomlens.errors import KernelVersionError
+from oomlens.kernel.eras import ERAS, Era, era_for, parse_version
 from oomlens.kernel.oom_kill import badness_terms, oom_adj_to_oom_score_adj
-from oomlens.oomreport.model import OomEvent, TaskRow
 from oomlens.kernel.types import MemcgLimits, MemInfo, Task
+from oomlens.oomreport.model import OomEvent, TaskRow
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
@@ -229,7 +229,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         nodes = _nodes(ev.nodemask if constraint == "CONSTRAINT_MEMORY_POLICY" else ev.mems_allowed)
         zones = [z for z in mi.zones if z.present_kb is not None and z.node is not None]
         if nodes and zones:
-            T = (swap_pages or 0) + sum(z.present_kb // page_kb for z in zones if z.node in nodes)  # type: ignore[operator]
+            T = (swap_pages or 0) + sum((z.present_kb or 0) // page_kb for z in zones if z.node in nodes)
             return Domain(constraint, None, meminfo, None, T, False,
                           f"swap + present pages of nodes {sorted(nodes)} (from the zone lines; approximate)")
         return Domain(constraint, None, meminfo, None, None, False,
@@ -392,15 +392,16 @@ class Analyzer:
             notes.append("this table prints only total rss; anon/file/shmem split unknown (sum is exact)")
         if _lacks_swap(ev):
             notes.append("this table format has no swap or page-table columns: scores are lower bounds")
-        T = domain.totalpages
-        t_unknown = T is None
+        t_unknown = domain.totalpages is None
         # with T unknown, only adj terms and the T-scaled root bonuses could change the ranking
         t_matters = t_unknown and (any(t.oom_score_adj != 0 for t in tasks)
                                    or era.root_bonus in ("adj30", "permille30"))
-        if t_unknown:
+        if domain.totalpages is None:
             T = max(sum(t.rss for t in tasks), 1000)
             if t_matters:
                 notes.append(domain.how)
+        else:
+            T = domain.totalpages
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
@@ -439,7 +440,7 @@ class Analyzer:
                           "bonus make the ranking depend on it", ranking, model_victim)
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
-                pid, name = ev.already_exiting[0]
+                pid, name, _kind = ev.already_exiting[0]
                 agree = model_victim is not None and model_victim.pid == pid
                 return result("agrees" if agree else "disagrees",
                               f"the kernel chose {pid} ({name}), already exiting, and skipped the kill"
@@ -471,17 +472,18 @@ class Analyzer:
                          + ("a child sacrificed in its place (parent/child links are not in logs)"
                             if era.sacrifice_child else "another process of the same selection"))
         if agree_chosen:
-            why = None
+            detail: str | None = None
             if score_check is not None and not score_check["matches"]:
-                why = f"same victim; printed score {score_check['printed']} vs model {score_check['model']}: " \
-                      + score_check["why"]
-            return result("agrees", why, ranking, model_victim, score_check=score_check, explanation=explanation)
+                detail = f"same victim; printed score {score_check['printed']} vs model {score_check['model']}: " \
+                    + score_check["why"]
+            return result("agrees", detail, ranking, model_victim, score_check=score_check, explanation=explanation)
         # disagreement: find the most likely cause
         for e, r in zip(eras[1:], rankings[1:]):
             if r.selection.chosen is not None and r.selection.chosen.pid == kernel_chosen:
                 notes.append(f"the {e.name} rules (also consistent with this format) pick the kernel's victim")
                 return result("agrees", f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
                               r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid))
+        assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
             implied = f" ({score_check['implied']})" if score_check and not score_check["matches"] else ""

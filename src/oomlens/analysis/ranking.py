@@ -1,6 +1,7 @@
 """Public analysis API: rank a snapshot with the kernel model, explain one task, predict kill orders.
 
-Pure: the snapshot comes from the caller. The CLI is a thin edge over these functions; ``Ranking.to_dict()`` is the ``oomlens top --json`` contract.
+Pure: the snapshot comes from the caller. The CLI is a thin edge over these functions;
+``Ranking.to_dict()`` is the ``oomlens top --json`` contract.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomlens.kernel.eras import Era, era_for
 from oomlens.errors import KernelVersionError, NoSuchProcess
+from oomlens.kernel.eras import Era, era_for
 from oomlens.kernel.oom_kill import (
     BadnessTerms,
     Evaluation,

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -182,7 +182,8 @@ SORT_KEYS = {
 
 @cli.command(epilog=exit_codes.HELP)
 @with_domain
-@click.option("-n", "limit", type=click.IntRange(min=1), default=None, help="Show the first N tasks (default: 20 in a terminal, all with --json).")
+@click.option("-n", "limit", type=click.IntRange(min=1), default=None,
+              help="Show the first N tasks (default: 20 in a terminal, all with --json).")
 @click.option("--all", "include_all", is_flag=True, help="Include tasks that are not eligible, with the reason.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (memory in pages).")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="badness", show_default=True,
@@ -198,7 +199,7 @@ def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc:
     rows = ranking.tasks if include_all else ranking.eligible
     key = SORT_KEYS[sort]
     if key is not None:
-        rows = sorted(rows, key=key)  # type: ignore[arg-type]
+        rows = sorted(rows, key=key)
     if limit is not None:
         rows = rows[:limit]
     if as_json:
@@ -236,8 +237,8 @@ def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str
 def _memcg_domains_note(pid: int, proc: str) -> list[str]:
     """A process in a memory cgroup with a limit (its own or an ancestor's) has a second, usually tighter,
     OOM domain: say so, with the command that ranks it there."""
-    from oomlens.sources.cgroupfs import CgroupFS
     from oomlens.errors import OomLensError as _Err
+    from oomlens.sources.cgroupfs import CgroupFS
     from oomlens.sources.procfs import ProcFS
 
     try:
@@ -351,7 +352,7 @@ def selftest(as_json: bool, names: tuple[str, ...], list_only: bool) -> None:
     Needs root and a writable memory cgroup. Never touches the global domain; always removes its cgroups
     and processes.
     """
-    from oomlens.selftest.harness import harness as st
+    from oomlens.selftest import harness as st
 
     scenarios = list(st.BUILTIN_SCENARIOS)
     if names:
@@ -400,11 +401,12 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
     FILE may be plain or gzip-compressed, '-' for stdin; with no FILE, this host's kernel log
     (journal if present, else the ring buffer). Exit 0 whenever the input was read, even with no OOM event.
     """
-    from oomlens.oomreport import iter_events
-    from oomlens.sources.kernellog import iter_file_events
     from oomlens.analysis.postmortem import analyze_events
+    from oomlens.oomreport.model import OomEvent
+    from oomlens.oomreport.scan import iter_events
+    from oomlens.sources.kernellog import iter_file_events
 
-    def events():  # type: ignore[no-untyped-def]
+    def events() -> Iterator[OomEvent]:
         if not files:
             from oomlens.sources.kernellog import iter_kernel_log_lines
 

@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from oomlens.cli.exit_codes import code_for
 from oomlens.errors import InputError
 from oomlens.oomreport.model import OomEvent
-from oomlens.sources.kernellog import iter_file_events
 from oomlens.oomreport.scan import iter_events
-from oomlens.sources.kernellog import iter_kernel_log_lines
+from oomlens.sources.kernellog import iter_file_events, iter_kernel_log_lines
 
 
 def _line(ev: OomEvent) -> str:

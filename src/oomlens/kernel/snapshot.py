@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import posixpath
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any

@@ -16,26 +16,41 @@ Standard library only.
 
 from __future__ import annotations
 
-
 from oomlens.oomreport.model import (
-    CpuLine, InvokedLine, KillLine, MemcgBlock, MemInfoBlock, OomEvent, ReaperLine,
-    SelectionLine, SummaryLine, TaskRow, TaskTable, ZoneInfo,
+    CpuLine,
+    InvokedLine,
+    KillLine,
+    MemcgBlock,
+    MemInfoBlock,
+    OomEvent,
+    ReaperLine,
+    SelectionLine,
+    SummaryLine,
+    TaskRow,
+    TaskTable,
+    ZoneInfo,
 )
 from oomlens.oomreport.parse import (
-    parse_dump_header, parse_dump_stack_print_info, parse_dump_tasks, parse_dump_tasks_header,
-    parse_dump_tasks_row, parse_mem_cgroup_print_oom_info, parse_oom_kill_process,
-    parse_oom_reaper, parse_oom_summary, parse_show_mem,
+    parse_dump_header,
+    parse_dump_stack_print_info,
+    parse_dump_tasks,
+    parse_dump_tasks_header,
+    parse_dump_tasks_row,
+    parse_mem_cgroup_print_oom_info,
+    parse_oom_kill_process,
+    parse_oom_reaper,
+    parse_oom_summary,
+    parse_show_mem,
 )
 from oomlens.oomreport.scan import iter_events
 
-__all__ = sorted([
-    "CpuLine", "InvokedLine", "KillLine", "MemcgBlock", "MemInfoBlock", "OomEvent", "ReaperLine",
-    "SelectionLine", "SummaryLine", "TaskRow", "TaskTable", "ZoneInfo", "iter_events",
-    "parse_dump_header", "parse_dump_stack_print_info", "parse_dump_tasks",
-    "parse_dump_tasks_header", "parse_dump_tasks_row", "parse_mem_cgroup_print_oom_info",
-    "parse_oom_kill_process", "parse_oom_reaper", "parse_oom_summary", "parse_show_mem",
-    "parse_text",
-])
+__all__ = [
+    "CpuLine", "InvokedLine", "KillLine", "MemInfoBlock", "MemcgBlock", "OomEvent", "ReaperLine",
+    "SelectionLine", "SummaryLine", "TaskRow", "TaskTable", "ZoneInfo", "iter_events", "parse_dump_header",
+    "parse_dump_stack_print_info", "parse_dump_tasks", "parse_dump_tasks_header", "parse_dump_tasks_row",
+    "parse_mem_cgroup_print_oom_info", "parse_oom_kill_process", "parse_oom_reaper", "parse_oom_summary",
+    "parse_show_mem", "parse_text",
+]
 
 
 def parse_text(text: str, source: str = "<text>") -> list[OomEvent]:

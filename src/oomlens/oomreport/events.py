@@ -34,12 +34,27 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from oomlens.oomreport.model import (
-    CpuLine, InvokedLine, KillLine, MemcgBlock, MemInfoBlock, OomEvent, ReaperLine,
-    SelectionLine, SummaryLine, TaskRow, TaskTable, ZoneInfo,
+    CpuLine,
+    InvokedLine,
+    KillLine,
+    MemcgBlock,
+    MemInfoBlock,
+    OomEvent,
+    ReaperLine,
+    SelectionLine,
+    SummaryLine,
+    TaskRow,
+    TaskTable,
+    ZoneInfo,
 )
 from oomlens.oomreport.normalize import LogLine, clock_seconds
 from oomlens.oomreport.parse import (
-    OOM_FRAMES, Kind, classify, parse_dump_tasks_row, parse_oom_summary, table_variant,
+    OOM_FRAMES,
+    Kind,
+    classify,
+    parse_dump_tasks_row,
+    parse_oom_summary,
+    table_variant,
 )
 
 __all__ = ["Item", "Assembler", "process_region", "is_reversed"]

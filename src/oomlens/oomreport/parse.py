@@ -28,7 +28,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from oomlens.oomreport.model import (
-    CpuLine, InvokedLine, KillLine, ReaperLine, SelectionLine, SummaryLine, TaskRow, TaskTable,
+    CpuLine,
+    InvokedLine,
+    KillLine,
+    ReaperLine,
+    SelectionLine,
+    SummaryLine,
+    TaskRow,
+    TaskTable,
     ZoneInfo,
 )
 

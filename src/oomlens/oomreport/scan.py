@@ -72,7 +72,8 @@ CHUNK_SIZE = 8 << 20
 LOOKBACK_BYTES = 512 << 10
 LOOKBACK_LINES = 20000
 LOOKBACK_QUIET = 12
-LOOKBACK_QUIET_AFTER_HEADER = LOOKBACK_QUIET  # before "invoked oom-killer" only a sysrq line belongs, but noise may sit between (fast path == scan_all)
+# before "invoked oom-killer" only a sysrq line belongs, but noise may sit between (fast path == scan_all)
+LOOKBACK_QUIET_AFTER_HEADER = LOOKBACK_QUIET
 QUIET_CLOSE = 12
 MAX_REGION_LINES = 50_000
 MAX_LINE_BYTES = 1 << 20

@@ -46,13 +46,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from oomlens.errors import InputError, SelftestError
-from oomlens.sources.kernellog import KmsgCursor, KmsgRecord, parse_kmsg_record
+from oomlens.sources.kernellog import KmsgCursor, KmsgRecord
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MiB = 1 << 20
@@ -145,6 +144,10 @@ class _Mount:
     superopts: frozenset[str]
 
 
+def _unescape_octal(s: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), s)
+
+
 def _mounts(mountinfo: str = "/proc/self/mountinfo") -> list[_Mount]:
     out = []
     for line in _read(mountinfo).splitlines():
@@ -154,8 +157,7 @@ def _mounts(mountinfo: str = "/proc/self/mountinfo") -> list[_Mount]:
         lf, rf = left.split(), right.split()
         if len(lf) < 5 or len(rf) < 3:
             continue
-        unesc = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), s)  # noqa: E731
-        out.append(_Mount(unesc(lf[4]), unesc(lf[3]), rf[0], frozenset(rf[2].split(","))))
+        out.append(_Mount(_unescape_octal(lf[4]), _unescape_octal(lf[3]), rf[0], frozenset(rf[2].split(","))))
     return out
 
 
@@ -273,6 +275,7 @@ def parse_kernel_report(text: str) -> KernelReport:
     if not events:
         raise SelftestError("no 'Killed process' line in the report")
     ev = events[-1]  # the text ends with this OOM's kill line
+    assert ev.victim_pid is not None
     tasks = {r.pid: {k: getattr(r, k) for k in _ROW_KEYS if getattr(r, k) is not None}
              for r in (ev.table.rows if ev.table is not None else ())}
     return KernelReport(text=text, victim_pid=ev.victim_pid, victim_name=ev.victim_name or "",
@@ -740,7 +743,7 @@ def sweep_stale(base: str) -> list[str]:
     Holders of a harness that died exit by themselves (stdin EOF), which leaves empty cgroups behind.
     Processes are never touched here. Returns the removed paths.
     """
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(base)
     except OSError:

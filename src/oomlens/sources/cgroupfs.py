@@ -244,7 +244,8 @@ class CgroupFS:
                 path=cg.path,
                 version=1,
                 memory_max=self._bytes_to_pages(_read_text(f"{d}/memory.limit_in_bytes"), f"{d}/memory.limit_in_bytes"),
-                memsw_max=self._bytes_to_pages(_read_text(f"{d}/memory.memsw.limit_in_bytes"), f"{d}/memory.memsw.limit_in_bytes"),
+                memsw_max=self._bytes_to_pages(_read_text(f"{d}/memory.memsw.limit_in_bytes"),
+                                               f"{d}/memory.memsw.limit_in_bytes"),
                 swappiness=self._int(swappiness_text, f"{d}/memory.swappiness") if swappiness_text
                 else self._global_swappiness(global_swappiness),
                 usage=self._usage(f"{d}/memory.usage_in_bytes"),

@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 import re
 import select
+import sys
 import uuid
-from dataclasses import dataclass
 from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from oomlens.errors import InputError
@@ -39,7 +39,7 @@ def _open(path: str) -> tuple[Any, Any]:
         owned = None
     else:
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by open_binary
+            f = open(path, "rb")
         except FileNotFoundError:
             raise InputError(path, "no such file", hint="check the path; use '-' for stdin") from None
         except IsADirectoryError:
@@ -88,14 +88,14 @@ class _Guarded(io.RawIOBase):
         try:
             n: int | None = self._s.readinto(b)
             return n
-        except Exception as e:  # OSError, EOFError, zlib.error, lzma.LZMAError, ...
+        except Exception as e:  # noqa: BLE001 - OSError, EOFError, zlib.error, lzma.LZMAError, ...
             raise self._fail(e) from None
 
     def read(self, size: int | None = -1, /) -> bytes:
         try:
             data: bytes = self._s.read(size)
             return data
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - as readinto
             raise self._fail(e) from None
 
 
@@ -170,7 +170,7 @@ def _run_lines(cmd: list[str]) -> Generator[str, None, tuple[str, str]]:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
     except OSError as e:
-        return False, str(e)
+        return "failed", str(e)
     produced = no_journal = False
     assert proc.stdout is not None and proc.stderr is not None
     try:

@@ -33,7 +33,7 @@ def load(path: str) -> dict[str, Any]:
         return json.load(f)  # type: ignore[no-any-return]
 
 
-def actual(ev: OomEvent, key: str) -> Any:  # noqa: C901 - a flat table of facts
+def actual(ev: OomEvent, key: str) -> Any:
     memcg, mi, table, inv = ev.memcg, ev.meminfo, ev.table, ev.invoked
     k0 = ev.killed[0] if ev.killed else None
     sel = ev.selection

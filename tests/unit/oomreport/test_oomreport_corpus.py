@@ -11,11 +11,10 @@ import json
 import os
 
 import pytest
+from oomreport_expect import DATA, check_file, expected_paths
 
 from oomlens.oomreport import iter_events
-from oomlens.sources.kernellog import iter_file_events
-from oomlens.sources.kernellog import iter_chunks
-from oomreport_expect import DATA, check_file, expected_paths
+from oomlens.sources.kernellog import iter_chunks, iter_file_events
 
 CORPUS = os.path.join(DATA, "corpus")
 EXPECTED = expected_paths("corpus")

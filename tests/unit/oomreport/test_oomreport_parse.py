@@ -5,9 +5,18 @@ from __future__ import annotations
 import pytest
 
 from oomlens.oomreport import (
-    KillLine, SelectionLine, parse_dump_header, parse_dump_stack_print_info, parse_dump_tasks,
-    parse_dump_tasks_header, parse_dump_tasks_row, parse_mem_cgroup_print_oom_info,
-    parse_oom_kill_process, parse_oom_reaper, parse_oom_summary, parse_show_mem,
+    KillLine,
+    SelectionLine,
+    parse_dump_header,
+    parse_dump_stack_print_info,
+    parse_dump_tasks,
+    parse_dump_tasks_header,
+    parse_dump_tasks_row,
+    parse_mem_cgroup_print_oom_info,
+    parse_oom_kill_process,
+    parse_oom_reaper,
+    parse_oom_summary,
+    parse_show_mem,
 )
 from oomlens.oomreport.parse import Kind, classify, frame_function, table_variant
 

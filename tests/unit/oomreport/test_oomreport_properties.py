@@ -8,10 +8,10 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oomreport_expect import DATA
 
 from oomlens.oomreport import OomEvent, iter_events
 from oomlens.oomreport.normalize import _normalize_fast, _normalize_general
-from oomreport_expect import DATA
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

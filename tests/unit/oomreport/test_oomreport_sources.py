@@ -15,14 +15,13 @@ import subprocess
 import sys
 
 import pytest
+from oomreport_expect import DATA
 
 import oomlens.oomreport as oomreport
 from oomlens.errors import InputError
 from oomlens.oomreport import iter_events, model
-from oomlens.sources.kernellog import iter_file_events
 from oomlens.sources import kernellog as sources
-from oomlens.sources.kernellog import iter_chunks, iter_kernel_log_lines, open_binary
-from oomreport_expect import DATA
+from oomlens.sources.kernellog import iter_chunks, iter_file_events, iter_kernel_log_lines, open_binary
 
 LOG = os.path.join(DATA, "corpus", "023-oomanalyser-ubuntu2110-sysrq.log")
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -81,7 +80,7 @@ def test_truncated_gzip_raises_input_error(tmp_path) -> None:
 def test_stdin_and_cli(tmp_path) -> None:
     p = tmp_path / "in.gz"
     p.write_bytes(gzip.compress(_bytes()))
-    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "oomlens.cli.oomreport_dump", *a],  # noqa: E731
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "oomlens.cli.oomreport_dump", *a],
                                           capture_output=True, env=ENV, timeout=60, **kw)
     r = run("-", input=_bytes())
     assert r.returncode == 0 and r.stdout.decode().startswith("-:1-69 CONSTRAINT_NONE: killed 651")

@@ -7,10 +7,10 @@ import os
 import re
 
 import pytest
+from oomreport_expect import DATA
 
 from oomlens.oomreport import OomEvent, iter_events, parse_text
 from oomlens.oomreport.normalize import Normalizer
-from oomreport_expect import DATA
 
 CORPUS = os.path.join(DATA, "corpus")
 SYNTH = os.path.join(DATA, "synthetic")

@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import pytest
-
 from oomreport_expect import DATA
 
 CHILD = textwrap.dedent(r"""

@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from oomreport_expect import check_file, expected_paths
 
 from oomlens.oomreport import iter_events
-from oomlens.sources.kernellog import iter_file_events
-from oomlens.sources.kernellog import iter_chunks
-from oomreport_expect import check_file, expected_paths
+from oomlens.sources.kernellog import iter_chunks, iter_file_events
 
 EXPECTED = expected_paths("synthetic")
 

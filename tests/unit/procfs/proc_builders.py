@@ -56,9 +56,9 @@ def escape_name(name: str | bytes) -> bytes:
 
 
 def status_bytes(t: FakeTask) -> bytes:
-    kb = lambda v: f"{v:8d} kB"  # noqa: E731
+    kb = lambda v: f"{v:8d} kB"
     lines = [b"Name:\t" + escape_name(t.name)]
-    add = lambda k, v: lines.append(f"{k}:\t{v}".encode())  # noqa: E731
+    add = lambda k, v: lines.append(f"{k}:\t{v}".encode())
     add("Umask", "0022")
     add("State", {"S": "S (sleeping)", "R": "R (running)", "Z": "Z (zombie)", "I": "I (idle)",
                   "D": "D (disk sleep)"}.get(t.state, t.state))

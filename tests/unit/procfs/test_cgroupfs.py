@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from proc_builders import FakeTask, make_cgroup_v1, make_cgroup_v2
 
-from oomlens.sources.cgroupfs import Cgroup, CgroupFS, is_descendant, oom_group_target, parent_of
 from oomlens.errors import CgroupError, NoMemoryController
 from oomlens.kernel.types import MemcgLimits
+from oomlens.sources.cgroupfs import Cgroup, CgroupFS, is_descendant, oom_group_target, parent_of
 
 MiB = 1 << 20
 

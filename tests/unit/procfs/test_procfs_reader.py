@@ -11,8 +11,8 @@ from proc_builders import OTHER_PID_NS, FakeTask, add_task, status_bytes
 
 import oomlens.sources.procfs as procfs_mod
 from oomlens.errors import AccessDenied, AdjustError, NoSuchProcess, ProcParseError
-from oomlens.sources.procfs import PF_EXITING, PF_KTHREAD, ProcFS, ScanStats
 from oomlens.kernel.types import UNKNOWN, MemInfo, VmSysctls
+from oomlens.sources.procfs import PF_EXITING, PF_KTHREAD, ProcFS, ScanStats
 
 CAP_ADMIN_RESOURCE = (1 << 21) | (1 << 24)
 

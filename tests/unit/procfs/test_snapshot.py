@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from proc_builders import FakeTask, make_cgroup_v1, make_cgroup_v2
 
-from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.errors import CgroupError, SnapshotError
-from oomlens.sources.procfs import ProcFS
 from oomlens.kernel.snapshot import FORMAT, Snapshot, restrict_to_cgroup
-from oomlens.sources.live import load_snapshot, save_snapshot, take_snapshot
 from oomlens.kernel.types import UNKNOWN, MemcgLimits, MemInfo, Task, VmSysctls
+from oomlens.sources.cgroupfs import CgroupFS
+from oomlens.sources.live import load_snapshot, save_snapshot, take_snapshot
+from oomlens.sources.procfs import ProcFS
 
 MiB = 1 << 20
 

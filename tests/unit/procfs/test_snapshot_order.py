@@ -12,9 +12,9 @@ from proc_builders import FakeTask
 import oomlens.sources.procfs as procfs_mod
 from oomlens.analysis.ranking import rank
 from oomlens.errors import NoSuchProcess, ProcessError
-from oomlens.sources.procfs import ProcFS
 from oomlens.kernel.snapshot import Snapshot
 from oomlens.sources.live import take_snapshot
+from oomlens.sources.procfs import ProcFS
 
 # Creation order (start ticks): 1, 2, 32700, 32750, 305, 310, 320, 330 -- pids wrapped after 32750.
 # Every user task has the same memory, hence the same badness: only the scan order decides.
