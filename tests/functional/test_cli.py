@@ -57,7 +57,8 @@ def test_top_json_contract(snapfile):
     assert doc["victim"]["pid"] == 300 and doc["victim"]["badness"] == 65536 + 500 * 1048
     assert [t["pid"] for t in doc["tasks"]] == [300, 200, 100]
     assert doc["domain"] == {"constraint": "CONSTRAINT_NONE", "cgroup": None, "totalpages": 4 * GIB,
-                             "global_totalpages": 4 * GIB, "page_size": 4096}
+                             "global_totalpages": 4 * GIB, "page_size": 4096, "requested_cgroup": None,
+                             "oom_kill_disabled": False}
     assert doc["kernel"] == {"release": "6.18.44", "era": "5.9+"}
     pg = next(t for t in doc["tasks"] if t["pid"] == 100)
     assert pg["badness"] == GIB + 512 - 900 * 1048 and pg["pgtables_pages"] == 512

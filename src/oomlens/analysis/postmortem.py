@@ -20,11 +20,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomlens.analysis.ranking import Ranking, explain, rank_tasks
+from oomlens.analysis.domain import recovered_domain
+from oomlens.analysis.ranking import Ranking, explain, rank_domain
 from oomlens.errors import KernelVersionError
 from oomlens.kernel.eras import ERAS, Era, era_for, parse_version
-from oomlens.kernel.oom_kill import badness_terms, oom_adj_to_oom_score_adj
-from oomlens.kernel.types import MemcgLimits, MemInfo, Task
+from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj
+from oomlens.kernel.types import MemcgLimits, MemInfo, OomConstraint, Task
 from oomlens.oomreport.model import OomEvent, TaskRow
 
 PAGE_KB = 4
@@ -204,16 +205,14 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         if swap_pages is None and swap_lb and swap_room is not None and swap_lb >= swap_room:
             swap_pages = swap_lb
         exact = swap_room == 0 or swap_pages is not None
-        mi2 = MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0)
-        from oomlens.analysis.ranking import constraint_totalpages
-
-        T = constraint_totalpages(mi2, memcg, era if era.memcg_limit != "none" else era_for("3.10"))
+        T = mem_cgroup_get_max(memcg, era if era.memcg_limit != "none" else era_for("3.10"), swap_pages or 0) or 1
         how = f"memcg limit {mb.limit_kb} kB"
         if swap_room:
             how += (f" + swap (min of the memcg's swap room and the host's {swap_pages}+ swap pages)"
                     if swap_pages is not None else "; the host's total swap is not in a memcg report "
                     "(assumed 0; swappiness also assumed non-zero)")
-        return Domain(constraint, path, mi2, memcg, T, exact and era.memcg_limit != "none", how)
+        return Domain(constraint, path, MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0), memcg, T,
+                      exact and era.memcg_limit != "none", how)
     if mi is None or mi.pages_ram is None:
         return Domain(constraint, None, MemInfo(0, swap_pages or 0), None, None, False,
                       "no Mem-Info totals printed: T unknown")
@@ -423,9 +422,9 @@ class Analyzer:
                     era_source += f"; the printed score {ev.selection.score} matches {era.name} rules"
                 T = T2
         release = printed_release(ev) or "unknown"
-        meminfo, memcg = _domain_args(domain, T)
-        rankings = [rank_tasks(tasks, meminfo, release=release, era=e, memcg=memcg, page_size=page_kb * 1024)
-                    for e in eras]
+        od = recovered_domain(tasks, domain.meminfo, totalpages=T, page_size=page_kb * 1024, memcg=domain.memcg,
+                              constraint=OomConstraint(domain.constraint), exact=domain.exact)
+        rankings = [rank_domain(od, release=release, era=e) for e in eras]
         ranking = rankings[0]
         sel = ranking.selection
         model_chosen = sel.chosen
@@ -496,15 +495,6 @@ class Analyzer:
 
 def _lacks_swap(ev: OomEvent) -> bool:
     return ev.table is not None and bool(ev.table.rows) and ev.table.rows[0].swapents is None
-
-
-def _domain_args(domain: Domain, T: int) -> tuple[MemInfo, MemcgLimits | None]:
-    """MemInfo and memcg limits that make constrained_alloc produce exactly the recovered T."""
-    if domain.memcg is not None:
-        m = domain.memcg
-        return MemInfo(0, 0), MemcgLimits(path=m.path, version=m.version, memory_max=T, swap_max=0, swappiness=0)
-    swap = domain.meminfo.total_swap_pages
-    return MemInfo(totalram_pages=max(T - swap, 0), total_swap_pages=swap), None
 
 
 def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,

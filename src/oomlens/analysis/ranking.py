@@ -11,21 +11,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from oomlens.analysis.domain import OomDomain, snapshot_domain
 from oomlens.errors import KernelVersionError, NoSuchProcess
 from oomlens.kernel.eras import Era, era_for
 from oomlens.kernel.oom_kill import (
     BadnessTerms,
     Evaluation,
     OomControl,
+    OomOutcome,
     Selection,
     badness_terms,
-    constrained_alloc,
     kill_order,
     out_of_memory,
     proc_oom_score,
     ranked,
 )
-from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task, VmSysctls
+from oomlens.kernel.snapshot import Snapshot
+from oomlens.kernel.types import LONG_MIN, OomConstraint, Task, VmSysctls
 
 UNOBSERVABLE = (
     "MMF_OOM_SKIP (a victim already reaped), in_vfork and swapoff/KSM origin tasks are invisible in "
@@ -90,15 +92,32 @@ class Ranking:
 
     release: str
     era: Era
-    constraint: OomConstraint
-    cgroup: str | None
-    totalpages: int
-    global_totalpages: int
+    domain: OomDomain
     tasks: list[ScoredTask]
     selection: Selection
-    page_size: int = 4096
     notes: list[str] = field(default_factory=list)
     unreadable: int = 0
+
+    @property
+    def constraint(self) -> OomConstraint:
+        return self.domain.constraint
+
+    @property
+    def cgroup(self) -> str | None:
+        """The domain's memory cgroup (None: global)."""
+        return self.domain.cgroup
+
+    @property
+    def totalpages(self) -> int:
+        return self.domain.totalpages
+
+    @property
+    def global_totalpages(self) -> int:
+        return self.domain.global_totalpages
+
+    @property
+    def page_size(self) -> int:
+        return self.domain.page_size
 
     @property
     def victim(self) -> ScoredTask | None:
@@ -124,7 +143,11 @@ class Ranking:
     def task_dicts(self, tasks: Iterable[ScoredTask] | None = None) -> Iterator[dict[str, Any]]:
         """The rows of :meth:`to_dict`'s ``tasks``, one at a time (for output written as it is encoded)."""
         page_size = self.page_size
-        return (t.to_dict(page_size) for t in (self.tasks if tasks is None else tasks))
+        rows = self.tasks if tasks is None else tasks
+        marked = self.domain.marked
+        if self.domain.requested_cgroup is None:
+            return (t.to_dict(page_size) for t in rows)
+        return ({**t.to_dict(page_size), "in_requested_cgroup": t.task.pid in marked} for t in rows)
 
     def to_dict(self, tasks: Iterable[ScoredTask] | None = None) -> dict[str, Any]:
         """The ``top --json`` document; ``tasks`` (default: all, in kill order) are the rows to include."""
@@ -133,7 +156,9 @@ class Ranking:
         return {
             "kernel": {"release": self.release, "era": self.era.name},
             "domain": {"constraint": self.constraint.value, "cgroup": self.cgroup, "totalpages": self.totalpages,
-                       "global_totalpages": self.global_totalpages, "page_size": self.page_size},
+                       "global_totalpages": self.global_totalpages, "page_size": self.page_size,
+                       "requested_cgroup": self.domain.requested_cgroup,
+                       "oom_kill_disabled": self.domain.oom_kill_disabled},
             "victim": v.to_dict(self.page_size) if v else None,
             "chosen_pid": sel.chosen.pid if sel.chosen else None,
             "outcome": sel.outcome,
@@ -146,31 +171,19 @@ class Ranking:
         }
 
 
-# --------------------------------------------------------------------------- building the domain
+# --------------------------------------------------------------------------- ranking a domain
 
-def _snapshot_parts(snapshot: Any) -> tuple[str, MemInfo, VmSysctls, list[Task], MemcgLimits | None, int, float]:
-    tasks = list(snapshot.tasks)
-    memcg = getattr(snapshot, "cgroup", None)
-    members = getattr(snapshot, "cgroup_pids", None)
-    if memcg is not None and members is not None:
-        by_pid = {t.pid: t for t in tasks}
-        tasks = [by_pid[p] for p in members if p in by_pid]
-    return (snapshot.kernel_release, snapshot.meminfo, getattr(snapshot, "sysctls", VmSysctls()), tasks, memcg,
-            getattr(snapshot, "page_size", 4096), float(getattr(snapshot, "uptime_s", 0.0) or 0.0))
-
-
-def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel: str | None = None,
-               era: Era | None = None, memcg: MemcgLimits | None = None, sysctls: VmSysctls | None = None, page_size: int = 4096,
-               uptime_s: float = 0.0, oom_groups: dict[str, bool] | None = None,
-               notes: Iterable[str] = (), unreadable: int = 0) -> Ranking:
-    """Score ``tasks`` (in the kernel's scan order) as kernel ``kernel`` (default: ``release``) would;
-    ``era`` overrides both (the post-mortem picks eras from log formats)."""
-    era = era or era_for(kernel or release)
-    oc = OomControl(tasks=list(tasks), meminfo=meminfo, era=era, memcg=memcg, sysctls=sysctls or VmSysctls(),
-                    uptime_s=uptime_s, oom_groups=oom_groups or {})
-    sel = out_of_memory(oc, page_size=page_size)
-    global_T = meminfo.totalram_pages + meminfo.total_swap_pages
-    order = kill_order(sel.evaluations, era, memcg=memcg is not None)
+def rank_domain(domain: OomDomain, *, release: str, era: Era, kernel: str | None = None,
+                sysctls: VmSysctls | None = None, uptime_s: float = 0.0, oom_groups: dict[str, bool] | None = None,
+                notes: Iterable[str] = (), unreadable: int = 0) -> Ranking:
+    """Score the domain's tasks (in the kernel's scan order) with ``era``'s rules; ``kernel`` is the version the
+    user asked for (notes only)."""
+    oc = domain.control(era)
+    oc.sysctls = sysctls or VmSysctls()
+    oc.uptime_s = uptime_s
+    oc.oom_groups = oom_groups or {}
+    sel = out_of_memory(oc, page_size=domain.page_size)
+    order = kill_order(sel.evaluations, era, memcg=domain.memcg is not None)
     scored: list[ScoredTask] = []
     n = 0
     for ev in order:
@@ -179,14 +192,13 @@ def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel:
             r: int | None = n
         else:
             r = None
-        scored.append(ScoredTask(ev, _proc_score(ev, oc, global_T, page_size), r))
-    all_notes = list(notes) + list(UNOBSERVABLE) + _era_notes(era, release, kernel, memcg)
+        scored.append(ScoredTask(ev, _proc_score(ev, oc, domain.global_totalpages, domain.page_size), r))
+    all_notes = list(notes) + list(domain.notes) + list(UNOBSERVABLE) + _era_notes(era, release, kernel)
     all_notes = list(dict.fromkeys(all_notes))
     if any("uid 0" in a for ev in order for a in ev.badness.assumptions):
         all_notes.append("CAP_SYS_ADMIN not known for some tasks: the root bonus was approximated by uid 0")
-    return Ranking(release=release, era=era, constraint=oc.constraint, cgroup=memcg.path if memcg else None,
-                   totalpages=oc.totalpages, global_totalpages=global_T, tasks=scored, selection=sel,
-                   page_size=page_size, notes=all_notes, unreadable=unreadable)
+    return Ranking(release=release, era=era, domain=domain, tasks=scored, selection=sel, notes=all_notes,
+                   unreadable=unreadable)
 
 
 def _proc_score(ev: Evaluation, oc: OomControl, global_T: int, page_size: int) -> int:
@@ -203,7 +215,7 @@ def _proc_score(ev: Evaluation, oc: OomControl, global_T: int, page_size: int) -
     return proc_oom_score(pts, global_T, era)
 
 
-def _era_notes(era: Era, release: str, kernel: str | None, memcg: MemcgLimits | None) -> list[str]:
+def _era_notes(era: Era, release: str, kernel: str | None) -> list[str]:
     notes = []
     try:
         host_era: Era | None = era_for(release)
@@ -217,46 +229,16 @@ def _era_notes(era: Era, release: str, kernel: str | None, memcg: MemcgLimits | 
     if era.scoring == "signed" and host_era is not None and host_era.first >= (6, 2, 0):
         notes.append("since 6.2 the kernel scores with approximate per-CPU RSS counters; /proc shows precise "
                      "sums (since ~6.16). They can differ by about batch x CPUs pages per counter")
-    if memcg is None:
-        notes.append("global domain shown; an allocation constrained by a cpuset or mempolicy uses a smaller T")
     return notes
 
 
-def effective_memcg(memcg: MemcgLimits, ancestors: Sequence[MemcgLimits]) -> tuple[MemcgLimits | None, str | None]:
-    """The limits an OOM in ``memcg``'s subtree would use, and a note when they are not its own.
-
-    A cgroup without a memory limit cannot run out of memory by itself: the OOM happens in its nearest
-    ancestor with a limit (whose whole subtree competes), or it is a global OOM.
-    """
-    if memcg.memory_max is not None:
-        return memcg, None
-    for anc in ancestors:  # parent first
-        if anc.memory_max is not None:
-            return (dataclasses.replace(anc, path=memcg.path),
-                    f"cgroup {memcg.path} has no memory limit: an OOM there happens in its ancestor {anc.path} "
-                    f"(limit {anc.memory_max} pages), whose other members compete too; T is that limit "
-                    f"(see them all with --cgroup {anc.path})")
-    return None, (f"cgroup {memcg.path} and its ancestors have no memory limit: only a global OOM can kill "
-                  "its processes; shown with the global T")
-
-
-def rank(snapshot: Any, *, kernel: str | None = None) -> Ranking:
-    """Rank a :class:`oomlens.kernel.snapshot.Snapshot` (global, or the snapshot's cgroup when it has one)."""
-    release, meminfo, sysctls, tasks, memcg, page_size, uptime = _snapshot_parts(snapshot)
-    groups = dict(getattr(snapshot, "oom_groups", None) or {})
-    notes = list(getattr(snapshot, "notes", ()) or ())
-    cgroup_path = memcg.path if memcg is not None else None
-    if memcg is not None:
-        memcg, note = effective_memcg(memcg, getattr(snapshot, "cgroup_ancestors", ()) or ())
-        if note:
-            notes.append(note)
-    r = rank_tasks(tasks, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
-                   page_size=page_size, uptime_s=uptime, oom_groups=groups,
-                   notes=notes, unreadable=getattr(snapshot, "unreadable", 0))
-    if memcg is None and cgroup_path is not None:
-        r.cgroup = cgroup_path
-        r.notes = [n for n in r.notes if not n.startswith("global domain shown")]
-    return r
+def rank(snapshot: Snapshot, *, kernel: str | None = None) -> Ranking:
+    """Rank a :class:`oomlens.kernel.snapshot.Snapshot` in its OOM domain (global, the snapshot's cgroup, or
+    that cgroup's nearest limited ancestor: see :func:`oomlens.analysis.domain.snapshot_domain`)."""
+    era = era_for(kernel or snapshot.kernel_release)
+    return rank_domain(snapshot_domain(snapshot, era), release=snapshot.kernel_release, era=era, kernel=kernel,
+                       sysctls=snapshot.sysctls, uptime_s=snapshot.uptime_s, oom_groups=dict(snapshot.oom_groups),
+                       notes=snapshot.notes, unreadable=snapshot.unreadable)
 
 
 # --------------------------------------------------------------------------- explain
@@ -309,6 +291,9 @@ def explain(ranking: Ranking, pid: int) -> Explanation:
     # the one that would die in the target's place
     best_other = next((t for t in ranking.eligible if t.task.pid != pid), None)
     notes: list[str] = []
+    if ranking.selection.outcome is OomOutcome.OOM_KILL_DISABLED:
+        return Explanation(ranking, target, None, None, None, None, None,
+                           [ranking.selection.message or "the kernel kills nobody in this domain"])
     if not target.eligible:
         return Explanation(ranking, target, ranking.victim, None, None, None, None,
                            [f"not a candidate: {target.reason}"])
@@ -370,17 +355,18 @@ def freed_by_kill(task: Task, page_size: int = 4096) -> int:
     return task.rss_anon + task.swapents + task.pgtables_bytes // page_size
 
 
-def predict(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, kernel: str | None = None,
-            memcg: MemcgLimits | None = None, sysctls: VmSysctls | None = None, need_pages: int | None = None,
-            page_size: int = 4096, oom_groups: dict[str, bool] | None = None, max_kills: int = 10_000) -> list[KillStep]:
-    """The kernel's kill order, one OOM at a time (each kill is a separate OOM invocation), until
+def predict(domain: OomDomain, *, release: str, era: Era, sysctls: VmSysctls | None = None,
+            need_pages: int | None = None, oom_groups: dict[str, bool] | None = None,
+            max_kills: int = 10_000) -> list[KillStep]:
+    """The kernel's kill order in ``domain``, one OOM at a time (each kill is a separate OOM invocation), until
     ``need_pages`` would be freed (None: until nobody is left)."""
-    remaining = list(tasks)
+    remaining = list(domain.tasks)
     steps: list[KillStep] = []
     total = 0
+    page_size = domain.page_size
     while remaining and len(steps) < max_kills:
-        r = rank_tasks(remaining, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
-                       page_size=page_size, oom_groups=oom_groups)
+        r = rank_domain(dataclasses.replace(domain, tasks=tuple(remaining)), release=release, era=era,
+                        sysctls=sysctls, oom_groups=oom_groups)
         v = r.victim
         if v is None or r.selection.outcome == "panic":
             break
@@ -424,14 +410,8 @@ def apply_what_if(snapshot: Any, *, add: Sequence[tuple[str, int, int]] = (), se
     return dataclasses.replace(snapshot, **changes)
 
 
-def predict_snapshot(snapshot: Any, *, kernel: str | None = None, need_pages: int | None = None) -> list[KillStep]:
-    release, meminfo, sysctls, tasks, memcg, page_size, _ = _snapshot_parts(snapshot)
-    return predict(tasks, meminfo, release=release, kernel=kernel, memcg=memcg, sysctls=sysctls,
-                   need_pages=need_pages, page_size=page_size, oom_groups=dict(getattr(snapshot, "oom_groups", None) or {}))
-
-
-def constraint_totalpages(meminfo: MemInfo, memcg: MemcgLimits | None, era: Era) -> int:
-    """T for a domain, as constrained_alloc computes it."""
-    oc = OomControl(tasks=[], meminfo=meminfo, era=era, memcg=memcg)
-    constrained_alloc(oc)
-    return oc.totalpages
+def predict_snapshot(snapshot: Snapshot, *, kernel: str | None = None, need_pages: int | None = None) -> list[KillStep]:
+    """:func:`predict` in the snapshot's OOM domain (the same domain :func:`rank` uses)."""
+    era = era_for(kernel or snapshot.kernel_release)
+    return predict(snapshot_domain(snapshot, era), release=snapshot.kernel_release, era=era,
+                   sysctls=snapshot.sysctls, need_pages=need_pages, oom_groups=dict(snapshot.oom_groups))

@@ -12,12 +12,67 @@ Pure: standard library only.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from typing import Any
 
 from oomlens.errors import KernelVersionError
 from oomlens.kernel.types import KernelRelease
 
 Version = tuple[int, int, int]
+
+
+class Scoring(enum.StrEnum):
+    """How ``oom_badness`` scores: ``legacy`` (<=2.6.35 heuristic), ``permille`` (2.6.36-3.4: points per mille
+    of T), ``pages`` (3.5-5.8), ``signed`` (5.9+: pages, may be negative)."""
+
+    LEGACY = "legacy"
+    PERMILLE = "permille"
+    PAGES = "pages"
+    SIGNED = "signed"
+
+
+class TieRule(enum.StrEnum):
+    """Which of two equal maxima ``select_bad_process`` keeps: the ``first`` or the ``last`` scanned."""
+
+    FIRST = "first"
+    LAST = "last"
+
+
+class InitialBest(enum.StrEnum):
+    """``select_bad_process``'s starting best: ``none`` (<=2.6.35), ``zero``, ``long_min`` (5.9+)."""
+
+    NONE = "none"
+    ZERO = "zero"
+    LONG_MIN = "long_min"
+
+
+class ProcScore(enum.StrEnum):
+    """/proc/PID/oom_score: ``raw``, ``badness``, ``permille`` (b*1000/T), ``signed`` ((1000+b*1000/T)*2/3)."""
+
+    RAW = "raw"
+    BADNESS = "badness"
+    PERMILLE = "permille"
+    SIGNED = "signed"
+
+
+class MemcgLimitRule(enum.StrEnum):
+    """``mem_cgroup_get_max``: ``none`` (<2.6.36), ``min_swap_memsw`` (2.6.36-3.5), ``swappiness`` (3.6-5.8),
+    ``do_memsw`` (5.9+)."""
+
+    NONE = "none"
+    MIN_SWAP_MEMSW = "min_swap_memsw"
+    SWAPPINESS = "swappiness"
+    DO_MEMSW = "do_memsw"
+
+
+class BadnessUnit(enum.StrEnum):
+    """What a badness number counts: ``pages`` (3.5+), ``permille`` of T (2.6.36-3.4), or heuristic
+    ``points`` (<=2.6.35: total_vm-based, scaled by cpu time, age, nice and privileges)."""
+
+    PAGES = "pages"
+    PERMILLE = "permille"
+    POINTS = "points"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +82,7 @@ class Era:
     name: str
     first: Version
     last: Version | None
-    scoring: str
-    """``legacy`` (<=2.6.35 heuristic), ``permille`` (2.6.36-3.4), ``pages`` (3.5-5.8), ``signed`` (5.9+)."""
+    scoring: Scoring
     pgtables: str | None = None
     """Page-table term: ``nr_ptes`` (2.6.36-3.19), ``nr_ptes+nr_pmds`` (4.0-4.14), ``pgtables_bytes`` (4.15+)."""
     root_bonus: str | None = None
@@ -36,22 +90,18 @@ class Era:
     ``pct3`` (3.14-4.16: points -= points*3/100), or None (4.17+)."""
     overflow32: bool = False
     """2.6.36-3.1: ``points`` was a 32-bit int and ``points*1000`` wrapped (56c6a8a4aadc fixed it)."""
-    tie_global: str = "first"
+    tie_global: TieRule = TieRule.FIRST
     """Equal maxima in a global OOM: ``first`` or ``last`` scanned wins (spec §4.2)."""
-    tie_memcg: str = "first"
-    initial_best: str = "zero"
+    tie_memcg: TieRule = TieRule.FIRST
+    initial_best: InitialBest = InitialBest.ZERO
     """``none`` (<=2.6.35: first eligible taken even at 0), ``zero``, ``long_min`` (5.9+)."""
-    proc_score: str = "badness"
-    """/proc/PID/oom_score: ``raw``, ``badness``, ``permille`` (b*1000/T), ``signed`` ((1000+b*1000/T)*2/3)."""
+    proc_score: ProcScore = ProcScore.BADNESS
     sacrifice_child: str | None = None
     """``first_child`` (<=2.6.35), ``highest`` (2.6.36-5.0, 5e9d834a0e0c), None (5.1+, bbbe48029720)."""
     skips_oom_skip: bool = False
     """MMF_OOM_REAPED (4.7) / MMF_OOM_SKIP (4.9+) makes a task ineligible."""
     skips_in_vfork: bool = False
-    memcg_limit: str = "swappiness"
-    """``none`` (<2.6.36: no T), ``min_swap_memsw`` (2.6.36-3.5), ``swappiness`` (3.6-5.8), ``do_memsw`` (5.9+)."""
-    node_pages: str = "spanned"
-    """Pages per node for cpuset/mempolicy T: ``spanned`` (<5.4) or ``present`` (5.4+)."""
+    memcg_limit: MemcgLimitRule = MemcgLimitRule.SWAPPINESS
     origin: str = "max"
     """Swapoff/KSM origin tasks: ``ulong_max`` (2.6.32-35), ``permille1000`` (2.6.36-3.1), ``adj1000``
     (3.2-3.7), ``max`` (3.8+: chosen at once with LONG_MAX)."""
@@ -60,15 +110,18 @@ class Era:
     """``full`` (<=2.6.15) or ``half`` (2.6.16+: total_vm/2 + 1, 9827b781f208)."""
     legacy_privileged: str | None = None
     """``uid0_or_admin`` (<=2.6.24) or ``admin_or_resource`` (2.6.25+)."""
-    legacy_cputime_process: bool = False
-    """cpu time of the whole thread group (2.6.32+) rather than of one thread."""
-    scan_threads: bool = False
-    """The scan walks every thread (ties between threads of one process resolve to the leader)."""
     note: str = ""
 
-    def tie(self, memcg: bool) -> str:
+    def tie(self, memcg: bool) -> TieRule:
         """The tie rule of a memcg OOM or of a global one: ``first`` or ``last`` scanned wins."""
         return self.tie_memcg if memcg else self.tie_global
+
+    @property
+    def badness_unit(self) -> BadnessUnit:
+        """What this era's badness counts (pages, per mille of T, or heuristic points)."""
+        if self.scoring is Scoring.LEGACY:
+            return BadnessUnit.POINTS
+        return BadnessUnit.PERMILLE if self.scoring is Scoring.PERMILLE else BadnessUnit.PAGES
 
 
 def _v(s: str) -> Version:
@@ -76,54 +129,55 @@ def _v(s: str) -> Version:
     return (a + (0, 0, 0))[:3]  # type: ignore[return-value]
 
 
-_LEGACY = dict(scoring="legacy", initial_best="none", proc_score="raw", sacrifice_child="first_child",
-               memcg_limit="none", origin="ulong_max")
-_PERMILLE = dict(scoring="permille", pgtables="nr_ptes", root_bonus="permille30", proc_score="badness",
-                 sacrifice_child="highest", memcg_limit="min_swap_memsw", scan_threads=True)
-_PAGES = dict(scoring="pages", proc_score="permille", sacrifice_child="highest", memcg_limit="swappiness",
-              scan_threads=True)
+_LEGACY: dict[str, Any] = dict(scoring=Scoring.LEGACY, initial_best=InitialBest.NONE, proc_score=ProcScore.RAW,
+                               sacrifice_child="first_child", memcg_limit=MemcgLimitRule.NONE, origin="ulong_max")
+_PERMILLE: dict[str, Any] = dict(scoring=Scoring.PERMILLE, pgtables="nr_ptes", root_bonus="permille30",
+                                 proc_score=ProcScore.BADNESS, sacrifice_child="highest",
+                                 memcg_limit=MemcgLimitRule.MIN_SWAP_MEMSW)
+_PAGES: dict[str, Any] = dict(scoring=Scoring.PAGES, proc_score=ProcScore.PERMILLE, sacrifice_child="highest",
+                              memcg_limit=MemcgLimitRule.SWAPPINESS)
 
 ERAS: tuple[Era, ...] = (
     Era("<=2.6.15", _v("0"), _v("2.6.15"), legacy_children="full", legacy_privileged="uid0_or_admin",
-        scan_threads=True, note="2.4 and early 2.6: total_vm heuristic; children add their whole total_vm",
-        **_LEGACY),  # type: ignore[arg-type]
+        note="2.4 and early 2.6: total_vm heuristic; children add their whole total_vm",
+        **_LEGACY),
     Era("2.6.16-2.6.24", _v("2.6.16"), _v("2.6.24"), legacy_children="half", legacy_privileged="uid0_or_admin",
-        scan_threads=True, note="children add total_vm/2+1 (9827b781f208)", **_LEGACY),  # type: ignore[arg-type]
+        note="children add total_vm/2+1 (9827b781f208)", **_LEGACY),
     Era("2.6.25-2.6.31", _v("2.6.25"), _v("2.6.31"), legacy_children="half",
-        legacy_privileged="admin_or_resource", scan_threads=True,
-        note="privilege = CAP_SYS_ADMIN or CAP_SYS_RESOURCE", **_LEGACY),  # type: ignore[arg-type]
+        legacy_privileged="admin_or_resource",
+        note="privilege = CAP_SYS_ADMIN or CAP_SYS_RESOURCE", **_LEGACY),
     Era("2.6.32-2.6.35", _v("2.6.32"), _v("2.6.35"), legacy_children="half",
-        legacy_privileged="admin_or_resource", legacy_cputime_process=True,
-        note="process scan; cpu time of the whole thread group", **_LEGACY),  # type: ignore[arg-type]
+        legacy_privileged="admin_or_resource",
+        note="process scan; cpu time of the whole thread group", **_LEGACY),
     Era("2.6.36-3.1", _v("2.6.36"), _v("3.1.9999"), overflow32=True, origin="permille1000",
-        note="a63d83f427fb rewrite; int points*1000 overflow until 56c6a8a4aadc", **_PERMILLE),  # type: ignore[arg-type]
-    Era("3.2-3.4", _v("3.2"), _v("3.4.9999"), origin="adj1000", **_PERMILLE),  # type: ignore[arg-type]
+        note="a63d83f427fb rewrite; int points*1000 overflow until 56c6a8a4aadc", **_PERMILLE),
+    Era("3.2-3.4", _v("3.2"), _v("3.4.9999"), origin="adj1000", **_PERMILLE),
     Era("3.5-3.13", _v("3.5"), _v("3.13.9999"), pgtables="nr_ptes", root_bonus="adj30",
-        origin="max", note="a7f638f999ff: pages; root adj -= 30", **_PAGES),  # type: ignore[arg-type]
+        origin="max", note="a7f638f999ff: pages; root adj -= 30", **_PAGES),
     Era("3.14-3.19", _v("3.14"), _v("3.19.9999"), pgtables="nr_ptes", root_bonus="pct3",
-        note="778c14affaf9: root bonus 3% of own usage; d49ad9355420 leader tie-break", **_PAGES),  # type: ignore[arg-type]
+        note="778c14affaf9: root bonus 3% of own usage; d49ad9355420 leader tie-break", **_PAGES),
     Era("4.0-4.6", _v("4.0"), _v("4.6.9999"), pgtables="nr_ptes+nr_pmds", root_bonus="pct3",
-        note="dc6c9a35b66b counts pmd pages", **_PAGES),  # type: ignore[arg-type]
-    Era("4.7", _v("4.7"), _v("4.7.9999"), pgtables="nr_ptes+nr_pmds", root_bonus="pct3", tie_global="last",
+        note="dc6c9a35b66b counts pmd pages", **_PAGES),
+    Era("4.7", _v("4.7"), _v("4.7.9999"), pgtables="nr_ptes+nr_pmds", root_bonus="pct3", tie_global=TieRule.LAST,
         skips_oom_skip=True, note="for_each_process with >=: last wins (global only); MMF_OOM_REAPED",
-        **{**_PAGES, "scan_threads": False}),  # type: ignore[arg-type]
+        **_PAGES),
     Era("4.8-4.14", _v("4.8"), _v("4.14.9999"), pgtables="nr_ptes+nr_pmds", root_bonus="pct3",
         skips_oom_skip=True, skips_in_vfork=True, note="7c5f64f84483 shared oom_evaluate_task",
-        **_PAGES),  # type: ignore[arg-type]
+        **_PAGES),
     Era("4.15-4.16", _v("4.15"), _v("4.16.9999"), pgtables="pgtables_bytes", root_bonus="pct3",
-        skips_oom_skip=True, skips_in_vfork=True, note="af5b0f6a09e4 pgtables_bytes", **_PAGES),  # type: ignore[arg-type]
+        skips_oom_skip=True, skips_in_vfork=True, note="af5b0f6a09e4 pgtables_bytes", **_PAGES),
     Era("4.17-5.0", _v("4.17"), _v("5.0.9999"), pgtables="pgtables_bytes", skips_oom_skip=True,
-        skips_in_vfork=True, note="d46078b28889 removed the root bonus", **_PAGES),  # type: ignore[arg-type]
+        skips_in_vfork=True, note="d46078b28889 removed the root bonus", **_PAGES),
     Era("5.1-5.2", _v("5.1"), _v("5.2.9999"), pgtables="pgtables_bytes", skips_oom_skip=True,
         skips_in_vfork=True, note="bbbe48029720 removed sacrifice-child",
-        **{**_PAGES, "sacrifice_child": None}),  # type: ignore[arg-type]
+        **{**_PAGES, "sacrifice_child": None}),
     Era("5.3-5.8", _v("5.3"), _v("5.8.9999"), pgtables="pgtables_bytes", skips_oom_skip=True,
-        skips_in_vfork=True, tie_global="last", tie_memcg="last", node_pages="present",
+        skips_in_vfork=True, tie_global=TieRule.LAST, tie_memcg=TieRule.LAST,
         note="CSS_TASK_ITER_PROCS: ties go to the last task scanned; node present pages from 5.4 (5.3: spanned)",
-        **{**_PAGES, "sacrifice_child": None, "scan_threads": False}),  # type: ignore[arg-type]
-    Era("5.9+", _v("5.9"), None, scoring="signed", pgtables="pgtables_bytes", skips_oom_skip=True,
-        skips_in_vfork=True, tie_global="last", tie_memcg="last", initial_best="long_min",
-        proc_score="signed", memcg_limit="do_memsw", node_pages="present",
+        **{**_PAGES, "sacrifice_child": None}),
+    Era("5.9+", _v("5.9"), None, scoring=Scoring.SIGNED, pgtables="pgtables_bytes", skips_oom_skip=True,
+        skips_in_vfork=True, tie_global=TieRule.LAST, tie_memcg=TieRule.LAST, initial_best=InitialBest.LONG_MIN,
+        proc_score=ProcScore.SIGNED, memcg_limit=MemcgLimitRule.DO_MEMSW,
         note="9066e5cfb73c: long, LONG_MIN, may be negative; /proc shows (1000+b*1000/T)*2/3"),
 )
 

@@ -18,6 +18,7 @@ Call graph, as in the kernel::
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,9 @@ class OomControl:
     user_hz: int = 100
     oom_groups: Mapping[str, bool] = field(default_factory=dict)
     """memcg path → memory.oom.group, for cgroups on the victim's path (cgroup v2)."""
+    known_totalpages: int | None = None
+    """T when it is already known (recovered from a kernel report, or computed once for a domain):
+    :func:`constrained_alloc` keeps it and the preset ``constraint``."""
     # computed
     constraint: OomConstraint = OomConstraint.NONE
     totalpages: int = 0
@@ -415,6 +419,11 @@ def constrained_alloc(oc: OomControl) -> OomConstraint:
     are ``meminfo.node_present_pages`` (present pages, 5.4+; spanned before, not distinguishable here).
     """
     mi = oc.meminfo
+    if oc.known_totalpages is not None:
+        oc.totalpages = oc.known_totalpages
+        if oc.memcg is not None:
+            oc.constraint = OomConstraint.MEMCG
+        return oc.constraint
     oc.totalpages = mi.totalram_pages + mi.total_swap_pages
     if oc.memcg is not None:
         oc.totalpages = mem_cgroup_get_max(oc.memcg, oc.era, mi.total_swap_pages) or 1
@@ -485,6 +494,21 @@ def oom_evaluate_task(task: Task, oc: OomControl, *, by_pid: Mapping[int, Task] 
     return ev
 
 
+class OomOutcome(enum.StrEnum):
+    """What ``out_of_memory`` ends in."""
+
+    KILL = "kill"
+    """The chosen task (or a sacrificed child, <5.1) is killed."""
+    KILL_ALLOCATING_TASK = "kill_allocating_task"
+    """vm.oom_kill_allocating_task=1: the allocating task is killed without a scan (global OOM only)."""
+    NO_KILLABLE = "no_killable"
+    """Nothing eligible: a memcg OOM fails the charge; a global OOM panics (then ``PANIC``)."""
+    PANIC = "panic"
+    """vm.panic_on_oom, or a global OOM with nothing to kill."""
+    OOM_KILL_DISABLED = "oom_kill_disabled"
+    """cgroup v1 ``memory.oom_control`` oom_kill_disable=1: nobody is killed; the charging tasks wait."""
+
+
 @dataclass(slots=True)
 class Selection:
     """What ``select_bad_process`` + ``oom_kill_process`` decided, with every evaluation kept."""
@@ -495,7 +519,7 @@ class Selection:
     victim: Task | None
     """The task actually killed: ``chosen``, or the child sacrificed in its place (<5.1)."""
     sacrificed_for: Task | None = None
-    outcome: str = "kill"
+    outcome: OomOutcome = OomOutcome.KILL
     """``kill``, ``panic``, ``kill_allocating_task``, ``no_killable`` (then a global OOM panics)."""
     message: str | None = None
     also_killed: list[Task] = field(default_factory=list)
@@ -593,7 +617,7 @@ def oom_kill_process(oc: OomControl, evaluations: list[Evaluation], *, page_size
     chosen = oc.chosen
     sel = Selection(evaluations, chosen, oc.chosen_points, chosen)
     if chosen is None:
-        sel.outcome = "no_killable"
+        sel.outcome = OomOutcome.NO_KILLABLE
         sel.message = "Out of memory and no killable processes..."
         return sel
     by_pid = {t.pid: t for t in oc.tasks}
@@ -616,10 +640,17 @@ def out_of_memory(oc: OomControl, *, page_size: int = 4096) -> Selection:
     steps with the legacy heuristic). Does not model: OOM notifiers, an exiting ``current``, or a previous
     victim still being reaped (the kernel then aborts without killing)."""
     constrained_alloc(oc)
+    if oc.memcg is not None and oc.memcg.oom_kill_disable:
+        # mem_cgroup_oom(): memcg->oom_kill_disable makes the charge wait (v1 only) instead of calling
+        # out_of_memory; the tasks sleep until memory is freed or the limit raised.
+        evs = select_bad_process(oc, page_size=page_size)
+        return Selection(evs, None, 0, None, outcome=OomOutcome.OOM_KILL_DISABLED,
+                         message=f"memory.oom_control oom_kill_disable=1 in {oc.memcg.path}: the kernel kills "
+                                 "nobody; the tasks that need memory wait until some is freed or the limit raised")
     panic = check_panic_on_oom(oc)
     if panic:
         evs = select_bad_process(oc, page_size=page_size)
-        return Selection(evs, None, 0, None, outcome="panic", message=panic)
+        return Selection(evs, None, 0, None, outcome=OomOutcome.PANIC, message=panic)
     if (oc.sysctls.oom_kill_allocating_task and not oc.is_memcg_oom and oc.current is not None):
         cur = next((t for t in oc.tasks if t.pid == oc.current), None)
         if (cur is not None and cur.has_mm and not oom_unkillable_task(cur)
@@ -627,13 +658,13 @@ def out_of_memory(oc: OomControl, *, page_size: int = 4096) -> Selection:
             evs = select_bad_process(oc, page_size=page_size)
             oc.chosen, oc.chosen_points = cur, 0
             sel = oom_kill_process(oc, evs, page_size=page_size)
-            sel.outcome = "kill_allocating_task"
+            sel.outcome = OomOutcome.KILL_ALLOCATING_TASK
             sel.message = "Out of memory (oom_kill_allocating_task)"
             return sel
     evs = select_bad_process(oc, page_size=page_size)
     sel = oom_kill_process(oc, evs, page_size=page_size)
-    if sel.outcome == "no_killable" and oc.constraint == OomConstraint.NONE and not oc.is_sysrq:
-        sel.outcome = "panic"
+    if sel.outcome is OomOutcome.NO_KILLABLE and oc.constraint == OomConstraint.NONE and not oc.is_sysrq:
+        sel.outcome = OomOutcome.PANIC
         sel.message = "Out of memory and no killable processes... / Kernel panic - not syncing: System is deadlocked on memory"
     return sel
 

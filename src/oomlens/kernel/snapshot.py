@@ -63,6 +63,9 @@ class Snapshot:
     cgroup: MemcgLimits | None = None
     cgroup_pids: tuple[int, ...] = ()
     cgroup_ancestors: tuple[MemcgLimits, ...] = ()
+    domain_pids: tuple[int, ...] | None = None
+    """When ``cgroup`` has no memory limit of its own: the member pids of its nearest limited ancestor
+    (the real OOM domain), in memcg scan order; None otherwise."""
     oom_groups: dict[str, bool] = field(default_factory=dict)
     oom_scores: dict[int, int] | None = None
     unreadable: int = 0
@@ -91,6 +94,7 @@ class Snapshot:
             "cgroup": None if self.cgroup is None else _encode_dc(self.cgroup),
             "cgroup_pids": list(self.cgroup_pids),
             "cgroup_ancestors": [_encode_dc(a) for a in self.cgroup_ancestors],
+            **({} if self.domain_pids is None else {"domain_pids": list(self.domain_pids)}),
             "oom_groups": dict(self.oom_groups),
             "oom_scores": None if self.oom_scores is None else {str(k): v for k, v in self.oom_scores.items()},
             "unreadable": self.unreadable,
@@ -300,8 +304,12 @@ def _json_type(v: Any) -> str:
 
 
 _TOP_LEVEL = ("format", "taken_at", "hostname", "kernel_release", "page_size", "uptime_s", "meminfo", "sysctls",
-              "scan_order", "cgroup", "cgroup_pids", "cgroup_ancestors", "oom_groups", "oom_scores", "unreadable",
+              "scan_order", "cgroup", "cgroup_pids", "cgroup_ancestors", "domain_pids", "oom_groups", "oom_scores",
+              "unreadable",
               "notes", "tasks")
+
+
+_OPTIONAL = frozenset({"domain_pids"})
 
 
 def _decode_snapshot(doc: Any, source: str) -> Snapshot:
@@ -318,7 +326,8 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
     if doc["format"] != FORMAT:
         raise _Bad(f"format is {doc['format']!r}, expected {FORMAT!r}")
     for key in _TOP_LEVEL:
-        _field(doc, key, lambda v: v)
+        if key not in _OPTIONAL:
+            _field(doc, key, lambda v: v)
 
     taken_at = _field(doc, "taken_at", _dec_str)
     from datetime import datetime
@@ -351,6 +360,12 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
         raise _Bad("field 'cgroup_pids': members listed but 'cgroup' is null")
     ancestors_doc = _field(doc, "cgroup_ancestors", _dec_list)
     ancestors = tuple(_decode_dc(MemcgLimits, a, f"cgroup_ancestors[{i}]") for i, a in enumerate(ancestors_doc))
+    domain_pids: tuple[int, ...] | None = None
+    if doc.get("domain_pids") is not None:
+        domain_pids = _field(doc, "domain_pids", _dec_int_tuple)
+        for i, pid in enumerate(domain_pids):
+            if pid not in seen:
+                raise _Bad(f"field 'domain_pids[{i}]': pid {pid} has no entry in 'tasks'")
 
     groups_doc = _field(doc, "oom_groups", _dec_object)
     for k, v in groups_doc.items():
@@ -385,6 +400,7 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
         cgroup=cgroup,
         cgroup_pids=cgroup_pids,
         cgroup_ancestors=ancestors,
+        domain_pids=domain_pids,
         oom_groups=dict(groups_doc),
         oom_scores=scores,
         unreadable=_field(doc, "unreadable", _dec_int),

@@ -121,6 +121,7 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
 
     limits = None
     members: tuple[int, ...] = ()
+    domain_pids: tuple[int, ...] | None = None
     ancestors: tuple[MemcgLimits, ...] = ()
     groups: dict[str, bool] = {}
     memcg_of: dict[int, str] = {}
@@ -132,6 +133,13 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
             ancestors = cgfs.ancestor_limits(cg, global_swappiness=sysctls.swappiness)
             groups = cgfs.oom_group_flags(cg)
             members, memcg_of = _members_in_scan_order(cgfs.member_pids(cg), tasks, cg.version, notes)
+            if limits.memory_max is None:
+                # no limit of its own: the OOM domain is the nearest limited ancestor's whole subtree
+                limited = next((i for i, a in enumerate(ancestors) if a.memory_max is not None), None)
+                if limited is not None:
+                    domain_pids, domain_memcg_of = _members_in_scan_order(
+                        cgfs.member_pids(cgfs.ancestors(cg)[limited]), tasks, cg.version, [])
+                    memcg_of = {**domain_memcg_of, **memcg_of}
         elif cgfs.v1_memory is None and cgfs.v2 is not None:
             # cgroup v2 with memory: record each task's memcg so memory.oom.group can be applied.
             try:
@@ -156,6 +164,7 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
         cgroup=limits,
         cgroup_pids=members,
         cgroup_ancestors=ancestors,
+        domain_pids=domain_pids,
         oom_groups=groups,
         oom_scores=scores,
         unreadable=stats.unreadable,
