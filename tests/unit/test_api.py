@@ -86,11 +86,11 @@ def test_explain_when_adj_has_no_effect():
 
 
 def test_predict_stops_when_need_is_met():
-    steps = api.predict_snapshot(snap(domain(), CG, "6.18"), need_pages=9_000)
+    steps = api.predict_snapshot(snap(domain(), CG, "6.18"), need_pages=9_000).steps
     assert [s.victim.task.pid for s in steps] == [10]
-    steps = api.predict_snapshot(snap(domain(), CG, "6.18"), need_pages=15_000)
+    steps = api.predict_snapshot(snap(domain(), CG, "6.18"), need_pages=15_000).steps
     assert [s.victim.task.pid for s in steps] == [10, 11] and steps[-1].cumulative_pages == 18_000
-    assert [s.victim.task.pid for s in api.predict_snapshot(snap(domain(), CG, "6.18"))] == [10, 11, 12]
+    assert [s.victim.task.pid for s in api.predict_snapshot(snap(domain(), CG, "6.18")).steps] == [10, 11, 12]
 
 
 def test_predict_counts_only_anon_swap_pagetables_as_freed():
@@ -122,7 +122,7 @@ def test_unlimited_cgroup_ranks_in_its_limited_ancestors_domain_with_its_tasks_m
     doc = r.to_dict()
     assert doc["domain"]["requested_cgroup"] == "/a/b"
     assert {t["pid"]: t["in_requested_cgroup"] for t in doc["tasks"]} == {11: False, 10: True}
-    steps = api.predict_snapshot(s)
+    steps = api.predict_snapshot(s).steps
     assert [st.victim.task.pid for st in steps] == [11, 10]  # same domain, same victim as rank
     ex = api.explain(r, 10)
     assert ex.rival.task.pid == 11 and ex.margin == -50_000
@@ -137,7 +137,7 @@ def test_unlimited_cgroup_without_a_limited_ancestor_is_ranked_globally():
     # the global T: RAM + swap = 6,000,000; the next victim is 12, outside the requested cgroup
     assert r.cgroup is None and r.totalpages == 6_000_000 and r.victim.task.pid == 12
     assert any("only a global OOM" in n for n in r.notes)
-    assert [st.victim.task.pid for st in api.predict_snapshot(s)] == [12, 10]
+    assert [st.victim.task.pid for st in api.predict_snapshot(s).steps] == [12, 10]
 
 
 def test_old_snapshot_without_domain_members_says_the_victim_may_be_another():
@@ -159,4 +159,4 @@ def test_oom_kill_disable_means_no_victim():
     assert [t["pid"] for t in doc["tasks"]] == [10, 11, 12]
     ex = api.explain(r, 10)
     assert ex.rival is None and ex.spare_adj is None and "kills nobody" in ex.notes[0]
-    assert api.predict_snapshot(snap(domain(), cg)) == []
+    assert api.predict_snapshot(snap(domain(), cg)).steps == []

@@ -410,8 +410,47 @@ def apply_what_if(snapshot: Any, *, add: Sequence[tuple[str, int, int]] = (), se
     return dataclasses.replace(snapshot, **changes)
 
 
-def predict_snapshot(snapshot: Snapshot, *, kernel: str | None = None, need_pages: int | None = None) -> list[KillStep]:
+@dataclass(slots=True)
+class Prediction:
+    """The kill order in one domain until ``need_pages`` would be freed (the ``oomlens predict`` answer)."""
+
+    ranking: Ranking
+    """The domain as it stands now (the first step's ranking)."""
+    steps: list[KillStep]
+    need_pages: int | None = None
+
+    @property
+    def satisfied(self) -> bool:
+        """Would the kills free ``need_pages`` (always True without a need)?"""
+        if self.need_pages is None:
+            return True
+        return bool(self.steps) and self.steps[-1].cumulative_pages >= self.need_pages
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``oomlens predict --json`` document."""
+        r = self.ranking
+        page_size = r.page_size
+        return {
+            "kernel": {"release": r.release, "era": r.era.name},
+            "domain": {"constraint": r.constraint.value, "cgroup": r.cgroup, "totalpages": r.totalpages,
+                       "requested_cgroup": r.domain.requested_cgroup},
+            "outcome": r.selection.outcome.value,
+            "need_pages": self.need_pages,
+            "satisfied": self.satisfied,
+            "kills": [{"order": i, **s.victim.to_dict(page_size), "also_killed": [t.pid for t in s.also_killed],
+                       "freed_pages": s.freed_pages, "cumulative_pages": s.cumulative_pages}
+                      for i, s in enumerate(self.steps, 1)],
+            "notes": ["the kernel kills one process per OOM invocation and re-evaluates; this order assumes "
+                      "nothing else changes between kills",
+                      "freed = anon + swap + page tables; file pages stay in the page cache, shmem while referenced"]
+                     + r.notes,
+        }
+
+
+def predict_snapshot(snapshot: Snapshot, *, kernel: str | None = None, need_pages: int | None = None) -> Prediction:
     """:func:`predict` in the snapshot's OOM domain (the same domain :func:`rank` uses)."""
     era = era_for(kernel or snapshot.kernel_release)
-    return predict(snapshot_domain(snapshot, era), release=snapshot.kernel_release, era=era,
-                   sysctls=snapshot.sysctls, need_pages=need_pages, oom_groups=dict(snapshot.oom_groups))
+    domain = snapshot_domain(snapshot, era)
+    steps = predict(domain, release=snapshot.kernel_release, era=era, sysctls=snapshot.sysctls,
+                    need_pages=need_pages, oom_groups=dict(snapshot.oom_groups))
+    return Prediction(rank(snapshot, kernel=kernel), steps, need_pages)

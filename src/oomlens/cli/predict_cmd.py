@@ -52,21 +52,7 @@ def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, p
     snap = api.apply_what_if(snap, add=_parse_add(add), set_adj=_parse_set_adj(set_adj),
                              limit_pages=parse_size(limit_size, page) if limit_size else None)
     need_pages = parse_size(need, page) if need else None
-    steps = api.predict_snapshot(snap, kernel=kernel, need_pages=need_pages)
-    ranking = api.rank(snap, kernel=kernel)
-    doc = {
-        "kernel": {"release": ranking.release, "era": ranking.era.name},
-        "domain": {"constraint": ranking.constraint.value, "cgroup": ranking.cgroup, "totalpages": ranking.totalpages},
-        "need_pages": need_pages,
-        "satisfied": need_pages is None or (bool(steps) and steps[-1].cumulative_pages >= need_pages),
-        "kills": [{"order": i, **s.victim.to_dict(page), "also_killed": [t.pid for t in s.also_killed],
-                   "freed_pages": s.freed_pages, "cumulative_pages": s.cumulative_pages}
-                  for i, s in enumerate(steps, 1)],
-        "notes": ["the kernel kills one process per OOM invocation and re-evaluates; this order assumes "
-                  "nothing else changes between kills",
-                  "freed = anon + swap + page tables; file pages stay in the page cache, shmem while referenced"]
-                 + ranking.notes,
-    }
+    doc = api.predict_snapshot(snap, kernel=kernel, need_pages=need_pages).to_dict()
     if as_json:
         _emit_json(doc)
         return
