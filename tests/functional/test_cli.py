@@ -217,7 +217,7 @@ def test_top_json_streamed_is_the_same_bytes(tmp_path):
     ranking = rank(load_snapshot(tmp_path / "big.json"))
     assert r.output == json.dumps(ranking.to_dict(), separators=(",", ":"), default=str) + "\n"
     only = run("top", "--json", "-n", "1", "--snapshot", str(tmp_path / "big.json"))
-    assert json.loads(only.output)["tasks"] == [ranking.tasks[0].to_dict()]
+    assert json.loads(only.output)["tasks"] == [ranking.tasks[0].to_dict(4096)]
 
 
 @pytest.mark.parametrize("doc", [{"rows": None, "z": [1]}, {"a": {"b": 1}, "rows": None}, {"rows": None},

@@ -95,7 +95,7 @@ def test_predict_stops_when_need_is_met():
 
 def test_predict_counts_only_anon_swap_pagetables_as_freed():
     t = Task(pid=1, name="f", rss_anon=10, rss_file=1000, rss_shmem=500, swapents=5, pgtables_bytes=3 * 4096)
-    assert api.freed_by_kill(t) == 18
+    assert api.freed_by_kill(t, 4096) == 18
 
 
 def test_kernel_override_changes_rules_and_notes():

@@ -18,13 +18,13 @@ def test_dump_tasks_matches_a_real_6_18_row():
     real = "[   2091]     0  2091    19510    18708    17056     1652         0   204800        0             0 python3"
     t = Task(pid=2091, name="python3", uid=0, tgid=2091, total_vm=19510, rss_anon=17056, rss_file=1652,
              pgtables_bytes=204800)
-    assert dump_tasks([t], (6, 18, 0))[-1] == real
+    assert dump_tasks([t], (6, 18, 0), page_size=4096)[-1] == real
 
 
 def test_dump_tasks_omits_init_kthreads_and_no_mm_but_lists_adj_minus_1000():
     ts = [Task(pid=1, name="init", is_global_init=True, rss_anon=5), Task(pid=2, name="kthreadd", is_kthread=True,
           has_mm=False), Task(pid=3, name="zombie", has_mm=False), Task(pid=4, name="sshd", oom_score_adj=-1000)]
-    rows = dump_tasks(ts, (5, 4, 0))
+    rows = dump_tasks(ts, (5, 4, 0), page_size=4096)
     assert rows[0] == "Tasks state (memory values in pages):" and len(rows) == 3 and rows[-1].endswith(" sshd")
 
 
@@ -50,14 +50,14 @@ def test_report_roundtrip_agrees_with_the_model(tasks, release, limit_pages):
     if version < (4, 15, 0):
         tasks = [t.with_(nr_ptes=t.pgtables_bytes // 4096, nr_pmds=0 if version >= (4, 0, 0) else None)
                  for t in tasks]
-    oc = OomControl(tasks=tasks, meminfo=MemInfo(8_000_000), era=era, memcg=memcg)
+    oc = OomControl(page_size=4096, tasks=tasks, meminfo=MemInfo(8_000_000), era=era, memcg=memcg)
     sel = out_of_memory(oc)
     lines = ["alloc invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0",
              f"CPU: 0 PID: 1 Comm: alloc Not tainted {release}-generic #1",
              f"memory: usage {limit_pages * 4}kB, limit {limit_pages * 4}kB, failcnt 1",
              "memory+swap: usage 0kB, limit 9007199254740988kB, failcnt 0",
              "Memory cgroup stats for /rt:"]
-    lines += dump_tasks(tasks, version)
+    lines += dump_tasks(tasks, version, page_size=4096)
     if sel.victim is None:
         lines.append("Out of memory and no killable processes...")
     else:

@@ -60,12 +60,13 @@ class OomDomain:
 
     def control(self, era: Era) -> OomControl:
         """The ``struct oom_control`` for this domain, with T already set (``constrained_alloc`` keeps it)."""
-        return OomControl(tasks=list(self.tasks), meminfo=self.meminfo, era=era, memcg=self.memcg,
+        return OomControl(tasks=list(self.tasks), meminfo=self.meminfo, era=era, page_size=self.page_size,
+                          memcg=self.memcg,
                           constraint=self.constraint, known_totalpages=self.totalpages)
 
 
-def _totalpages(meminfo: MemInfo, memcg: MemcgLimits | None, era: Era) -> tuple[OomConstraint, int]:
-    oc = OomControl(tasks=[], meminfo=meminfo, era=era, memcg=memcg)
+def _totalpages(meminfo: MemInfo, memcg: MemcgLimits | None, era: Era, page_size: int) -> tuple[OomConstraint, int]:
+    oc = OomControl(tasks=[], meminfo=meminfo, era=era, page_size=page_size, memcg=memcg)
     constraint = constrained_alloc(oc)
     return constraint, oc.totalpages
 
@@ -80,14 +81,14 @@ def snapshot_domain(snapshot: Snapshot, era: Era) -> OomDomain:
     global_T = meminfo.totalram_pages + meminfo.total_swap_pages
     requested = snapshot.cgroup
     if requested is None:
-        constraint, T = _totalpages(meminfo, None, era)
+        constraint, T = _totalpages(meminfo, None, era, snapshot.page_size)
         return OomDomain(constraint, T, global_T, snapshot.page_size, tuple(snapshot.tasks), meminfo,
                          notes=("global domain shown; an allocation constrained by a cpuset or mempolicy uses "
                                 "a smaller T",))
     by_pid = {t.pid: t for t in snapshot.tasks}
     members = tuple(by_pid[p] for p in dict.fromkeys(snapshot.cgroup_pids) if p in by_pid)
     if requested.memory_max is not None:
-        constraint, T = _totalpages(meminfo, requested, era)
+        constraint, T = _totalpages(meminfo, requested, era, snapshot.page_size)
         return OomDomain(constraint, T, global_T, snapshot.page_size, members, meminfo, memcg=requested)
     marked = frozenset(t.pid for t in members)
     limited = next((a for a in snapshot.cgroup_ancestors if a.memory_max is not None), None)  # parent first
@@ -104,10 +105,10 @@ def snapshot_domain(snapshot: Snapshot, era: Era) -> OomDomain:
             note = (f"cgroup {requested.path} has no memory limit: an OOM there happens in its ancestor "
                     f"{limited.path} (limit {limited.memory_max} pages), whose whole subtree competes; "
                     f"ranked there, with {requested.path}'s tasks marked")
-        constraint, T = _totalpages(meminfo, limited, era)
+        constraint, T = _totalpages(meminfo, limited, era, snapshot.page_size)
         return OomDomain(constraint, T, global_T, snapshot.page_size, tasks, meminfo, memcg=limited,
                          requested_cgroup=requested.path, marked=marked, notes=(note,))
-    constraint, T = _totalpages(meminfo, None, era)
+    constraint, T = _totalpages(meminfo, None, era, snapshot.page_size)
     note = (f"cgroup {requested.path} and its ancestors have no memory limit: only a global OOM can kill its "
             f"processes; ranked in the global domain, with {requested.path}'s tasks marked")
     return OomDomain(constraint, T, global_T, snapshot.page_size, tuple(snapshot.tasks), meminfo,

@@ -205,7 +205,8 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         if swap_pages is None and swap_lb and swap_room is not None and swap_lb >= swap_room:
             swap_pages = swap_lb
         exact = swap_room == 0 or swap_pages is not None
-        T = mem_cgroup_get_max(memcg, era if era.memcg_limit != "none" else era_for("3.10"), swap_pages or 0) or 1
+        limit_era = era if era.memcg_limit != "none" else era_for("3.10")
+        T = mem_cgroup_get_max(memcg, limit_era, swap_pages or 0, page_size=page_kb * 1024) or 1
         how = f"memcg limit {mb.limit_kb} kB"
         if swap_room:
             how += (f" + swap (min of the memcg's swap room and the host's {swap_pages}+ swap pages)"
@@ -220,7 +221,7 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     totalram = mi.pages_ram - reserved
     meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
     exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None
-    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + Total swap {mi.total_swap_kb} kB / 4"
+    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + Total swap {mi.total_swap_kb} kB / {page_kb} kB per page"
     if not exact:
         how += " (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else \
             " (Total swap not printed)"
@@ -498,7 +499,7 @@ def _lacks_swap(ev: OomEvent) -> bool:
 
 
 def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,
-                      kernel_pid: int | None, page_size: int = 4096
+                      kernel_pid: int | None, page_size: int
                       ) -> tuple[dict[str, Any], Era, list[Task], int, str | None] | None:
     """Check the printed ``score S`` against the kernel's chosen row; resolve era / CAP_SYS_ADMIN / T."""
     sel = ev.selection

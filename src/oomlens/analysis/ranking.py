@@ -67,7 +67,7 @@ class ScoredTask:
     def points(self) -> int | None:
         return self.terms.points if self.eligible else None
 
-    def to_dict(self, page_size: int = 4096) -> dict[str, Any]:
+    def to_dict(self, page_size: int) -> dict[str, Any]:
         ev = self.evaluation
         t, b, eligible = ev.task, ev.badness, ev.eligible
         d: dict[str, Any] = {
@@ -182,7 +182,7 @@ def rank_domain(domain: OomDomain, *, release: str, era: Era, kernel: str | None
     oc.sysctls = sysctls or VmSysctls()
     oc.uptime_s = uptime_s
     oc.oom_groups = oom_groups or {}
-    sel = out_of_memory(oc, page_size=domain.page_size)
+    sel = out_of_memory(oc)
     order = kill_order(sel.evaluations, era, memcg=domain.memcg is not None)
     scored: list[ScoredTask] = []
     n = 0
@@ -349,7 +349,7 @@ class KillStep:
     cumulative_pages: int
 
 
-def freed_by_kill(task: Task, page_size: int = 4096) -> int:
+def freed_by_kill(task: Task, page_size: int) -> int:
     """Pages a kill frees for sure: anonymous memory, swap entries and page tables. File pages stay in the
     page cache (reclaimable anyway) and shmem stays while its tmpfs/memfd is referenced elsewhere."""
     return task.rss_anon + task.swapents + task.pgtables_bytes // page_size

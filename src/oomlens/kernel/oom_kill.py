@@ -39,8 +39,10 @@ from oomlens.kernel.types import (
     VmSysctls,
 )
 
-PAGE_COUNTER_MAX = LONG_MAX // 4096
-"""What an unlimited memcg reads as in pages (``PAGE_COUNTER_MAX``, x86-64)."""
+
+def page_counter_max(page_size: int) -> int:
+    """What an unlimited memcg reads as in pages: ``PAGE_COUNTER_MAX`` = LONG_MAX / PAGE_SIZE (64-bit)."""
+    return LONG_MAX // page_size
 
 
 # --------------------------------------------------------------------------- C arithmetic
@@ -135,6 +137,8 @@ class OomControl:
     tasks: Sequence[Task]
     meminfo: MemInfo
     era: Era
+    page_size: int
+    """The kernel's PAGE_SIZE in bytes (4096 on x86-64; 16/64 KiB on some arm64 and ppc64 kernels)."""
     memcg: MemcgLimits | None = None
     nodemask: tuple[int, ...] | None = None
     cpuset_mems: tuple[int, ...] | None = None
@@ -201,7 +205,7 @@ def _is_root(task: Task) -> tuple[bool, tuple[str, ...]]:
 
 # --------------------------------------------------------------------------- oom_badness
 
-def oom_badness(task: Task, totalpages: int, era: Era, *, page_size: int = 4096) -> int:
+def oom_badness(task: Task, totalpages: int, era: Era, *, page_size: int) -> int:
     """``oom_badness()`` for releases 2.6.36 - 6.18 (era-selected); the kernel's return value.
 
     5.9+: ``long``, LONG_MIN when not eligible, may be negative. 3.5-5.8: pages, at least 1, 0 when not
@@ -210,7 +214,7 @@ def oom_badness(task: Task, totalpages: int, era: Era, *, page_size: int = 4096)
     return badness_terms(task, totalpages, era, page_size=page_size).points
 
 
-def badness_terms(task: Task, totalpages: int, era: Era, *, page_size: int = 4096) -> BadnessTerms:
+def badness_terms(task: Task, totalpages: int, era: Era, *, page_size: int) -> BadnessTerms:
     """:func:`oom_badness` with every term kept, for explanations (same arithmetic, same result).
 
     2.6.36-3.4 (a63d83f427fb): ``(rss+nr_ptes+swap)*1000/T``, −30 for CAP_SYS_ADMIN, + adj, clamp
@@ -388,16 +392,17 @@ def proc_oom_score(points: int, totalpages: int, era: Era) -> int:
 
 # --------------------------------------------------------------------------- totalpages
 
-def mem_cgroup_get_max(memcg: MemcgLimits, era: Era, total_swap_pages: int) -> int:
+def mem_cgroup_get_max(memcg: MemcgLimits, era: Era, total_swap_pages: int, *, page_size: int) -> int:
     """``mem_cgroup_get_limit()`` / ``mem_cgroup_get_max()`` in pages (spec §3).
 
     2.6.36-3.5: ``min(mem + total_swap, memsw)``; 3.6-5.8: swap counted only when swappiness != 0,
     v2 ``swap.max`` capped by total swap (4.5+); 5.9+: v1 ``mem + min(memsw - mem, total_swap)``,
     v2 ``mem + min(swap.max, total_swap)``, both only when swappiness != 0. Unlimited = PAGE_COUNTER_MAX.
     """
-    mem = memcg.memory_max if memcg.memory_max is not None else PAGE_COUNTER_MAX
-    memsw = memcg.memsw_max if memcg.memsw_max is not None else PAGE_COUNTER_MAX
-    swap = memcg.swap_max if memcg.swap_max is not None else PAGE_COUNTER_MAX
+    unlimited = page_counter_max(page_size)
+    mem = memcg.memory_max if memcg.memory_max is not None else unlimited
+    memsw = memcg.memsw_max if memcg.memsw_max is not None else unlimited
+    swap = memcg.swap_max if memcg.swap_max is not None else unlimited
     if era.memcg_limit == "min_swap_memsw":
         return min(mem + total_swap_pages, memsw)
     if memcg.swappiness == 0:
@@ -426,7 +431,7 @@ def constrained_alloc(oc: OomControl) -> OomConstraint:
         return oc.constraint
     oc.totalpages = mi.totalram_pages + mi.total_swap_pages
     if oc.memcg is not None:
-        oc.totalpages = mem_cgroup_get_max(oc.memcg, oc.era, mi.total_swap_pages) or 1
+        oc.totalpages = mem_cgroup_get_max(oc.memcg, oc.era, mi.total_swap_pages, page_size=oc.page_size) or 1
         oc.constraint = OomConstraint.MEMCG
         return oc.constraint
     nodes = mi.node_present_pages
@@ -447,10 +452,10 @@ def constrained_alloc(oc: OomControl) -> OomConstraint:
 
 # --------------------------------------------------------------------------- selection
 
-def _score(task: Task, oc: OomControl, by_pid: Mapping[int, Task], page_size: int) -> BadnessTerms:
+def _score(task: Task, oc: OomControl, by_pid: Mapping[int, Task]) -> BadnessTerms:
     if oc.era.scoring == "legacy":
         return badness(task, oc.uptime_s, oc.era, by_pid, hz=oc.hz, user_hz=oc.user_hz)
-    return badness_terms(task, oc.totalpages, oc.era, page_size=page_size)
+    return badness_terms(task, oc.totalpages, oc.era, page_size=oc.page_size)
 
 
 def _origin_points(era: Era) -> int | None:
@@ -458,7 +463,7 @@ def _origin_points(era: Era) -> int | None:
 
 
 def oom_evaluate_task(task: Task, oc: OomControl, *, by_pid: Mapping[int, Task] | None = None,
-                      page_size: int = 4096) -> Evaluation:
+                      ) -> Evaluation:
     """``oom_evaluate_task()`` (4.8-6.18; earlier kernels inlined the same steps in select_bad_process).
 
     Skips unkillable tasks, previous victims already reaped (MMF_OOM_SKIP), and picks an origin task
@@ -478,7 +483,7 @@ def oom_evaluate_task(task: Task, oc: OomControl, *, by_pid: Mapping[int, Task] 
                              reason="swapoff/KSM origin task: chosen at once")
         oc.chosen, oc.chosen_points = task, terms.points
         return Evaluation(task, terms)
-    terms = _score(task, oc, by_pid or {}, page_size)
+    terms = _score(task, oc, by_pid or {})
     ev = Evaluation(task, terms)
     if not terms.eligible:
         return ev
@@ -527,7 +532,7 @@ class Selection:
     oom_group: str | None = None
 
 
-def select_bad_process(oc: OomControl, *, page_size: int = 4096) -> list[Evaluation]:
+def select_bad_process(oc: OomControl) -> list[Evaluation]:
     """``select_bad_process()`` (all eras): evaluates every task in scan order; sets ``oc.chosen``.
 
     The initial best is LONG_MIN (5.9+), 0 (2.6.36-5.8) or "none yet" (≤2.6.35), which with the era's
@@ -536,7 +541,7 @@ def select_bad_process(oc: OomControl, *, page_size: int = 4096) -> list[Evaluat
     oc.chosen = None
     oc.chosen_points = LONG_MIN if oc.era.initial_best == "long_min" else 0
     by_pid = {t.pid: t for t in oc.tasks}
-    return [oom_evaluate_task(t, oc, by_pid=by_pid, page_size=page_size) for t in oc.tasks]
+    return [oom_evaluate_task(t, oc, by_pid=by_pid) for t in oc.tasks]
 
 
 def check_panic_on_oom(oc: OomControl) -> str | None:
@@ -553,7 +558,7 @@ def check_panic_on_oom(oc: OomControl) -> str | None:
             ("compulsory panic_on_oom is enabled" if mode == 2 else "system-wide panic_on_oom is enabled"))
 
 
-def _sacrifice_child(chosen: Task, oc: OomControl, by_pid: Mapping[int, Task], page_size: int) -> Task:
+def _sacrifice_child(chosen: Task, oc: OomControl, by_pid: Mapping[int, Task]) -> Task:
     era = oc.era
     kids = [by_pid[c] for c in chosen.children if c in by_pid]
     kids = [k for k in kids if not (chosen.mm_id is not None and k.mm_id == chosen.mm_id)]
@@ -564,7 +569,7 @@ def _sacrifice_child(chosen: Task, oc: OomControl, by_pid: Mapping[int, Task], p
         return chosen
     best, best_points = chosen, 0
     for k in kids:
-        pts = _score(k, oc, by_pid, page_size).points
+        pts = _score(k, oc, by_pid).points
         if pts > best_points:
             best, best_points = k, pts
     return best
@@ -607,7 +612,7 @@ def mem_cgroup_get_oom_group(victim_memcg: str | None, domain: str | None,
     return target
 
 
-def oom_kill_process(oc: OomControl, evaluations: list[Evaluation], *, page_size: int = 4096) -> Selection:
+def oom_kill_process(oc: OomControl, evaluations: list[Evaluation]) -> Selection:
     """``oom_kill_process()``: the chosen task, sacrifice-child (≤5.0), memory.oom.group (4.19+).
 
     Every process sharing the victim's mm dies with it (not modelled as extra rows: /proc cannot tell
@@ -622,7 +627,7 @@ def oom_kill_process(oc: OomControl, evaluations: list[Evaluation], *, page_size
         return sel
     by_pid = {t.pid: t for t in oc.tasks}
     if oc.era.sacrifice_child and chosen.children:
-        victim = _sacrifice_child(chosen, oc, by_pid, page_size)
+        victim = _sacrifice_child(chosen, oc, by_pid)
         if victim is not chosen:
             sel.victim, sel.sacrificed_for = victim, chosen
     group = mem_cgroup_get_oom_group(sel.victim.memcg if sel.victim else None,
@@ -635,7 +640,7 @@ def oom_kill_process(oc: OomControl, evaluations: list[Evaluation], *, page_size
     return sel
 
 
-def out_of_memory(oc: OomControl, *, page_size: int = 4096) -> Selection:
+def out_of_memory(oc: OomControl) -> Selection:
     """``out_of_memory()`` from constrained_alloc to the victim (2.6.36-6.18; ≤2.6.35 through the same
     steps with the legacy heuristic). Does not model: OOM notifiers, an exiting ``current``, or a previous
     victim still being reaped (the kernel then aborts without killing)."""
@@ -643,26 +648,26 @@ def out_of_memory(oc: OomControl, *, page_size: int = 4096) -> Selection:
     if oc.memcg is not None and oc.memcg.oom_kill_disable:
         # mem_cgroup_oom(): memcg->oom_kill_disable makes the charge wait (v1 only) instead of calling
         # out_of_memory; the tasks sleep until memory is freed or the limit raised.
-        evs = select_bad_process(oc, page_size=page_size)
+        evs = select_bad_process(oc)
         return Selection(evs, None, 0, None, outcome=OomOutcome.OOM_KILL_DISABLED,
                          message=f"memory.oom_control oom_kill_disable=1 in {oc.memcg.path}: the kernel kills "
                                  "nobody; the tasks that need memory wait until some is freed or the limit raised")
     panic = check_panic_on_oom(oc)
     if panic:
-        evs = select_bad_process(oc, page_size=page_size)
+        evs = select_bad_process(oc)
         return Selection(evs, None, 0, None, outcome=OomOutcome.PANIC, message=panic)
     if (oc.sysctls.oom_kill_allocating_task and not oc.is_memcg_oom and oc.current is not None):
         cur = next((t for t in oc.tasks if t.pid == oc.current), None)
         if (cur is not None and cur.has_mm and not oom_unkillable_task(cur)
                 and cur.oom_score_adj != OOM_SCORE_ADJ_MIN):
-            evs = select_bad_process(oc, page_size=page_size)
+            evs = select_bad_process(oc)
             oc.chosen, oc.chosen_points = cur, 0
-            sel = oom_kill_process(oc, evs, page_size=page_size)
+            sel = oom_kill_process(oc, evs)
             sel.outcome = OomOutcome.KILL_ALLOCATING_TASK
             sel.message = "Out of memory (oom_kill_allocating_task)"
             return sel
-    evs = select_bad_process(oc, page_size=page_size)
-    sel = oom_kill_process(oc, evs, page_size=page_size)
+    evs = select_bad_process(oc)
+    sel = oom_kill_process(oc, evs)
     if sel.outcome is OomOutcome.NO_KILLABLE and oc.constraint == OomConstraint.NONE and not oc.is_sysrq:
         sel.outcome = OomOutcome.PANIC
         sel.message = "Out of memory and no killable processes... / Kernel panic - not syncing: System is deadlocked on memory"
@@ -743,7 +748,7 @@ DUMP_TASKS_FORMATS: tuple[tuple[tuple[int, int, int], str | None, str, str], ...
 )
 
 
-def dump_tasks(tasks: Sequence[Task], version: tuple[int, int, int], *, page_size: int = 4096) -> list[str]:
+def dump_tasks(tasks: Sequence[Task], version: tuple[int, int, int], *, page_size: int) -> list[str]:
     """``dump_tasks()``: the task table a kernel of ``version`` prints (2.6.25+; spec §6.2), in scan order.
 
     Like the kernel it omits global init, kernel threads and tasks without an mm, and it *does* list
