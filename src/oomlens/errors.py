@@ -16,6 +16,8 @@
     ├── OomReportParseError(source, lineno, text)
     ├── InputError(source)            unreadable input file / stream
     ├── SelftestError                 the kernel-oracle self test could not run
+    ├── PolicyError(source, problems)  a policy file with errors (one line each)
+    ├── ExecError                     `oomlens run` could not execute the command
     └── AdjustError                   an oom_score_adj write failed or did not stick
         └── AdjustDenied              lowering below oom_score_adj_min without CAP_SYS_RESOURCE
 
@@ -150,3 +152,18 @@ class AdjustDenied(AdjustError):
 
     hint = ("lowering needs CAP_SYS_RESOURCE: run the program as a systemd unit with OOMScoreAdjust=N, "
             "or grant the capability (e.g. `setpriv --ambient-caps +sys_resource`, or run as real root)")
+
+
+class PolicyError(OomLensError):
+    """A policy file with errors: ``problems`` are (line, message) pairs, each printed as one line."""
+
+    hint = "see README 'Policy file' for every key; nothing was applied"
+
+    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}:{line}: {msg}" for line, msg in problems))
+
+
+class ExecError(OomLensError):
+    """``oomlens run`` could not execute the command (not found, not executable)."""

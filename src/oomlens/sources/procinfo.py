@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from oomlens.errors import ProcessError, ProcParseError
 
 if TYPE_CHECKING:
+    from oomlens.sources.identity import ProcessIdentity
     from oomlens.sources.procfs import ProcFS
 
 __all__ = ["Container", "ProcessInfo", "QosClass", "SystemdUnit", "container_of", "matches_glob", "systemd_unit_of"]
@@ -149,6 +150,8 @@ class ProcessInfo:
     uid: int
     procfs: ProcFS = field(repr=False)
     oom_score_adj: int = 0
+    identity: ProcessIdentity | None = field(default=None, repr=False, compare=False)
+    """Captured before any rule looked at the process: a write goes to this process or nowhere."""
 
     def _read(self, name: str) -> bytes | None:
         try:
