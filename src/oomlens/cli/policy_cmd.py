@@ -113,7 +113,6 @@ def _report(outcomes: list[Any], as_json: bool, changes: dict[int, Change], stam
 def apply(file: str, dry_run: bool, watch: bool, as_json: bool, proc: str, interval: float) -> None:
     """Apply FILE once: every matching process gets its rule's adj (identity re-checked, read back).
     Exit 10 if a lowering was refused (no CAP_SYS_RESOURCE), 11 if a write failed; the others are applied."""
-    from oomlens.sources.live import take_snapshot
     from oomlens.sources.protect import NewProcessPoller, apply_adj, process_infos
 
     policy = load_policy(file)
@@ -135,8 +134,7 @@ def apply(file: str, dry_run: bool, watch: bool, as_json: bool, proc: str, inter
                 new = poller.poll()
                 if not new:
                     continue
-                snap = take_snapshot(procfs)
-                infos = process_infos(procfs, snap, pids=new)
+                infos = process_infos(procfs, procfs.iter_tasks(pids=new))
                 new_changes = plan(policy, infos, {i.pid: i.oom_score_adj for i in infos})
                 by_pid.update({c.pid: c for c in new_changes})
                 idents = {i.pid: i.identity for i in infos}

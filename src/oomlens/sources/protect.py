@@ -22,6 +22,7 @@ from oomlens.errors import (
     ProcParseError,
 )
 from oomlens.kernel.snapshot import Snapshot
+from oomlens.kernel.types import Task
 from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.sources.identity import ProcessIdentity
 from oomlens.sources.live import take_snapshot
@@ -32,15 +33,15 @@ __all__ = ["ApplyOutcome", "ApplyStatus", "NewProcessPoller", "SystemdUnits", "a
            "process_infos"]
 
 
-def process_infos(procfs: ProcFS, snapshot: Snapshot, *, pids: Iterable[int] | None = None) -> list[ProcessInfo]:
-    """A :class:`ProcessInfo` for each user-space process of the snapshot (or of ``pids``), with its identity
-    (pid + start time, no pidfd) captured first. Kernel threads, zombies and this process are left out;
-    processes that vanish are skipped."""
-    want = set(pids) if pids is not None else None
+def process_infos(procfs: ProcFS, tasks: Snapshot | Iterable[Task]) -> list[ProcessInfo]:
+    """A :class:`ProcessInfo` for each user-space process of a snapshot (or of the tasks given, e.g. just
+    the new ones from ``procfs.iter_tasks(pids=...)``), with its identity (pid + start time, no pidfd)
+    captured first. Kernel threads, zombies and this process are left out; processes that vanish are
+    skipped."""
     me = os.getpid()
     out = []
-    for t in snapshot.tasks:
-        if (want is not None and t.pid not in want) or not t.has_mm or t.is_kthread or t.pid == me:
+    for t in tasks.tasks if isinstance(tasks, Snapshot) else tasks:
+        if not t.has_mm or t.is_kthread or t.pid == me:
             continue
         try:
             ident = ProcessIdentity.capture(t.pid, procfs, use_pidfd=False)
