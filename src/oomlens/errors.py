@@ -5,7 +5,8 @@
     OomLensError
     ├── ProcessError(pid, name)
     │   ├── NoSuchProcess
-    │   │   └── ZombieProcess
+    │   │   ├── ZombieProcess
+    │   │   └── ProcessReplaced   the pid now names another process (reused pid)
     │   └── AccessDenied
     ├── ProcParseError(path, line)
     ├── CgroupError(path)
@@ -15,7 +16,10 @@
     ├── OomReportParseError(source, lineno, text)
     ├── InputError(source)            unreadable input file / stream
     ├── SelftestError                 the kernel-oracle self test could not run
-    └── AdjustError
+    ├── PolicyError(source, problems)  a policy file with errors (one line each)
+    ├── ExecError                     `oomlens run` could not execute the command
+    └── AdjustError                   an oom_score_adj write failed or did not stick
+        └── AdjustDenied              lowering below oom_score_adj_min without CAP_SYS_RESOURCE
 
 Pure: standard library only. The CLI maps each class to an exit code in one place
 (``oomlens.cli.exit_codes``).
@@ -66,6 +70,15 @@ class NoSuchProcess(ProcessError):
 class ZombieProcess(NoSuchProcess):
     def __init__(self, pid: int, name: str | None = None) -> None:
         super().__init__(pid, name, f"pid {pid} is a zombie (it has no memory left to kill)")
+
+
+class ProcessReplaced(NoSuchProcess):
+    """The pid names a different process than the one identified earlier (its start time changed)."""
+
+    def __init__(self, pid: int, name: str | None = None, now: str | None = None) -> None:
+        super().__init__(pid, name, f"pid {pid}" + (f" ({name})" if name else "") + " has exited and its pid now "
+                         "belongs to another process" + (f" ({now})" if now else "") + ": nothing was changed")
+        self.hint = "look the process up again (`oomlens top --all`) and retry"
 
 
 class AccessDenied(ProcessError):
@@ -126,4 +139,31 @@ class SelftestError(OomLensError):
 
 
 class AdjustError(OomLensError):
-    pass
+    """An ``oom_score_adj`` / ``oom_adj`` write that failed, or that the kernel did not keep."""
+
+    def __init__(self, msg: str, *, pid: int | None = None, hint: str | None = None) -> None:
+        self.pid = pid
+        super().__init__(msg, hint=hint)
+
+
+class AdjustDenied(AdjustError):
+    """The kernel refused to lower the value: below ``oom_score_adj_min`` (or, through ``oom_adj``, below
+    the current value) without CAP_SYS_RESOURCE (``-EACCES``)."""
+
+    hint = ("lowering needs CAP_SYS_RESOURCE: run the program as a systemd unit with OOMScoreAdjust=N, "
+            "or grant the capability (e.g. `setpriv --ambient-caps +sys_resource`, or run as real root)")
+
+
+class PolicyError(OomLensError):
+    """A policy file with errors: ``problems`` are (line, message) pairs, each printed as one line."""
+
+    hint = "see README 'Policy file' for every key; nothing was applied"
+
+    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}:{line}: {msg}" for line, msg in problems))
+
+
+class ExecError(OomLensError):
+    """``oomlens run`` could not execute the command (not found, not executable)."""

@@ -17,6 +17,7 @@ import pytest
 from oomlens.errors import AccessDenied, NoSuchProcess
 from oomlens.kernel.snapshot import Snapshot
 from oomlens.sources.cgroupfs import CgroupFS
+from oomlens.sources.identity import ProcessIdentity
 from oomlens.sources.live import take_snapshot
 from oomlens.sources.procfs import PF_EXITING, PF_KTHREAD, PROC_PID_INIT_INO, ProcFS, parse_stat
 
@@ -152,7 +153,7 @@ def test_throwaway_memcg() -> None:
         assert cg.member_pids(f"/{name}") == [(child.pid, f"/{name}")]
         assert procfs.read_cgroup_of(child.pid).v1_memory == f"/{name}"
         assert cg.memcg_of(child.pid).path == f"/{name}"
-        procfs.write_oom_score_adj(child.pid, 500)  # our own child only
+        procfs.write_oom_score_adj(ProcessIdentity.capture(child.pid, procfs), 500)  # our own child only
         assert procfs.read_oom_score_adj(child.pid) == 500
         snap = take_snapshot(procfs, cg, cgroup=f"/{name}")
         assert snap.cgroup is not None and snap.cgroup.memory_max == limits.memory_max

@@ -21,11 +21,11 @@ def _our_children() -> list[int]:
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
+            with open(f"/proc/{pid}/stat", "rb") as f:  # a comm may be any bytes, not UTF-8
                 stat = f.read()
         except OSError:
             continue
-        if stat[stat.rindex(")") + 2:].split()[1] == me:
+        if stat[stat.rindex(b")") + 2:].split()[1].decode() == me:
             out.append(int(pid))
     return out
 

@@ -16,13 +16,14 @@ import sys
 import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "oomlens"
-PURE = ("kernel", "oomreport", "analysis")
+PURE = ("kernel", "oomreport", "analysis", "policy")
 # what each layer may import from oomlens (besides itself and oomlens.errors)
 ALLOWED = {
     "kernel": set(),
     "oomreport": {"kernel"},
     "analysis": {"kernel", "oomreport"},
     "sources": {"kernel", "oomreport"},
+    "policy": {"kernel", "analysis"},
 }
 STDLIB = set(sys.stdlib_module_names)
 
@@ -79,7 +80,7 @@ def test_checker_catches_a_violation(tmp_path: pathlib.Path) -> None:
 def test_pure_packages_load_no_third_party_module() -> None:
     code = ("import sys\n"
             "import oomlens.kernel.oom_kill, oomlens.kernel.snapshot, oomlens.oomreport, "
-            "oomlens.analysis.ranking, oomlens.analysis.postmortem\n"
+            "oomlens.analysis.ranking, oomlens.analysis.postmortem, oomlens.policy.engine\n"
             "bad = sorted(m for m, mod in list(sys.modules.items())\n"
             "             if getattr(mod, '__file__', None) and 'site-packages' in mod.__file__)\n"
             "leak = sorted(m for m in sys.modules if m.startswith(('oomlens.sources', 'oomlens.cli')))\n"

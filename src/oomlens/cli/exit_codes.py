@@ -14,6 +14,10 @@ ACCESS = 6              # permission denied (reading /proc, writing cgroups, sel
 INPUT = 7               # unreadable input for postmortem
 SELFTEST_FAILED = 8     # the model disagreed with the kernel in at least one scenario
 SELFTEST_UNAVAILABLE = 9  # no writable memory cgroup here: selftest cannot run
+ADJ_DENIED = 10         # the kernel refused to lower oom_score_adj: below oom_score_adj_min without CAP_SYS_RESOURCE
+ADJ_FAILED = 11         # an oom_score_adj write failed, or the kernel did not keep the value
+POLICY = 12             # the policy file has errors (each printed with its line number); nothing applied
+EXEC_FAILED = 127       # `oomlens run`: the command could not be executed (shell convention)
 
 # Most specific class first: the first match wins.
 ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
@@ -24,12 +28,18 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
     (errors.KernelVersionError, USAGE),
     (errors.InputError, INPUT),
     (errors.SelftestError, SELFTEST_UNAVAILABLE),
+    (errors.PolicyError, POLICY),
+    (errors.ExecError, EXEC_FAILED),
+    (errors.AdjustDenied, ADJ_DENIED),
+    (errors.AdjustError, ADJ_FAILED),
     (errors.OomLensError, INTERNAL),
 )
 
 HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel or SIZE); 3 unknown pid or pid
 outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
-7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here."""
+7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here;
+10 the kernel refused to lower oom_score_adj (needs CAP_SYS_RESOURCE); 11 an oom_score_adj write failed or
+did not stick; 12 the policy file has errors; 127 `run` could not execute the command."""
 
 
 def code_for(exc: BaseException) -> int:

@@ -9,8 +9,11 @@ import gc
 import click
 
 from oomlens.cli import exit_codes
+from oomlens.cli.adj_cmd import adj, run
 from oomlens.cli.common import _emit_json, _fail, parse_size
 from oomlens.cli.explain_cmd import explain
+from oomlens.cli.k8s_cmd import k8s_adj
+from oomlens.cli.policy_cmd import audit_cmd, policy_group
 from oomlens.cli.postmortem_cmd import postmortem
 from oomlens.cli.predict_cmd import predict
 from oomlens.cli.selftest_cmd import selftest
@@ -31,7 +34,7 @@ def cli(ctx: click.Context) -> None:
         ctx.invoke(top)
 
 
-for _command in (top, explain, predict, snapshot, selftest, postmortem):
+for _command in (top, explain, predict, snapshot, selftest, postmortem, adj, run, policy_group, audit_cmd, k8s_adj):
     cli.add_command(_command)
 
 

@@ -36,12 +36,26 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from oomlens.errors import AccessDenied, AdjustError, NoSuchProcess, ProcessError, ProcParseError
-from oomlens.kernel.types import OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN, UNKNOWN, MemInfo, Task, Unknown, VmSysctls
+from oomlens.errors import AccessDenied, AdjustDenied, AdjustError, NoSuchProcess, ProcessError, ProcParseError
+from oomlens.kernel.types import (
+    OOM_ADJUST_MAX,
+    OOM_DISABLE,
+    OOM_SCORE_ADJ_MAX,
+    OOM_SCORE_ADJ_MIN,
+    UNKNOWN,
+    MemInfo,
+    Task,
+    Unknown,
+    VmSysctls,
+)
+
+if TYPE_CHECKING:
+    from oomlens.sources.identity import ProcessIdentity
 
 __all__ = [
-    "PF_EXITING", "PF_KTHREAD", "PROC_PID_INIT_INO", "PidCgroups", "ProcFS", "ScanStats",
+    "PF_EXITING", "PF_KTHREAD", "PROC_PID_INIT_INO", "AdjWrite", "PidCgroups", "ProcFS", "ScanStats",
     "parse_cgroup", "parse_meminfo", "parse_stat", "parse_status", "parse_zoneinfo",
 ]
 
@@ -229,6 +243,32 @@ def parse_cgroup(data: bytes, path: str = "cgroup") -> PidCgroups:
 # --- the reader ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class AdjWrite:
+    """A write of ``oom_score_adj`` that the kernel took: the value before and as read back after."""
+
+    pid: int
+    comm: str | None
+    before: int
+    after: int
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def _check_range(value: int, lo: int, hi: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise AdjustError(f"{name} must be an integer in {lo}..{hi}, got {value!r}",
+                          hint=f"give a value from {lo} to {hi}")
+
+
+def _legacy_of(score_adj: int) -> int:
+    from oomlens.kernel.oom_kill import oom_score_adj_to_oom_adj
+
+    return oom_score_adj_to_oom_adj(score_adj)
+
+
 _Caps = tuple[bool | Unknown, bool | Unknown, bool | Unknown]
 _CAPS: dict[bytes | None, _Caps] = {None: (UNKNOWN, UNKNOWN, UNKNOWN)}
 
@@ -362,20 +402,65 @@ class ProcFS:
     def read_oom_score_adj(self, pid: int) -> int:
         return self._read_int(f"{self.root}/{pid}/oom_score_adj", self._read(pid, "oom_score_adj"))
 
-    def write_oom_score_adj(self, pid: int, value: int) -> None:
-        """Write ``/proc/PID/oom_score_adj``. Lowering it below ``oom_score_adj_min`` needs
-        CAP_SYS_RESOURCE: the kernel's ``EACCES`` surfaces as :class:`AccessDenied`."""
-        if isinstance(value, bool) or not isinstance(value, int) or not OOM_SCORE_ADJ_MIN <= value <= OOM_SCORE_ADJ_MAX:
-            raise AdjustError(f"oom_score_adj must be an integer in {OOM_SCORE_ADJ_MIN}..{OOM_SCORE_ADJ_MAX}, got {value!r}")
-        path = f"{self.root}/{pid}/oom_score_adj"
+    def read_oom_adj(self, pid: int) -> int:
+        """Legacy ``/proc/PID/oom_adj`` (the kernel derives it from ``oom_score_adj`` since 3.7)."""
+        return self._read_int(f"{self.root}/{pid}/oom_adj", self._read(pid, "oom_adj"))
+
+    def write_oom_score_adj(self, ident: ProcessIdentity, value: int) -> AdjWrite:
+        """Set ``/proc/PID/oom_score_adj`` of the identified process, and of no other.
+
+        The file is opened first, then the identity is re-checked (:meth:`ProcessIdentity.verify`): an open
+        ``/proc/PID`` file stays bound to the process it was opened for, so a process that took the pid
+        after the check cannot be written. The value is read back afterwards; a value the kernel did not keep
+        is an :class:`AdjustError`. Lowering below the process's ``oom_score_adj_min`` without
+        CAP_SYS_RESOURCE (the kernel's ``EACCES`` on write) is :class:`AdjustDenied`.
+
+        Raises ProcessReplaced / NoSuchProcess (nothing written), AccessDenied (cannot open the file),
+        AdjustDenied, AdjustError.
+        """
+        _check_range(value, OOM_SCORE_ADJ_MIN, OOM_SCORE_ADJ_MAX, "oom_score_adj")
+        return self._write_adj(ident, "oom_score_adj", value, value)
+
+    def write_oom_adj(self, ident: ProcessIdentity, value: int) -> AdjWrite:
+        """Legacy ``/proc/PID/oom_adj`` (-17..15), with :meth:`write_oom_score_adj`'s checks. The kernel
+        stores ``oom_adj_to_oom_score_adj(value)``; that is what is read back. Through this file, lowering
+        below the *current* value at all needs CAP_SYS_RESOURCE."""
+        from oomlens.kernel.oom_kill import oom_adj_to_oom_score_adj
+
+        _check_range(value, OOM_DISABLE, OOM_ADJUST_MAX, "oom_adj")
+        return self._write_adj(ident, "oom_adj", value, oom_adj_to_oom_score_adj(value))
+
+    def _write_adj(self, ident: ProcessIdentity, name: str, value: int, expect: int) -> AdjWrite:
+        pid = ident.pid
+        path = f"{self.root}/{pid}/{name}"
         try:
             fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, b"%d\n" % value)
-            finally:
-                os.close(fd)
         except OSError as exc:
             raise self._translate(pid, path, exc) from None
+        try:
+            ident.verify(self)  # after the open: the fd cannot reach a process that took the pid later
+            before = self.read_oom_score_adj(pid)
+            try:
+                os.write(fd, b"%d\n" % value)
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    lowering = "below its current value" if name == "oom_adj" else "below its oom_score_adj_min"
+                    raise AdjustDenied(
+                        f"the kernel refused to lower {name} of pid {pid} ({ident.comm}) from "
+                        f"{before if name == 'oom_score_adj' else _legacy_of(before)} to {value}: "
+                        f"lowering {lowering} needs CAP_SYS_RESOURCE", pid=pid) from None
+                if exc.errno == errno.ESRCH:
+                    raise NoSuchProcess(pid, ident.comm) from None
+                raise AdjustError(f"cannot write {path}: {exc.strerror}", pid=pid) from None
+        finally:
+            os.close(fd)
+        ident.verify(self)
+        after = self.read_oom_score_adj(pid)
+        if after != expect:
+            raise AdjustError(f"pid {pid} ({ident.comm}): wrote {name}={value} but oom_score_adj reads {after} "
+                              f"(expected {expect}); the value was not kept", pid=pid,
+                              hint="something else manages this process's oom_score_adj (a runtime, a daemon)?")
+        return AdjWrite(pid, ident.comm, before, after)
 
     def read_cgroup_of(self, pid: int) -> PidCgroups:
         """``/proc/PID/cgroup``: the v1 memory hierarchy line and the v2 ``0::`` line."""

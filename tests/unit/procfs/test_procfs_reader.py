@@ -12,6 +12,7 @@ from proc_builders import OTHER_PID_NS, FakeTask, add_task, status_bytes
 import oomlens.sources.procfs as procfs_mod
 from oomlens.errors import AccessDenied, AdjustError, NoSuchProcess, ProcParseError
 from oomlens.kernel.types import UNKNOWN, MemInfo, VmSysctls
+from oomlens.sources.identity import ProcessIdentity
 from oomlens.sources.procfs import PF_EXITING, PF_KTHREAD, ProcFS, ScanStats
 
 CAP_ADMIN_RESOURCE = (1 << 21) | (1 << 24)
@@ -129,15 +130,17 @@ def test_pre_4_5_status_without_rss_split(procfs) -> None:  # type: ignore[no-un
 
 
 def test_read_oom_score_and_write_adj(procfs) -> None:  # type: ignore[no-untyped-def]
-    p = procfs([FakeTask(pid=14, oom_score=700)])
+    p = procfs([FakeTask(pid=14, oom_score=700, adj=100)])
     assert p.read_oom_score(14) == 700
-    p.write_oom_score_adj(14, -500)
+    ident = ProcessIdentity.capture(14, p)
+    assert ident.pidfd is None  # a fake tree: its pids are not this system's
+    w = p.write_oom_score_adj(ident, -500)
+    assert (w.pid, w.before, w.after, w.changed) == (14, 100, -500, True)
     assert p.read_oom_score_adj(14) == -500
     for bad in (1001, -1001, True, "5"):
         with pytest.raises(AdjustError):
-            p.write_oom_score_adj(14, bad)  # type: ignore[arg-type]
-    with pytest.raises(NoSuchProcess):
-        p.write_oom_score_adj(99, 0)
+            p.write_oom_score_adj(ident, bad)  # type: ignore[arg-type]
+    assert p.read_oom_score_adj(14) == -500
 
 
 def test_missing_process_raises_never_zero(procfs) -> None:  # type: ignore[no-untyped-def]
