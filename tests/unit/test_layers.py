@@ -23,6 +23,7 @@ ALLOWED = {
     "oomreport": {"kernel"},
     "analysis": {"kernel", "oomreport"},
     "sources": {"kernel", "oomreport"},
+    "daemon": {"kernel", "oomreport", "analysis", "sources"},
 }
 STDLIB = set(sys.stdlib_module_names)
 

@@ -14,6 +14,8 @@ ACCESS = 6              # permission denied (reading /proc, writing cgroups, sel
 INPUT = 7               # unreadable input for postmortem
 SELFTEST_FAILED = 8     # the model disagreed with the kernel in at least one scenario
 SELFTEST_UNAVAILABLE = 9  # no writable memory cgroup here: selftest cannot run
+CONFIG = 10             # daemon: the config file (or the policy file it names) cannot be used
+EXPORTER = 11           # daemon: the metrics endpoint cannot listen (port taken, bad address)
 
 # Most specific class first: the first match wins.
 ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
@@ -24,12 +26,15 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
     (errors.KernelVersionError, USAGE),
     (errors.InputError, INPUT),
     (errors.SelftestError, SELFTEST_UNAVAILABLE),
+    (errors.ConfigError, CONFIG),
+    (errors.ExporterError, EXPORTER),
     (errors.OomLensError, INTERNAL),
 )
 
 HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel or SIZE); 3 unknown pid or pid
 outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
-7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here."""
+7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here;
+10 daemon: bad config file; 11 daemon: the exporter cannot listen (port taken)."""
 
 
 def code_for(exc: BaseException) -> int:

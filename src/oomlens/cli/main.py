@@ -10,6 +10,7 @@ import click
 
 from oomlens.cli import exit_codes
 from oomlens.cli.common import _emit_json, _fail, parse_size
+from oomlens.cli.daemon_cmd import daemon
 from oomlens.cli.explain_cmd import explain
 from oomlens.cli.postmortem_cmd import postmortem
 from oomlens.cli.predict_cmd import predict
@@ -31,7 +32,7 @@ def cli(ctx: click.Context) -> None:
         ctx.invoke(top)
 
 
-for _command in (top, explain, predict, snapshot, selftest, postmortem):
+for _command in (top, explain, predict, snapshot, selftest, postmortem, daemon):
     cli.add_command(_command)
 
 
