@@ -15,7 +15,6 @@ import time
 
 import pytest
 
-from oomlens.selftest import harness
 from oomlens.selftest.harness import Holder, MemcgSandbox, provoke
 from oomlens.sources.kernellog import KmsgCursor
 
