@@ -61,7 +61,7 @@ class _Watched:
     cfg: DomainConfig
     cg: Cgroup | None
     name: str
-    ranking: Ranking | None = None
+    totalpages: int | None = None
     scanned_at: float | None = None
     scanned_headroom: int | None = None
     victim: Candidate | None = None
@@ -116,7 +116,7 @@ class Daemon:
         for w in watched:  # keep what we know about domains that stay
             prev = old.get(w.name)
             if prev is not None:
-                w.ranking, w.scanned_at, w.victim, w.top = prev.ranking, prev.scanned_at, prev.victim, prev.top
+                w.totalpages, w.scanned_at, w.victim, w.top = prev.totalpages, prev.scanned_at, prev.victim, prev.top
                 w.low, w.at_risk, w.scanned_headroom = prev.low, prev.at_risk, prev.scanned_headroom
         self.cfg, self.watched = cfg, watched
         self.killer.cfg = cfg.action
@@ -150,7 +150,7 @@ class Daemon:
             return True
         return False
 
-    def _scan(self, w: _Watched, now: float, headroom: int | None) -> None:
+    def _scan(self, w: _Watched, now: float, headroom: int | None) -> Ranking:
         t0 = time.perf_counter()
         ranking = scan_domain(self.procfs, self.cgroups, w.cg)
         took = time.perf_counter() - t0
@@ -182,8 +182,9 @@ class Daemon:
                                   detail=f"protected process is {what} of the top {self.cfg.top_k} (badness {c.badness})")
         if policy.rules and w.cg is None:
             self.drift = policy.drift(st.task for st in ranking.tasks)
-        w.ranking, w.scanned_at, w.scanned_headroom, w.victim, w.top, w.at_risk = \
-            ranking, now, headroom, victim, tuple(top), at_risk
+        w.totalpages, w.scanned_at, w.scanned_headroom, w.victim, w.top, w.at_risk = \
+            ranking.totalpages, now, headroom, victim, tuple(top), at_risk
+        return ranking
 
     def tick(self) -> float:
         """One pass over every domain; publishes the state; returns the seconds to sleep."""
@@ -210,11 +211,9 @@ class Daemon:
         kill = None
         if d.kill_below is not None:
             kill = d.kill_below.bytes_of(total) if total else d.kill_below.nbytes
-        if self._needs_scan(w, now, headroom, total, warn, kill):
-            self._scan(w, now, headroom)
-            fresh = True
-        else:
-            fresh = False
+        # the ranking is kept only for this tick (the early kill acts on a fresh scan): between scans the
+        # daemon holds the top K, not every process
+        ranking = self._scan(w, now, headroom) if self._needs_scan(w, now, headroom, total, warn, kill) else None
         if headroom is not None and warn is not None:
             if headroom < warn and not w.low:
                 w.low = True
@@ -225,14 +224,12 @@ class Daemon:
             elif headroom >= warn * 1.05 and w.low:
                 w.low = False
                 self.alerts.log("headroom recovered", "notice", domain=w.name, headroom=headroom)
-        if (self.cfg.action.kill and kill is not None and headroom is not None and headroom < kill and fresh
-                and w.ranking is not None and not self.killer.busy(w.name)):
+        if (self.cfg.action.kill and kill is not None and headroom is not None and headroom < kill
+                and ranking is not None and not self.killer.busy(w.name)):
             again, _, _ = self._cheap(w)  # earlyoom re-checks memory after the scan, before acting
             if again is not None and again < kill:
-                self.killer.act(w.name, w.ranking, self.cfg.policy, again)
-        r = w.ranking
-        return DomainState(w.name, headroom, total, r.totalpages if r else None, warn, kill, psi, w.victim, w.top,
-                           w.scanned_at)
+                self.killer.act(w.name, ranking, self.cfg.policy, again)
+        return DomainState(w.name, headroom, total, w.totalpages, warn, kill, psi, w.victim, w.top, w.scanned_at)
 
     # -- kernel OOM kills (called from the kernel-log thread) ----------------------------------------
     def on_kernel_event(self, a: EventAnalysis, ev: OomEvent) -> None:

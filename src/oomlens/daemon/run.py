@@ -37,8 +37,21 @@ def _kernel_source(alerts: AlertSink) -> object | None:
     return src
 
 
+def _malloc_frugal() -> None:
+    """One glibc malloc arena (M_ARENA_MAX = 1) instead of one per thread: the exporter and kernel-log threads
+    would each touch an arena of their own. No effect elsewhere (musl, or no libc found)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(ctypes.c_int(-8), ctypes.c_int(1))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def run_daemon(config_path: str, *, check: bool = False, proc_root: str = "/proc",
                cgroup_root: str = "/sys/fs/cgroup") -> int:
+    _malloc_frugal()
     cfg = load_config(config_path)
     alerts = AlertSink(cfg.alert_exec)
     daemon = Daemon(cfg, alerts=alerts, proc_root=proc_root, cgroup_root=cgroup_root)
