@@ -21,7 +21,7 @@ def _our_children() -> list[int]:
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/stat") as f:
+            with open(f"/proc/{pid}/stat", errors="replace") as f:  # hostile comms are not UTF-8
                 stat = f.read()
         except OSError:
             continue
