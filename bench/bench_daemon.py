@@ -82,12 +82,13 @@ def main() -> int:
             scrapes = 0
             while time.monotonic() - t0 < args.duration:
                 time.sleep(min(15.0, max(0.0, args.duration - (time.monotonic() - t0))))
+                fds.append(nfds(d.pid))  # before the scrape: its connection socket is transient
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                     r.read()
                 scrapes += 1
-                fds.append(nfds(d.pid))
             cpu1, t1 = cpu_seconds(d.pid), time.monotonic()
             hwm, rss = status_kb(d.pid, "VmHWM"), status_kb(d.pid, "VmRSS")
+            time.sleep(1)
             fd1 = nfds(d.pid)
         finally:
             d.send_signal(signal.SIGTERM)
