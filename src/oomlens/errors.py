@@ -18,8 +18,10 @@
     ├── SelftestError                 the kernel-oracle self test could not run
     ├── PolicyError(source, problems)  a policy file with errors (one line each)
     ├── ExecError                     `oomlens run` could not execute the command
-    └── AdjustError                   an oom_score_adj write failed or did not stick
-        └── AdjustDenied              lowering below oom_score_adj_min without CAP_SYS_RESOURCE
+    ├── AdjustError                   an oom_score_adj write failed or did not stick
+    │   └── AdjustDenied              lowering below oom_score_adj_min without CAP_SYS_RESOURCE
+    ├── ConfigError(path, line)       a daemon config file that cannot be used
+    └── ExporterError(listen)         the metrics endpoint cannot listen
 
 Pure: standard library only. The CLI maps each class to an exit code in one place
 (``oomlens.cli.exit_codes``).
@@ -167,3 +169,21 @@ class PolicyError(OomLensError):
 
 class ExecError(OomLensError):
     """``oomlens run`` could not execute the command (not found, not executable)."""
+
+
+class ConfigError(OomLensError):
+    """A daemon config file that cannot be used; ``line`` is 1-based when known."""
+
+    def __init__(self, path: str, msg: str, *, line: int | None = None, hint: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {msg}", hint=hint or "see the `daemon` section of the README for every key")
+
+
+class ExporterError(OomLensError):
+    """The Prometheus endpoint cannot listen (address in use, bad address, no permission)."""
+
+    def __init__(self, listen: str, msg: str, *, hint: str | None = None) -> None:
+        self.listen = listen
+        super().__init__(f"exporter {listen}: {msg}", hint=hint)

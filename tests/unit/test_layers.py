@@ -24,6 +24,7 @@ ALLOWED = {
     "analysis": {"kernel", "oomreport"},
     "sources": {"kernel", "oomreport"},
     "policy": {"kernel", "analysis"},
+    "daemon": {"kernel", "oomreport", "analysis", "sources", "policy"},
 }
 STDLIB = set(sys.stdlib_module_names)
 

@@ -18,6 +18,8 @@ ADJ_DENIED = 10         # the kernel refused to lower oom_score_adj: below oom_s
 ADJ_FAILED = 11         # an oom_score_adj write failed, or the kernel did not keep the value
 POLICY = 12             # the policy file has errors (each printed with its line number); nothing applied
 EXEC_FAILED = 127       # `oomlens run`: the command could not be executed (shell convention)
+CONFIG = 13             # daemon: the config file (or the policy file it names) cannot be used
+EXPORTER = 14           # daemon: the metrics endpoint cannot listen (port taken, bad address)
 
 # Most specific class first: the first match wins.
 ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
@@ -32,6 +34,8 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
     (errors.ExecError, EXEC_FAILED),
     (errors.AdjustDenied, ADJ_DENIED),
     (errors.AdjustError, ADJ_FAILED),
+    (errors.ConfigError, CONFIG),
+    (errors.ExporterError, EXPORTER),
     (errors.OomLensError, INTERNAL),
 )
 
@@ -39,7 +43,8 @@ HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel or 
 outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
 7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here;
 10 the kernel refused to lower oom_score_adj (needs CAP_SYS_RESOURCE); 11 an oom_score_adj write failed or
-did not stick; 12 the policy file has errors; 127 `run` could not execute the command."""
+did not stick; 12 the policy file has errors; 13 daemon: bad config file; 14 daemon: the exporter cannot listen
+(port taken); 127 `run` could not execute the command."""
 
 
 def code_for(exc: BaseException) -> int:

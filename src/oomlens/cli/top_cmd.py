@@ -28,12 +28,24 @@ SORT_KEYS = {
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (memory in pages).")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="badness", show_default=True,
               help="Order of the table; `badness` is the kernel's kill order.")
+@click.option("--watch", "watch_every", type=float, default=None, is_flag=False, flag_value=2.0, metavar="[SECONDS]",
+              help="Refresh the ranking in place every SECONDS (default 2), victim highlighted, changes marked.")
 @handle_errors
 @one_shot
 def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, limit: int | None,
-        include_all: bool, as_json: bool, sort: str) -> None:
+        include_all: bool, as_json: bool, sort: str, watch_every: float | None = None) -> None:
     """Rank processes the way the OOM killer would: victim first, with the kernel's arithmetic."""
     from oomlens.analysis.ranking import rank
+
+    if watch_every is not None:
+        from oomlens.cli.watch import watch
+
+        try:
+            watch(lambda: rank(_snapshot(None, cgroup, proc, _legacy(kernel)), kernel=kernel),
+                  interval=max(0.2, watch_every), limit=limit or 20)
+        except KeyboardInterrupt:
+            pass
+        return
 
     ranking = rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
     rows = ranking.tasks if include_all else ranking.eligible

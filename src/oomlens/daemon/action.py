@@ -1,0 +1,138 @@
+"""Opt-in early action: kill a domain's model victim before the kernel has to, respecting the policy.
+
+Never chosen: init (pid 1), kernel threads, tasks the model deems ineligible (``oom_score_adj`` -1000,
+no mm, ...), this daemon itself, and processes a policy rule marks ``protect`` or ``immune``. Among the
+others the kernel's kill order decides, except that ``prefer`` matches go first.
+
+Signalling (:mod:`oomlens.sources.signals`): the identity (pid, start time) is read when the victim is
+chosen; a pidfd is opened after that and the identity re-checked through it, so a reused pid is never
+signalled. SIGTERM first; SIGKILL when the process is still there after ``grace``, followed by
+``process_mrelease`` (Linux 5.15+) so its memory comes back at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from oomlens.analysis.ranking import Ranking, ScoredTask
+from oomlens.daemon.alerts import AlertSink
+from oomlens.daemon.config import ActionConfig
+from oomlens.daemon.policy import Policy
+from oomlens.daemon.state import Counters
+from oomlens.sources import signals
+
+__all__ = ["EarlyKiller", "choose_victim"]
+
+GIVE_UP_AFTER = 10.0  # seconds after SIGKILL: stop watching (a D-state process; logged)
+
+
+def choose_victim(ranking: Ranking, policy: Policy, *, self_pid: int | None = None) -> ScoredTask | None:
+    """The task the daemon would kill in this domain (see the module docstring), or None."""
+    me = os.getpid() if self_pid is None else self_pid
+    preferred: ScoredTask | None = None
+    first: ScoredTask | None = None
+    for st in ranking.tasks:  # kill order, victim first
+        t = st.task
+        if not st.eligible or t.pid in (1, me) or t.is_kthread or t.is_global_init or t.oom_score_adj == -1000:
+            continue
+        intent = policy.intent_of(t)
+        if intent in ("protect", "immune"):
+            continue
+        if intent == "prefer" and preferred is None:
+            preferred = st
+        if first is None:
+            first = st
+    return preferred or first
+
+
+@dataclass
+class _Pending:
+    domain: str
+    ident: signals.ProcessIdentity
+    comm: str
+    pidfd: int
+    deadline: float
+    killed_at: float | None = None
+
+
+class EarlyKiller:
+    def __init__(self, cfg: ActionConfig, alerts: AlertSink, counters: Counters, clock: Callable[[], float],
+                 proc_root: str = "/proc") -> None:
+        self.cfg = cfg
+        self.alerts = alerts
+        self.counters = counters
+        self.clock = clock
+        self.proc_root = proc_root
+        self.pending: dict[str, _Pending] = {}
+
+    def busy(self, domain: str) -> bool:
+        return domain in self.pending
+
+    def act(self, domain: str, ranking: Ranking, policy: Policy, headroom: int | None) -> bool:
+        """Kill the domain's victim (one at a time per domain). True when a signal was sent (or would be: dry run)."""
+        if domain in self.pending:
+            return False
+        st = choose_victim(ranking, policy)
+        if st is None:
+            self.alerts.alert("early-kill", domain, verdict="no-candidate", level="error",
+                              detail="headroom below kill_below but every candidate is protected or ineligible")
+            return False
+        t = st.task
+        why = (f"headroom {headroom} bytes below kill_below; model victim pid {t.pid} ({t.name}), "
+               f"badness {st.points}, rank {st.rank}")
+        try:
+            ident = signals.read_identity(t.pid, self.proc_root)
+        except ProcessLookupError:
+            return False  # gone already: the next tick re-scans
+        if self.cfg.dry_run:
+            self.alerts.alert("early-kill", domain, pid=t.pid, comm=t.name, verdict="dry-run", detail=why)
+            return True
+        try:
+            pidfd = signals.open_verified(ident, self.proc_root)
+        except signals.IdentityMismatch as e:
+            self.alerts.log(f"early kill skipped: {e}", "notice", domain=domain)
+            return False
+        if self.cfg.grace > 0:
+            sig, killed_at = signal.SIGTERM, None
+        else:
+            sig, killed_at = signal.SIGKILL, self.clock()
+        if not signals.send_signal(pidfd, sig):
+            os.close(pidfd)
+            return False
+        if sig == signal.SIGKILL:
+            signals.process_mrelease(pidfd)
+        self.counters.early_kill(domain, t.name)
+        self.alerts.alert("early-kill", domain, pid=t.pid, comm=t.name, verdict=signal.Signals(sig).name,
+                          detail=why + (f"; SIGKILL after {self.cfg.grace:g}s" if sig == signal.SIGTERM else ""),
+                          level="crit")
+        self.pending[domain] = _Pending(domain, ident, t.name, pidfd, self.clock() + self.cfg.grace, killed_at)
+        return True
+
+    def tick(self) -> bool:
+        """Escalate and forget finished kills; True while any is pending."""
+        now = self.clock()
+        for domain, p in list(self.pending.items()):
+            if signals.has_exited(p.pidfd):
+                self._done(domain)
+            elif p.killed_at is None and now >= p.deadline:
+                signals.send_signal(p.pidfd, signal.SIGKILL)
+                signals.process_mrelease(p.pidfd)
+                p.killed_at = now
+                self.alerts.log(f"pid {p.ident.pid} ({p.comm}) survived SIGTERM for {self.cfg.grace:g}s: SIGKILL",
+                                "warning", domain=domain)
+            elif p.killed_at is not None and now - p.killed_at > GIVE_UP_AFTER:
+                self.alerts.log(f"pid {p.ident.pid} ({p.comm}) still there {GIVE_UP_AFTER:g}s after SIGKILL",
+                                "error", domain=domain)
+                self._done(domain)
+        return bool(self.pending)
+
+    def _done(self, domain: str) -> None:
+        p = self.pending.pop(domain)
+        os.close(p.pidfd)
+
+    def close(self) -> None:
+        for d in list(self.pending):
+            self._done(d)

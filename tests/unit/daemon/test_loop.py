@@ -1,0 +1,158 @@
+"""The loop over a fake /proc: cheap checks, scans, alerts, the adaptive sleep, the early-kill choice, and
+processes that vanish mid-scan."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import proc_builders
+from proc_builders import FakeTask
+
+from oomlens.analysis.ranking import rank_tasks
+from oomlens.daemon.action import choose_victim
+from oomlens.daemon.alerts import AlertSink
+from oomlens.daemon.config import parse_config
+from oomlens.daemon.loop import Daemon, sleep_time
+from oomlens.daemon.policy import parse_policy
+from oomlens.daemon.state import DomainState
+from oomlens.kernel.types import MemInfo, Task
+
+MEMINFO_LOW = proc_builders.MEMINFO.replace("MemAvailable:   24384936 kB", "MemAvailable:     100000 kB") \
+    .replace("SwapFree:        2097152 kB", "SwapFree:              0 kB")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _daemon(tmp_path, tasks, cfg_text='[exporter]\nlisten = ""\n', meminfo=proc_builders.MEMINFO):
+    root = proc_builders.make_proc(tmp_path, tasks, meminfo=meminfo)
+    out = io.StringIO()
+    clock = Clock()
+    cfg = parse_config(cfg_text, "d.toml")
+    d = Daemon(cfg, alerts=AlertSink(stream=out), proc_root=str(root), cgroup_root=str(tmp_path / "nocg"), clock=clock)
+    return d, out, clock
+
+
+def _lines(out: io.StringIO) -> list[dict]:
+    return [json.loads(x) for x in out.getvalue().splitlines()]
+
+
+TASKS = [FakeTask(1, "init", uid=0), FakeTask(100, "small", rss_anon_kb=10_000),
+         FakeTask(200, "big", rss_anon_kb=900_000), FakeTask(300, "mid", rss_anon_kb=300_000)]
+
+
+def test_first_tick_scans_and_publishes_the_victim_and_top_k(tmp_path) -> None:
+    d, out, _ = _daemon(tmp_path, TASKS)
+    d.tick()
+    (g,) = d.box.current.domains
+    assert g.name == "global"
+    # fake meminfo: MemAvailable 24384936 kB + SwapFree 2097152 kB
+    assert g.headroom == (24384936 + 2097152) * 1024
+    assert g.victim is not None and (g.victim.pid, g.victim.comm) == (200, "big")
+    assert [c.pid for c in g.top] == [200, 300, 100]
+    assert d.scans == 1
+
+
+def test_scan_cadence_cheap_ticks_do_not_scan(tmp_path) -> None:
+    d, _, clock = _daemon(tmp_path, TASKS, 'interval = "1s"\nscan_interval = "30s"\n[exporter]\nlisten = ""\n')
+    d.tick()
+    for _ in range(10):
+        clock.t += 1
+        d.tick()
+    assert d.scans == 1
+    clock.t += 30
+    d.tick()
+    assert d.scans == 2
+
+
+def test_process_vanishing_mid_scan_is_skipped(tmp_path) -> None:
+    d, _, _ = _daemon(tmp_path, TASKS)
+    real = d.procfs.pids
+    d.procfs.pids = lambda: real() + [4242]  # type: ignore[method-assign]  # listed, then gone before its read
+    import shutil
+    orig_iter = d.procfs.iter_tasks
+
+    def iter_tasks(*a, **kw):  # the victim dies between the listing and the read of its files
+        shutil.rmtree(tmp_path / "proc" / "200")
+        return orig_iter(*a, **kw)
+
+    d.procfs.iter_tasks = iter_tasks  # type: ignore[method-assign]
+    d.tick()
+    (g,) = d.box.current.domains
+    assert g.error is None
+    assert g.victim is not None and g.victim.pid == 300
+    assert 200 not in [c.pid for c in g.top] and 4242 not in [c.pid for c in g.top]
+
+
+def test_low_headroom_alerts_once_and_speeds_the_loop_up(tmp_path) -> None:
+    d, out, clock = _daemon(tmp_path, TASKS, '[exporter]\nlisten = ""\n[[domain]]\npath = "global"\nwarn_below = "10%"\n',
+                            meminfo=MEMINFO_LOW)
+    s1 = d.tick()
+    clock.t += 1
+    s2 = d.tick()
+    alerts = [x for x in _lines(out) if x.get("event") == "low-headroom"]
+    assert len(alerts) == 1
+    assert alerts[0]["domain"] == "global" and alerts[0]["pid"] == 200
+    assert s1 == s2 < 1.0
+    # below warn: rescanned every interval
+    assert d.scans == 2
+
+
+def test_sleep_time_is_interval_when_ample_and_min_at_the_kill_threshold() -> None:
+    def dom(h: int) -> DomainState:
+        return DomainState("g", h, 1000, None, 100, 20)
+    assert sleep_time((dom(500),), 1.0, 0.1) == 1.0
+    assert sleep_time((dom(200),), 1.0, 0.1) == 1.0
+    assert sleep_time((dom(20),), 1.0, 0.1) == 0.1
+    mid = sleep_time((dom(110),), 1.0, 0.1)
+    assert 0.1 < mid < 1.0
+    assert sleep_time((dom(500), dom(20)), 1.0, 0.1) == 0.1   # the tightest domain decides
+
+
+def _policy(text: str):
+    return parse_policy(text, lambda m, n: ValueError(m))
+
+
+def test_choose_victim_respects_protect_immune_prefer_and_never_takes_init_or_itself() -> None:
+    tasks = [Task(1, "init", rss_anon=9_000_000, is_global_init=True), Task(10, "db", rss_anon=800_000),
+             Task(11, "cache", rss_anon=500_000), Task(12, "me", rss_anon=400_000),
+             Task(13, "batch", rss_anon=100_000), Task(14, "pinned", rss_anon=700_000, oom_score_adj=-1000)]
+    r = rank_tasks(tasks, MemInfo(4_000_000), release="6.18.0")
+    assert r.victim is not None and r.victim.task.pid == 10
+    none = _policy("")
+    assert choose_victim(r, none, self_pid=12).task.pid == 10
+    protect = _policy('[[rule]]\ncomm = "db"\nintent = "protect"\n')
+    assert choose_victim(r, protect, self_pid=12).task.pid == 11
+    immune = _policy('[[rule]]\ncomm = "db|cache"\nintent = "immune"\n')
+    assert choose_victim(r, immune, self_pid=12).task.pid == 13   # 12 is the daemon itself, 14 has adj -1000
+    prefer = _policy('[[rule]]\ncomm = "batch"\nintent = "prefer"\n')
+    assert choose_victim(r, prefer, self_pid=12).task.pid == 13
+
+
+def test_early_kill_of_a_process_already_gone_sends_nothing(tmp_path) -> None:
+    cfg = '[exporter]\nlisten = ""\n[[domain]]\npath = "global"\nwarn_below = "10%"\nkill_below = "5%"\n[action]\nkill = true\n'
+    d, out, _ = _daemon(tmp_path, TASKS, cfg, meminfo=MEMINFO_LOW)
+    d.tick()
+    # pid 200 is a fake task: no real process, so the identity read of the real /proc finds nothing to signal
+    assert not d.killer.pending
+    assert [x for x in _lines(out) if x.get("event") == "early-kill"] == []
+
+
+def test_policy_drift_counts_processes_off_their_rules_adj(tmp_path) -> None:
+    pol = tmp_path / "p.toml"
+    pol.write_text('[[rule]]\nname = "bigs"\ncomm = "big|mid"\nintent = "protect"\noom_score_adj = -500\n')
+    tasks = TASKS[:3] + [FakeTask(300, "mid", rss_anon_kb=300_000, adj=-500)]
+    d, out, _ = _daemon(tmp_path, tasks, f'policy = "{pol}"\n[exporter]\nlisten = ""\n')
+    d.tick()
+    assert d.box.current.drift == {"bigs": 1}   # big has adj 0, mid has -500
+    risk = [x for x in _lines(out) if x.get("event") == "protected-at-risk"]
+    # three eligible tasks (init is not): both protected ones are in the top 3, each alerted once
+    assert sorted(x["pid"] for x in risk) == [200, 300]
+    d.tick()
+    assert len([x for x in _lines(out) if x.get("event") == "protected-at-risk"]) == 2
