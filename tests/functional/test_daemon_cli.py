@@ -24,7 +24,7 @@ def test_port_taken_is_one_line_hint_and_exit_11(tmp_path) -> None:
         cfg.write_text(f'[exporter]\nlisten = "127.0.0.1:{port}"\n')
         p = subprocess.run([sys.executable, "-m", "oomlens", "daemon", "--config", str(cfg)],
                            capture_output=True, text=True, timeout=30)
-    assert p.returncode == 11, p.stderr
+    assert p.returncode == 14, p.stderr
     lines = p.stderr.strip().splitlines()
     assert lines[0] == f"oomlens: error: exporter 127.0.0.1:{port}: address already in use"
     assert lines[1].startswith("  hint: ") and "listen" in lines[1]

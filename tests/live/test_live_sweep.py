@@ -45,7 +45,8 @@ def test_every_process_oom_score_matches_the_kernel():
                 continue
             from oomlens.analysis.ranking import rank_tasks
 
-            model = rank_tasks([task], snap.meminfo, release=snap.kernel_release).tasks[0].oom_score
+            model = rank_tasks([task], snap.meminfo, release=snap.kernel_release,
+                                   page_size=snap.page_size).tasks[0].oom_score
             if model != before:
                 mismatches.append((pid, task.name, model, before))
             break

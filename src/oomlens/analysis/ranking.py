@@ -27,7 +27,7 @@ from oomlens.kernel.oom_kill import (
     ranked,
 )
 from oomlens.kernel.snapshot import Snapshot
-from oomlens.kernel.types import LONG_MIN, OomConstraint, Task, VmSysctls
+from oomlens.kernel.types import LONG_MIN, MemInfo, OomConstraint, Task, VmSysctls
 
 UNOBSERVABLE = (
     "MMF_OOM_SKIP (a victim already reaped), in_vfork and swapoff/KSM origin tasks are invisible in "
@@ -239,6 +239,14 @@ def rank(snapshot: Snapshot, *, kernel: str | None = None) -> Ranking:
     return rank_domain(snapshot_domain(snapshot, era), release=snapshot.kernel_release, era=era, kernel=kernel,
                        sysctls=snapshot.sysctls, uptime_s=snapshot.uptime_s, oom_groups=dict(snapshot.oom_groups),
                        notes=snapshot.notes, unreadable=snapshot.unreadable)
+
+
+def rank_tasks(tasks: Sequence[Task], meminfo: MemInfo, *, release: str, page_size: int,
+               kernel: str | None = None) -> Ranking:
+    """:func:`rank` for a bare task list (in scan order) in the global domain of ``meminfo``."""
+    snap = Snapshot(taken_at="1970-01-01T00:00:00+00:00", hostname="", kernel_release=release, page_size=page_size,
+                    uptime_s=0.0, meminfo=meminfo, sysctls=VmSysctls(), tasks=tuple(tasks))
+    return rank(snap, kernel=kernel)
 
 
 # --------------------------------------------------------------------------- explain

@@ -88,7 +88,7 @@ def test_cli_refuses_to_start_with_one_line_and_exit_10(tmp_path) -> None:
     cfg.write_text(GOOD.replace('grace = "5s"', 'grace = "soon"'))
     p = subprocess.run([sys.executable, "-m", "oomlens", "daemon", "--config", str(cfg)],
                        capture_output=True, text=True, timeout=30)
-    assert p.returncode == 10
+    assert p.returncode == 13
     lines = p.stderr.strip().splitlines()
     assert lines[0] == f"oomlens: error: {cfg}:17: [action] grace: 'soon' is not a duration (examples: \"1s\", \"250ms\", \"2m\")"
     assert lines[1].startswith("  hint: ") and len(lines) == 2
@@ -97,4 +97,4 @@ def test_cli_refuses_to_start_with_one_line_and_exit_10(tmp_path) -> None:
 def test_cli_missing_config_file(tmp_path) -> None:
     p = subprocess.run([sys.executable, "-m", "oomlens", "daemon", "--config", str(tmp_path / "nope.toml")],
                        capture_output=True, text=True, timeout=30)
-    assert p.returncode == 10 and "no such file" in p.stderr
+    assert p.returncode == 13 and "no such file" in p.stderr

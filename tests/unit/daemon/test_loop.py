@@ -123,7 +123,7 @@ def test_choose_victim_respects_protect_immune_prefer_and_never_takes_init_or_it
     tasks = [Task(1, "init", rss_anon=9_000_000, is_global_init=True), Task(10, "db", rss_anon=800_000),
              Task(11, "cache", rss_anon=500_000), Task(12, "me", rss_anon=400_000),
              Task(13, "batch", rss_anon=100_000), Task(14, "pinned", rss_anon=700_000, oom_score_adj=-1000)]
-    r = rank_tasks(tasks, MemInfo(4_000_000), release="6.18.0")
+    r = rank_tasks(tasks, MemInfo(4_000_000), release="6.18.0", page_size=4096)
     assert r.victim is not None and r.victim.task.pid == 10
     none = _policy("")
     assert choose_victim(r, none, self_pid=12).task.pid == 10

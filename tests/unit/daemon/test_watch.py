@@ -19,7 +19,7 @@ def test_watch_highlights_the_victim_and_says_when_it_changes() -> None:
               [Task(10, "a", rss_anon=500), Task(11, "b", rss_anon=900)]]
     it = iter(frames)
     out = io.StringIO()
-    watch(lambda: rank_tasks(next(it), MemInfo(10_000), release="6.18.0"), interval=0, limit=5,
+    watch(lambda: rank_tasks(next(it), MemInfo(10_000), release="6.18.0", page_size=4096), interval=0, limit=5,
           console=Console(file=out, width=300, force_terminal=False), iterations=2)
     text = out.getvalue()
     assert "victim changed: now 11" in text  # the title wraps at the table width
