@@ -353,3 +353,13 @@ def test_unlimited_memcg_is_page_counter_max_of_the_page_size():
     unlimited = MemcgLimits("/x", 2, memory_max=None, swap_max=0)
     assert mem_cgroup_get_max(unlimited, E59, 0, page_size=4096) == 2_251_799_813_685_247
     assert mem_cgroup_get_max(unlimited, E59, 0, page_size=65536) == 140_737_488_355_327
+
+
+def test_unknown_has_no_truth_value():
+    from oomlens.kernel.types import UNKNOWN
+
+    with pytest.raises(TypeError):
+        bool(UNKNOWN)
+    # the model treats UNKNOWN flags as "not set" explicitly and says so
+    b = badness_terms(T(rss_anon=10, oom_skip=UNKNOWN), 10**6, E59, page_size=4096)
+    assert b.eligible and b.points == 10

@@ -47,7 +47,9 @@ class Unknown(enum.Enum):
         return "UNKNOWN"
 
     def __bool__(self) -> bool:
-        return False
+        # "unknown" is neither true nor false: ``if task.oom_skip:`` would silently read it as "not set".
+        # Callers decide explicitly (``flag is True``) and record the assumption.
+        raise TypeError("an UNKNOWN fact has no truth value: test `is True` / `is UNKNOWN` explicitly")
 
 
 UNKNOWN = Unknown.UNKNOWN
