@@ -10,7 +10,7 @@ release is a hint: vendor kernels backport formats and rules), recover T, turn t
 
 State carried across events of the same host (in input order): previous victims (not candidates
 again: the kernel skips reaped victims, MMF_OOM_SKIP) and the host's total swap (memcg reports do not
-print it). Pure: standard library only.
+print it). "The same host" only where the input proves it (:func:`host_key`). Pure: standard library only.
 """
 
 from __future__ import annotations
@@ -335,24 +335,51 @@ def _printed_score(era: Era, points: int, T: int) -> int | None:
     return None
 
 
+_GENERIC_HOSTS = frozenset({"localhost", "localhost.localdomain", "(none)", "-", "ubuntu", "debian"})
+"""Host names too common to prove two files come from one machine."""
+
+HostKey = tuple[str, str | None]
+
+
+def host_key(ev: OomEvent) -> HostKey:
+    """Which machine an event comes from, as far as the input proves it.
+
+    A distinctive host name identifies a machine across files (rotated syslogs of one host); an event
+    without a host name (dmesg, a paste) or with a generic one (``localhost``) is only known to share its
+    machine with the other such events *of the same source*: each file is its own world then."""
+    if ev.host and ev.host.lower() not in _GENERIC_HOSTS:
+        return ("host", ev.host)
+    return ("source:" + ev.source, ev.host)
+
+
 class Analyzer:
-    """Analyses events in input order, carrying per-host state (previous victims, total swap)."""
+    """Analyses events in input order, carrying per-host state (previous victims, total swap).
+
+    State carries over only between events the input proves to be of one machine (:func:`host_key`),
+    and is dropped when that machine's uptime stamp goes backwards (a reboot: pids are reused)."""
 
     def __init__(self) -> None:
-        self.victims: dict[str | None, dict[int, str]] = {}
-        self.swap_kb: dict[str | None, int] = {}
+        self.victims: dict[HostKey, dict[int, str]] = {}
+        self.swap_kb: dict[HostKey, int] = {}
+        self.uptime: dict[HostKey, float] = {}
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
-        host = ev.host
+        key = host_key(ev)
+        if ev.uptime is not None:
+            last = self.uptime.get(key)
+            if last is not None and ev.uptime < last:  # rebooted since: nothing carries over
+                self.victims.pop(key, None)
+                self.swap_kb.pop(key, None)
+            self.uptime[key] = ev.uptime
         try:
-            return self._analyze(ev)
+            return self._analyze(ev, key)
         finally:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
-                self.swap_kb[host] = ev.meminfo.total_swap_kb
+                self.swap_kb[key] = ev.meminfo.total_swap_kb
             for k in ev.killed:
-                self.victims.setdefault(host, {})[k.pid] = k.name
+                self.victims.setdefault(key, {})[k.pid] = k.name
 
-    def _analyze(self, ev: OomEvent) -> EventAnalysis:
+    def _analyze(self, ev: OomEvent, key: HostKey) -> EventAnalysis:
         eras, era_source = candidate_eras(ev)
         era = eras[0]
         notes: list[str] = []
@@ -361,7 +388,7 @@ class Analyzer:
         page_kb, page_note = detect_page_kb(ev)
         if page_note:
             notes.append(page_note)
-        host_swap_kb = self.swap_kb.get(ev.host)
+        host_swap_kb = self.swap_kb.get(key)
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
         table = ev.table
 
@@ -382,8 +409,9 @@ class Analyzer:
         if era.scoring == "legacy":
             return result("undecidable", f"{era.name} scored with a heuristic (cpu time, run time, nice, "
                           "capabilities) whose inputs are not in OOM logs")
-        prev = self.victims.get(ev.host, {})
-        skipped_prev = [r.pid for r in table.rows if r.pid in prev and r.pid != kernel_pid]
+        prev = self.victims.get(key, {})
+        # a reused pid with another name is another task
+        skipped_prev = [r.pid for r in table.rows if prev.get(r.pid) == r.name and r.pid != kernel_pid]
         tasks = [row_to_task(r, skip=r.pid in skipped_prev) for r in table.rows]
         if skipped_prev:
             notes.append(f"previous OOM victims still in the table, not candidates again (MMF_OOM_SKIP): "
