@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import chain
 from pathlib import Path
 
-from tests.unit.test_postmortem import report68
+from test_postmortem import report68
 
 from oomlens.analysis.postmortem import analyze_events
 from oomlens.oomreport import parse_text
