@@ -22,16 +22,15 @@ from typing import Any
 
 from oomlens.analysis.ranking import Ranking, explain, rank_tasks
 from oomlens.errors import KernelVersionError
-from oomlens.kernel.eras import ERAS, Era, era_for, parse_version
-from oomlens.kernel.oom_kill import badness_terms, oom_adj_to_oom_score_adj
-from oomlens.kernel.types import MemcgLimits, MemInfo, Task
+from oomlens.kernel.eras import ERAS, Era, badness_pages, era_for, parse_version
+from oomlens.kernel.oom_kill import badness_terms, oom_adj_to_oom_score_adj, proc_oom_score
+from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, Task
 from oomlens.oomreport.model import OomEvent, TaskRow
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
 _UNLIMITED_KB = 1 << 52
 """A memcg limit this large (about 4 EiB) is PAGE_COUNTER_MAX: unlimited, whatever the page size."""
-_NEAR_TIE = 0.005  # 0.5% of the victim's points: within the drift between selection and table dump
 
 Version = tuple[int, int, int]
 
@@ -269,13 +268,47 @@ class EventAnalysis:
     score_check: dict[str, Any] | None = None
     explanation: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    page_kb: int = PAGE_KB
+
+    def global_totalpages(self) -> int | None:
+        """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
+        d, ev = self.domain, self.event
+        if d is None:
+            return None
+        if d.constraint == "CONSTRAINT_NONE":
+            return d.totalpages
+        mi = ev.meminfo
+        if mi is None or mi.pages_ram is None:
+            return None  # a memcg / cpuset report without the host's Mem-Info totals
+        swap_kb = mi.total_swap_kb
+        if swap_kb is None:
+            return None
+        return mi.pages_ram - (mi.pages_reserved or 0) + swap_kb // self.page_kb
+
+    def _task_dicts(self) -> list[dict[str, Any]]:
+        r = self.ranking
+        if r is None:
+            return []
+        rows = [t.to_dict(r.page_size) for t in r.tasks]
+        G = self.global_totalpages()
+        known = G is not None and G > 0 and (self.domain is None or self.domain.constraint != "CONSTRAINT_NONE"
+                                             or self.domain.totalpages is not None)
+        for st, row in zip(r.tasks, rows):
+            if not known:
+                row["oom_score"] = None  # the /proc scale needs the host's T, which this report lacks
+            elif G != r.global_totalpages:
+                assert G is not None
+                pts = badness_terms(st.task, G, r.era, page_size=r.page_size).points
+                if not st.eligible and r.era.initial_best == "long_min":
+                    pts = LONG_MIN
+                row["oom_score"] = proc_oom_score(pts, G, r.era)
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         ev = self.event
         d = self.domain
         killed = [{"pid": k.pid, "name": k.name} for k in ev.killed]
         kv = ({"pid": ev.victim_pid, "name": ev.victim_name} if ev.victim_pid is not None else None)
-        r = self.ranking
         return {
             "source": ev.source,
             "host": ev.host,
@@ -290,6 +323,7 @@ class EventAnalysis:
             "totalpages": d.totalpages if d else None,
             "totalpages_exact": d.exact if d else False,
             "totalpages_how": d.how if d else None,
+            "badness_unit": self.era.badness_unit if self.era else None,
             "invoked_by": ({"comm": ev.invoked.comm, "pid": ev.invoked.pid or (ev.cpu.pid if ev.cpu else None),
                             "order": ev.invoked.order, "gfp_mask": ev.invoked.gfp_flags or ev.invoked.gfp_mask}
                            if ev.invoked else None),
@@ -307,7 +341,7 @@ class EventAnalysis:
             "score_check": self.score_check,
             "explanation": self.explanation,
             "over_limit": _over_limit(ev),
-            "tasks": [t.to_dict(r.page_size) for t in r.tasks] if r else [],
+            "tasks": self._task_dicts(),
             "notes": self.notes + list(ev.notes) + list(ev.warnings),
         }
 
@@ -395,7 +429,7 @@ class Analyzer:
         def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
             return EventAnalysis(ev, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
-                                 notes=notes, **kw)
+                                 notes=notes, page_kb=page_kb, **kw)
 
         if ev.no_killable:
             return result("undecidable", "the kernel found no killable process"
@@ -518,7 +552,7 @@ class Analyzer:
             return result("undecidable", "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
-        cause = _cause(kv, sel.chosen_points, domain)
+        cause = _cause(kv, sel.chosen_points, domain, era, T)
         return result("disagrees", cause, ranking, model_victim, score_check=score_check, explanation=explanation)
 
 
@@ -609,37 +643,63 @@ def _caveats(ev: OomEvent, era: Era, tasks: list[Task]) -> list[str]:
     return out
 
 
-def _cause(kv: Any, best: int, domain: Domain) -> str:
+def _cause(kv: Any, best: int, domain: Domain, era: Era, T: int) -> str:
     """The most likely reason the kernel's victim ``kv`` lost to the model's pick (``best`` points)."""
     if not kv.eligible:
         return f"the kernel killed {kv.task.pid} ({kv.task.name}), which the model deems ineligible: {kv.reason}"
     gap = best - kv.terms.points
-    if gap >= 0 and gap <= max(int(abs(best) * _NEAR_TIE), 16):
-        return (f"near tie: the model's pick leads the kernel's by {gap} pages; the table is printed after the "
-                "selection, so values drift by a few pages (or the scan order differs)")
+    # pages: 0.5% of the victim's points or 16 pages; per mille: the rounding of one point either side
+    tie_room = max(abs(best) // 200, 16) if era.badness_unit == "pages" else 1
+    if 0 <= gap <= tie_room:
+        return (f"near tie: the model's pick leads the kernel's by {points_text(era, gap, T)}; the table is printed "
+                "after the selection, so values drift by a few pages (or the scan order differs)")
     if not domain.exact:
         return f"T is approximate ({domain.how}); oom_score_adj terms depend on it"
-    return (f"the kernel's victim {kv.task.pid} ({kv.task.name}) scores {kv.terms.points}, {gap} below the model's "
-            "pick: a task outside the visible rules (already exiting, being reaped, or a vendor change)")
+    return (f"the kernel's victim {kv.task.pid} ({kv.task.name}) scores {kv.terms.points}, "
+            f"{points_text(era, gap, T)} below the model's pick: a task outside the visible rules (already "
+            "exiting, being reaped, or a vendor change)")
+
+
+def points_text(era: Era, points: int, T: int | None) -> str:
+    """``points`` of badness (or a gap between two) in the era's unit, with the page figure when one can be
+    derived: ``"920 pages"``, ``"37 points per mille of T (about 74565 pages)"``, ``"37 heuristic points"``."""
+    unit = era.badness_unit
+    if unit == "pages":
+        return f"{points} pages"
+    if unit == "permille":
+        as_pages = badness_pages(era, points, T)
+        return f"{points} points per mille of T" + (f" (about {as_pages[0]} pages)" if as_pages else "")
+    return f"{points} heuristic points"
 
 
 def _explain(ranking: Ranking, kernel_pid: int | None) -> dict[str, Any] | None:
+    """The explanation block of the JSON: badness, margins in the era's unit (``badness_unit``); page figures
+    (``margin_pages``, ``shed_pages``) where they can be derived, with ``*_exact`` false when per mille."""
     v = ranking.victim
     if v is None:
         return None
+    era, T = ranking.era, ranking.totalpages
     ex = explain(ranking, v.task.pid)
     top = [{"pid": t.task.pid, "name": t.task.name, "badness": t.terms.points, "rss": t.terms.rss,
             "swapents": t.terms.swapents, "pgtables": t.terms.pgtables, "adj_term": t.terms.adj_term,
             "margin_to_victim": t.terms.points - v.terms.points}
            for t in ranking.eligible[:5]]
+    margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
+    shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None
     return {
+        "badness_unit": era.badness_unit,
         "victim": {"pid": v.task.pid, "name": v.task.name, "badness": v.terms.points},
         "runner_up": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name, "badness": ex.rival.terms.points}
                       if ex.rival else None),
         "margin": ex.margin,
+        "margin_pages": margin_pages[0] if margin_pages else None,
+        "margin_pages_exact": margin_pages[1] if margin_pages else None,
+        "margin_text": points_text(era, ex.margin, T) if ex.margin is not None else None,
         "spare_adj": ex.spare_adj,
         "would_die_instead": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name} if ex.rival else None),
-        "shed_pages": ex.shed_pages,
+        "shed_points": ex.shed_pages,
+        "shed_pages": shed_pages[0] if shed_pages else None,
+        "shed_pages_exact": shed_pages[1] if shed_pages else None,
         "top": top,
         "kernel_victim_rank": next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
         if kernel_pid is not None else None,
