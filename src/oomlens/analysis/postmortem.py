@@ -99,11 +99,15 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
     lo, hi, why = format_range(ev)
     release = printed_release(ev)
     in_range = [e for e in ERAS if (hi is None or e.first <= hi) and (e.last is None or e.last >= lo)]
+    ignored = ""
     if release:
         try:
-            v = parse_version(release)
+            v: Version | None = parse_version(release)
         except KernelVersionError:
             v = None
+        if v is not None and not 2 <= v[0] <= 99:  # 1.2.3, 100.0, 4294967296.13.0: no Linux printed that
+            v = None
+            ignored = f"printed release {release[:60]!r} is not a Linux release (ignored); "
         if v is not None:
             era = era_for(v)
             if (v >= lo and (hi is None or v <= hi)) or not why:
@@ -116,7 +120,7 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
     if not in_range:
         in_range = [ERAS[-1]]
     ordered = sorted(in_range, key=lambda e: e.first, reverse=True)
-    src = "format: " + ("; ".join(why) if why else "nothing dates this report; assuming the newest rules")
+    src = ignored + "format: " + ("; ".join(why) if why else "nothing dates this report; assuming the newest rules")
     return ordered, src
 
 
@@ -281,7 +285,7 @@ class EventAnalysis:
         if mi is None or mi.pages_ram is None:
             return None  # a memcg / cpuset report without the host's Mem-Info totals
         swap_kb = mi.total_swap_kb
-        if swap_kb is None:
+        if swap_kb is None or any(_bad_counter(v) for v in (mi.pages_ram, mi.pages_reserved, swap_kb)):
             return None
         return mi.pages_ram - (mi.pages_reserved or 0) + swap_kb // self.page_kb
 
@@ -348,7 +352,7 @@ class EventAnalysis:
 
 def _over_limit(ev: OomEvent) -> dict[str, Any] | None:
     mb = ev.memcg
-    if mb is None or mb.usage_kb is None or mb.limit_kb is None:
+    if mb is None or mb.usage_kb is None or mb.limit_kb is None or _bad_counter(mb.usage_kb) or _bad_counter(mb.limit_kb):
         return None
     out: dict[str, Any] = {"usage_kb": mb.usage_kb, "limit_kb": mb.limit_kb, "failcnt": mb.failcnt,
                            "over_kb": mb.usage_kb - mb.limit_kb,
@@ -367,6 +371,88 @@ def _printed_score(era: Era, points: int, T: int) -> int | None:
     if era.scoring == "pages" and era.sacrifice_child:  # 3.5-5.0
         return points * 1000 // max(T, 1)
     return None
+
+
+# --------------------------------------------------------------------------- values the kernel cannot print
+
+_COUNTER_MAX = 1 << 64
+"""Every size, count and pid a kernel prints is an unsigned long (or smaller): a value at or beyond 2**64, or
+negative, is not from a kernel (a corrupt or hostile log) and the analysis does not use it."""
+_ROW_COUNTERS = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "nr_ptes", "nr_pmds",
+                 "nr_puds", "pgtables_bytes", "swapents")
+_MEMCG_FIELDS = ("usage_kb", "limit_kb", "failcnt", "memsw_usage_kb", "memsw_limit_kb", "swap_usage_kb",
+                 "swap_limit_kb")
+_MEMINFO_FIELDS = ("pages_ram", "pages_reserved", "total_swap_kb")
+_KILL_FIELDS = ("anon_rss_kb", "file_rss_kb", "shmem_rss_kb")
+
+
+def _shown(v: int) -> str:
+    """A value for a message: itself, or its size when it is too long to print."""
+    if -10**20 < v < 10**20:
+        return str(v)
+    n = abs(v)
+    d = max(int(n.bit_length() * 0.30102999566398) - 1, 1)  # a lower bound, then exact by comparison
+    while 10**d <= n:
+        d += 1
+    return f"a {d}-digit number"
+
+
+def _bad_counter(v: int | None) -> bool:
+    return v is not None and not 0 <= v < _COUNTER_MAX
+
+
+def sanitize(ev: OomEvent) -> tuple[OomEvent, list[str], str | None]:
+    """``ev`` with every value no kernel can print set aside: (event to analyse, notes, undecidable reason).
+
+    Mem-Info, memcg and kill-line values out of range are dropped (T or the page size becomes unknown, and the
+    analysis says what that costs); a task-table row out of range makes the event undecidable (the choice
+    depends on every row); an out-of-range printed score is not checked."""
+    import dataclasses
+
+    notes: list[str] = []
+    mi = ev.meminfo
+    if mi is not None:
+        bad = {f: None for f in _MEMINFO_FIELDS if _bad_counter(getattr(mi, f))}
+        zones = tuple(z for z in mi.zones if not (_bad_counter(z.present_kb) or _bad_counter(z.node)))
+        for f in bad:
+            notes.append(f"Mem-Info {f} = {_shown(getattr(mi, f))} is not a kernel value: ignored")
+        if len(zones) != len(mi.zones):
+            notes.append(f"{len(mi.zones) - len(zones)} zone lines with values no kernel prints: ignored")
+        if bad or len(zones) != len(mi.zones):
+            ev = dataclasses.replace(ev, meminfo=dataclasses.replace(mi, zones=zones, **bad))  # type: ignore[arg-type]
+    mb = ev.memcg
+    if mb is not None:
+        bad = {f: None for f in _MEMCG_FIELDS if _bad_counter(getattr(mb, f))}
+        if bad:
+            for f in bad:
+                notes.append(f"memcg {f} = {_shown(getattr(mb, f))} is not a kernel value: ignored")
+            ev = dataclasses.replace(ev, memcg=dataclasses.replace(mb, **bad))  # type: ignore[arg-type]
+    if ev.killed:
+        killed = []
+        for k in ev.killed:
+            bad = {f: None for f in _KILL_FIELDS if _bad_counter(getattr(k, f))}
+            if bad:
+                notes.append(f"kill line of {_shown(k.pid)}: {', '.join(bad)} not kernel values: ignored")
+                k = dataclasses.replace(k, **bad)  # type: ignore[arg-type]
+            killed.append(k)
+        ev = dataclasses.replace(ev, killed=tuple(killed))
+    if ev.selection is not None and not -_COUNTER_MAX < ev.selection.score < _COUNTER_MAX:
+        notes.append(f"the printed score {_shown(ev.selection.score)} is not a kernel value: not checked")
+        ev = dataclasses.replace(ev, selection=dataclasses.replace(ev.selection, score=-1, kind="unchecked"))
+    reason = None
+    if ev.table is not None:
+        for r in ev.table.rows:
+            wrong = [f for f in _ROW_COUNTERS if _bad_counter(getattr(r, f))]
+            if r.oom_score_adj is not None and not -1000 <= r.oom_score_adj <= 1000:
+                wrong.append("oom_score_adj")
+            if r.oom_adj is not None and not -17 <= r.oom_adj <= 15:
+                wrong.append("oom_adj")
+            if wrong:
+                vals = ", ".join(f"{f} = {_shown(getattr(r, f))}" for f in wrong)
+                reason = (f"the task table row of pid {_shown(r.pid)} (line {r.lineno}) holds values no kernel "
+                          f"prints ({vals}): the table cannot be scored")
+                break
+    return ev, notes, reason
 
 
 _GENERIC_HOSTS = frozenset({"localhost", "localhost.localdomain", "(none)", "-", "ubuntu", "debian"})
@@ -392,7 +478,8 @@ class Analyzer:
     State carries over only between events the input proves to be of one machine (:func:`host_key`),
     and is dropped when that machine's uptime stamp goes backwards (a reboot: pids are reused)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
         self.victims: dict[HostKey, dict[int, str]] = {}
         self.swap_kb: dict[HostKey, int] = {}
         self.uptime: dict[HostKey, float] = {}
@@ -407,6 +494,13 @@ class Analyzer:
             self.uptime[key] = ev.uptime
         try:
             return self._analyze(ev, key)
+        except Exception as exc:  # one event must not end the run: its verdict says so
+            if self.strict:
+                raise
+            return EventAnalysis(ev, None, "not analysed", [], None, None, "undecidable",
+                                 f"oomlens could not analyse this event ({type(exc).__name__}: {str(exc)[:200]}); "
+                                 "please report it with the log excerpt",
+                                 notes=["internal error while analysing this event: the verdict is not the model's"])
         finally:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
                 self.swap_kb[key] = ev.meminfo.total_swap_kb
@@ -414,9 +508,10 @@ class Analyzer:
                 self.victims.setdefault(key, {})[k.pid] = k.name
 
     def _analyze(self, ev: OomEvent, key: HostKey) -> EventAnalysis:
+        raw = ev  # shown as printed; analysed without the values no kernel prints
+        ev, notes, insane = sanitize(raw)
         eras, era_source = candidate_eras(ev)
         era = eras[0]
-        notes: list[str] = []
         alternatives = [e.name for e in eras[1:]]
         kernel_pid = ev.victim_pid
         page_kb, page_note = detect_page_kb(ev)
@@ -428,9 +523,11 @@ class Analyzer:
 
         def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
-            return EventAnalysis(ev, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
+            return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
                                  notes=notes, page_kb=page_kb, **kw)
 
+        if insane is not None:
+            return result("undecidable", insane)
         if ev.no_killable:
             return result("undecidable", "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
@@ -467,7 +564,7 @@ class Analyzer:
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
-        if ev.selection is not None and ev.selection.kind != "allocating_task" and not t_unknown:
+        if ev.selection is not None and ev.selection.kind not in ("allocating_task", "unchecked") and not t_unknown:
             res = _resolve_by_score(ev, eras, tasks, T, domain, kernel_pid, page_kb * 1024)
             if res is not None:
                 score_check, era2, tasks, T2, note = res
@@ -706,8 +803,55 @@ def _explain(ranking: Ranking, kernel_pid: int | None) -> dict[str, Any] | None:
     }
 
 
-def analyze_events(events: Iterable[OomEvent]) -> Iterator[EventAnalysis]:
-    """Analyse events in input order (streaming)."""
-    a = Analyzer()
+def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Iterator[EventAnalysis]:
+    """Analyse events in input order (streaming). An event the analysis fails on becomes an ``undecidable``
+    verdict that says so (the run goes on); ``strict`` lets the exception through instead (tests, debugging)."""
+    a = Analyzer(strict=strict)
     for ev in events:
         yield a.analyze(ev)
+
+
+VERDICTS = ("agrees", "disagrees", "undecidable")
+
+
+@dataclass(slots=True)
+class HostTally:
+    host: str | None
+    source: str | None
+    """Set when the host prints no (distinctive) name: the events of that source only."""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+
+    @property
+    def events(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "source": self.source, "events": self.events, **self.counts}
+
+
+@dataclass(slots=True)
+class Tally:
+    """The end-of-run count: events, agrees / disagrees / undecidable, overall and per host."""
+
+    hosts: dict[HostKey, HostTally] = field(default_factory=dict)
+
+    def add(self, a: EventAnalysis) -> None:
+        key = host_key(a.event)
+        h = self.hosts.get(key)
+        if h is None:
+            h = self.hosts[key] = HostTally(a.event.host, None if key[0] == "host" else a.event.source)
+        h.counts[a.verdict] = h.counts.get(a.verdict, 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(VERDICTS, 0)
+        for h in self.hosts.values():
+            for k, n in h.counts.items():
+                out[k] = out.get(k, 0) + n
+        return out
+
+    @property
+    def events(self) -> int:
+        return sum(self.counts().values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"events": self.events, **self.counts(), "hosts": [h.to_dict() for h in self.hosts.values()]}
