@@ -3,12 +3,15 @@ victims) carries over only where the input proves it is one machine, and never a
 
 from __future__ import annotations
 
+import json
 from itertools import chain
 from pathlib import Path
 
+from click.testing import CliRunner
 from test_postmortem import report68
 
 from oomlens.analysis.postmortem import analyze_events
+from oomlens.cli.main import cli
 from oomlens.oomreport import parse_text
 from oomlens.sources.kernellog import iter_file_events
 
@@ -82,3 +85,24 @@ def test_a_reboot_forgets_previous_victims():
 def test_a_reused_pid_with_another_name_is_a_candidate():
     b = _second_kills_11(10.0, 20.0, name10="python")
     assert b["model_victim"]["pid"] == 10 and b["verdict"] == "disagrees"
+
+
+def test_tally_per_host(tmp_path):
+    alpha = report68([(10, 900), (11, 500)], 10, host="alpha", ts=10.0)         # agrees
+    beta1 = report68([(10, 90000), (11, 500)], 11, host="beta", ts=20.0)        # disagrees (model: 10)
+    beta2 = report68([(20, 900), (21, 500)], 20, host="beta", ts=30.0)          # agrees
+    p = tmp_path / "k.log"
+    p.write_text(alpha + beta1 + beta2)
+    r = CliRunner().invoke(cli, ["postmortem", str(p)])
+    assert r.exit_code == 0, r.output
+    assert f"3 OOM events in {p}: 2 agree, 1 disagree, 0 undecidable" in r.stdout
+    assert "  alpha: 1 event, 1 agree, 0 disagree, 0 undecidable" in r.stdout
+    assert "  beta: 2 events, 1 agree, 1 disagree, 0 undecidable" in r.stdout
+    doc = json.loads(CliRunner().invoke(cli, ["postmortem", "--json", str(p)]).stdout)
+    assert list(doc) == ["events", "sources", "summary"]
+    s = doc["summary"]
+    assert (s["events"], s["agrees"], s["disagrees"], s["undecidable"]) == (3, 2, 1, 0)
+    assert s["hosts"] == [
+        {"host": "alpha", "source": None, "events": 1, "agrees": 1, "disagrees": 0, "undecidable": 0},
+        {"host": "beta", "source": None, "events": 2, "agrees": 1, "disagrees": 1, "undecidable": 0},
+    ]

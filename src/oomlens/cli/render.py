@@ -252,8 +252,24 @@ def postmortem_event(a: Any, verbose: bool = False) -> None:
     console.print()
 
 
-def postmortem_summary(n: int, sources: tuple[str, ...]) -> None:
+def postmortem_summary(tally: Any, sources: list[tuple[str, bool]]) -> None:
+    """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named."""
+    read = [p for p, failed in sources if not failed]
+    bad = [p for p, failed in sources if failed]
+    where = ", ".join(read) if read else "no readable input"
+    unread = f" ({len(bad)} unreadable: {', '.join(bad)})" if bad else ""
+    n = tally.events
     if n == 0:
-        console.print(f"no OOM event found in {', '.join(sources)}")
-    else:
-        console.print(f"{n} OOM event{'s' if n != 1 else ''} in {', '.join(sources)}")
+        console.print(f"no OOM event found in {where}{unread}")
+        return
+
+    def counts(c: dict[str, int]) -> str:
+        return f"{c['agrees']} agree, {c['disagrees']} disagree, {c['undecidable']} undecidable"
+
+    console.print(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
+    hosts = list(tally.hosts.values())
+    if len(hosts) > 1 or (hosts and hosts[0].host):
+        for h in hosts:
+            label = h.host if h.host and h.source is None else (
+                f"{h.host or '(no host name)'} in {h.source}")
+            console.print(f"  {label}: {h.events} event{'s' if h.events != 1 else ''}, {counts(h.counts)}")
