@@ -89,3 +89,23 @@ def test_since_accepts_journalctl_forms():
         assert _SINCE.match(ok), ok
     for bad in ("garbage", "2024-5-1x", "1.2.3", "; rm -rf /", ""):
         assert not _SINCE.match(bad), bad
+
+
+def test_a_reader_exception_is_reported_as_internal_and_the_rest_is_read(tmp_path, monkeypatch):
+    import oomlens.sources.kernellog as kernellog
+
+    real = kernellog.iter_file_events
+
+    def flaky(path):
+        if path.endswith("bad.log"):
+            raise OverflowError("int too large to convert to float")
+        yield from real(path)
+
+    monkeypatch.setattr(kernellog, "iter_file_events", flaky)
+    bad = tmp_path / "bad.log"
+    bad.write_text("x\n")
+    r = run("postmortem", "--json", str(bad), GOOD)
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert len(doc["events"]) == 1 and doc["sources"][1]["error"] is None
+    assert "internal error while reading it (OverflowError" in doc["sources"][0]["error"]

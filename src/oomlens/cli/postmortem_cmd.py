@@ -85,6 +85,7 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
                                "(filter the file first, e.g. with journalctl --since ... or sed, or drop --since)")
     host_log = not files and (since is not None or not _stdin_has_data())
     inputs = ["kernel log"] if host_log else list(files or ("-",))
+    debug = bool(os.environ.get("OOMLENS_DEBUG"))
     sources = [_Source(p) for p in inputs]
 
     def events() -> Iterator[OomEvent]:
@@ -103,8 +104,15 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
             except OomLensError as exc:  # this input is lost from here on; the others are still read
                 src.error = exc
                 report_error(exc)
+            except Exception as exc:  # a parser bug: say so (exit 1 at the end), keep the JSON valid, go on
+                if debug:
+                    raise
+                src.error = OomLensError(f"{src.path}: internal error while reading it ({type(exc).__name__}: "
+                                         f"{str(exc)[:200]}); the events before it were analysed",
+                                         hint="please report it, with the traceback OOMLENS_DEBUG=1 shows")
+                report_error(src.error)
 
-    analyses = analyze_events(events(), strict=bool(os.environ.get("OOMLENS_DEBUG")))
+    analyses = analyze_events(events(), strict=debug)
     tally = Tally()
     if as_json:
         out = sys.stdout

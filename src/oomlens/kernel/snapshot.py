@@ -182,7 +182,10 @@ def _dec_int(v: Any) -> int:
 def _dec_float(v: Any) -> float:
     if not (_is_int(v) or isinstance(v, float)):
         raise TypeError("a number")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond 1.8e308
+        raise TypeError("a number a float can hold") from None
 
 
 def _dec_str(v: Any) -> str:
