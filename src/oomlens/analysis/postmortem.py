@@ -10,7 +10,7 @@ release is a hint: vendor kernels backport formats and rules), recover T, turn t
 
 State carried across events of the same host (in input order): previous victims (not candidates
 again: the kernel skips reaped victims, MMF_OOM_SKIP) and the host's total swap (memcg reports do not
-print it). Pure: standard library only.
+print it). "The same host" only where the input proves it (:func:`host_key`). Pure: standard library only.
 """
 
 from __future__ import annotations
@@ -23,16 +23,15 @@ from typing import Any
 from oomlens.analysis.domain import recovered_domain
 from oomlens.analysis.ranking import Ranking, explain, rank_domain
 from oomlens.errors import KernelVersionError
-from oomlens.kernel.eras import ERAS, Era, era_for, parse_version
-from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj
-from oomlens.kernel.types import MemcgLimits, MemInfo, OomConstraint, Task
+from oomlens.kernel.eras import ERAS, Era, badness_pages, era_for, parse_version
+from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
+from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task
 from oomlens.oomreport.model import OomEvent, TaskRow
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
 _UNLIMITED_KB = 1 << 52
 """A memcg limit this large (about 4 EiB) is PAGE_COUNTER_MAX: unlimited, whatever the page size."""
-_NEAR_TIE = 0.005  # 0.5% of the victim's points: within the drift between selection and table dump
 
 Version = tuple[int, int, int]
 
@@ -101,11 +100,15 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
     lo, hi, why = format_range(ev)
     release = printed_release(ev)
     in_range = [e for e in ERAS if (hi is None or e.first <= hi) and (e.last is None or e.last >= lo)]
+    ignored = ""
     if release:
         try:
-            v = parse_version(release)
+            v: Version | None = parse_version(release)
         except KernelVersionError:
             v = None
+        if v is not None and not 2 <= v[0] <= 99:  # 1.2.3, 100.0, 4294967296.13.0: no Linux printed that
+            v = None
+            ignored = f"printed release {release[:60]!r} is not a Linux release (ignored); "
         if v is not None:
             era = era_for(v)
             if (v >= lo and (hi is None or v <= hi)) or not why:
@@ -118,7 +121,7 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
     if not in_range:
         in_range = [ERAS[-1]]
     ordered = sorted(in_range, key=lambda e: e.first, reverse=True)
-    src = "format: " + ("; ".join(why) if why else "nothing dates this report; assuming the newest rules")
+    src = ignored + "format: " + ("; ".join(why) if why else "nothing dates this report; assuming the newest rules")
     return ordered, src
 
 
@@ -269,13 +272,47 @@ class EventAnalysis:
     score_check: dict[str, Any] | None = None
     explanation: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    page_kb: int = PAGE_KB
+
+    def global_totalpages(self) -> int | None:
+        """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
+        d, ev = self.domain, self.event
+        if d is None:
+            return None
+        if d.constraint == "CONSTRAINT_NONE":
+            return d.totalpages
+        mi = ev.meminfo
+        if mi is None or mi.pages_ram is None:
+            return None  # a memcg / cpuset report without the host's Mem-Info totals
+        swap_kb = mi.total_swap_kb
+        if swap_kb is None or any(_bad_counter(v) for v in (mi.pages_ram, mi.pages_reserved, swap_kb)):
+            return None
+        return mi.pages_ram - (mi.pages_reserved or 0) + swap_kb // self.page_kb
+
+    def _task_dicts(self) -> list[dict[str, Any]]:
+        r = self.ranking
+        if r is None:
+            return []
+        rows = [t.to_dict(r.page_size) for t in r.tasks]
+        G = self.global_totalpages()
+        known = G is not None and G > 0 and (self.domain is None or self.domain.constraint != "CONSTRAINT_NONE"
+                                             or self.domain.totalpages is not None)
+        for st, row in zip(r.tasks, rows):
+            if not known:
+                row["oom_score"] = None  # the /proc scale needs the host's T, which this report lacks
+            elif G != r.global_totalpages:
+                assert G is not None
+                pts = badness_terms(st.task, G, r.era, page_size=r.page_size).points
+                if not st.eligible and r.era.initial_best == "long_min":
+                    pts = LONG_MIN
+                row["oom_score"] = proc_oom_score(pts, G, r.era)
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         ev = self.event
         d = self.domain
         killed = [{"pid": k.pid, "name": k.name} for k in ev.killed]
         kv = ({"pid": ev.victim_pid, "name": ev.victim_name} if ev.victim_pid is not None else None)
-        r = self.ranking
         return {
             "source": ev.source,
             "host": ev.host,
@@ -290,6 +327,7 @@ class EventAnalysis:
             "totalpages": d.totalpages if d else None,
             "totalpages_exact": d.exact if d else False,
             "totalpages_how": d.how if d else None,
+            "badness_unit": self.era.badness_unit if self.era else None,
             "invoked_by": ({"comm": ev.invoked.comm, "pid": ev.invoked.pid or (ev.cpu.pid if ev.cpu else None),
                             "order": ev.invoked.order, "gfp_mask": ev.invoked.gfp_flags or ev.invoked.gfp_mask}
                            if ev.invoked else None),
@@ -307,14 +345,14 @@ class EventAnalysis:
             "score_check": self.score_check,
             "explanation": self.explanation,
             "over_limit": _over_limit(ev),
-            "tasks": [t.to_dict(r.page_size) for t in r.tasks] if r else [],
+            "tasks": self._task_dicts(),
             "notes": self.notes + list(ev.notes) + list(ev.warnings),
         }
 
 
 def _over_limit(ev: OomEvent) -> dict[str, Any] | None:
     mb = ev.memcg
-    if mb is None or mb.usage_kb is None or mb.limit_kb is None:
+    if mb is None or mb.usage_kb is None or mb.limit_kb is None or _bad_counter(mb.usage_kb) or _bad_counter(mb.limit_kb):
         return None
     out: dict[str, Any] = {"usage_kb": mb.usage_kb, "limit_kb": mb.limit_kb, "failcnt": mb.failcnt,
                            "over_kb": mb.usage_kb - mb.limit_kb,
@@ -335,41 +373,161 @@ def _printed_score(era: Era, points: int, T: int) -> int | None:
     return None
 
 
-class Analyzer:
-    """Analyses events in input order, carrying per-host state (previous victims, total swap)."""
+# --------------------------------------------------------------------------- values the kernel cannot print
 
-    def __init__(self) -> None:
-        self.victims: dict[str | None, dict[int, str]] = {}
-        self.swap_kb: dict[str | None, int] = {}
+_COUNTER_MAX = 1 << 64
+"""Every size, count and pid a kernel prints is an unsigned long (or smaller): a value at or beyond 2**64, or
+negative, is not from a kernel (a corrupt or hostile log) and the analysis does not use it."""
+_ROW_COUNTERS = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "nr_ptes", "nr_pmds",
+                 "nr_puds", "pgtables_bytes", "swapents")
+_MEMCG_FIELDS = ("usage_kb", "limit_kb", "failcnt", "memsw_usage_kb", "memsw_limit_kb", "swap_usage_kb",
+                 "swap_limit_kb")
+_MEMINFO_FIELDS = ("pages_ram", "pages_reserved", "total_swap_kb")
+_KILL_FIELDS = ("anon_rss_kb", "file_rss_kb", "shmem_rss_kb")
+
+
+def _shown(v: int) -> str:
+    """A value for a message: itself, or its size when it is too long to print."""
+    if -10**20 < v < 10**20:
+        return str(v)
+    n = abs(v)
+    d = max(int(n.bit_length() * 0.30102999566398) - 1, 1)  # a lower bound, then exact by comparison
+    while 10**d <= n:
+        d += 1
+    return f"a {d}-digit number"
+
+
+def _bad_counter(v: int | None) -> bool:
+    return v is not None and not 0 <= v < _COUNTER_MAX
+
+
+def sanitize(ev: OomEvent) -> tuple[OomEvent, list[str], str | None]:
+    """``ev`` with every value no kernel can print set aside: (event to analyse, notes, undecidable reason).
+
+    Mem-Info, memcg and kill-line values out of range are dropped (T or the page size becomes unknown, and the
+    analysis says what that costs); a task-table row out of range makes the event undecidable (the choice
+    depends on every row); an out-of-range printed score is not checked."""
+    import dataclasses
+
+    notes: list[str] = []
+    mi = ev.meminfo
+    if mi is not None:
+        bad = {f: None for f in _MEMINFO_FIELDS if _bad_counter(getattr(mi, f))}
+        zones = tuple(z for z in mi.zones if not (_bad_counter(z.present_kb) or _bad_counter(z.node)))
+        for f in bad:
+            notes.append(f"Mem-Info {f} = {_shown(getattr(mi, f))} is not a kernel value: ignored")
+        if len(zones) != len(mi.zones):
+            notes.append(f"{len(mi.zones) - len(zones)} zone lines with values no kernel prints: ignored")
+        if bad or len(zones) != len(mi.zones):
+            ev = dataclasses.replace(ev, meminfo=dataclasses.replace(mi, zones=zones, **bad))  # type: ignore[arg-type]
+    mb = ev.memcg
+    if mb is not None:
+        bad = {f: None for f in _MEMCG_FIELDS if _bad_counter(getattr(mb, f))}
+        if bad:
+            for f in bad:
+                notes.append(f"memcg {f} = {_shown(getattr(mb, f))} is not a kernel value: ignored")
+            ev = dataclasses.replace(ev, memcg=dataclasses.replace(mb, **bad))  # type: ignore[arg-type]
+    if ev.killed:
+        killed = []
+        for k in ev.killed:
+            bad = {f: None for f in _KILL_FIELDS if _bad_counter(getattr(k, f))}
+            if bad:
+                notes.append(f"kill line of {_shown(k.pid)}: {', '.join(bad)} not kernel values: ignored")
+                k = dataclasses.replace(k, **bad)  # type: ignore[arg-type]
+            killed.append(k)
+        ev = dataclasses.replace(ev, killed=tuple(killed))
+    if ev.selection is not None and not -_COUNTER_MAX < ev.selection.score < _COUNTER_MAX:
+        notes.append(f"the printed score {_shown(ev.selection.score)} is not a kernel value: not checked")
+        ev = dataclasses.replace(ev, selection=dataclasses.replace(ev.selection, score=-1, kind="unchecked"))
+    reason = None
+    if ev.table is not None:
+        for r in ev.table.rows:
+            wrong = [f for f in _ROW_COUNTERS if _bad_counter(getattr(r, f))]
+            if r.oom_score_adj is not None and not -1000 <= r.oom_score_adj <= 1000:
+                wrong.append("oom_score_adj")
+            if r.oom_adj is not None and not -17 <= r.oom_adj <= 15:
+                wrong.append("oom_adj")
+            if wrong:
+                vals = ", ".join(f"{f} = {_shown(getattr(r, f))}" for f in wrong)
+                reason = (f"the task table row of pid {_shown(r.pid)} (line {r.lineno}) holds values no kernel "
+                          f"prints ({vals}): the table cannot be scored")
+                break
+    return ev, notes, reason
+
+
+_GENERIC_HOSTS = frozenset({"localhost", "localhost.localdomain", "(none)", "-", "ubuntu", "debian"})
+"""Host names too common to prove two files come from one machine."""
+
+HostKey = tuple[str, str | None]
+
+
+def host_key(ev: OomEvent) -> HostKey:
+    """Which machine an event comes from, as far as the input proves it.
+
+    A distinctive host name identifies a machine across files (rotated syslogs of one host); an event
+    without a host name (dmesg, a paste) or with a generic one (``localhost``) is only known to share its
+    machine with the other such events *of the same source*: each file is its own world then."""
+    if ev.host and ev.host.lower() not in _GENERIC_HOSTS:
+        return ("host", ev.host)
+    return ("source:" + ev.source, ev.host)
+
+
+class Analyzer:
+    """Analyses events in input order, carrying per-host state (previous victims, total swap).
+
+    State carries over only between events the input proves to be of one machine (:func:`host_key`),
+    and is dropped when that machine's uptime stamp goes backwards (a reboot: pids are reused)."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self.victims: dict[HostKey, dict[int, str]] = {}
+        self.swap_kb: dict[HostKey, int] = {}
+        self.uptime: dict[HostKey, float] = {}
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
-        host = ev.host
+        key = host_key(ev)
+        if ev.uptime is not None:
+            last = self.uptime.get(key)
+            if last is not None and ev.uptime < last:  # rebooted since: nothing carries over
+                self.victims.pop(key, None)
+                self.swap_kb.pop(key, None)
+            self.uptime[key] = ev.uptime
         try:
-            return self._analyze(ev)
+            return self._analyze(ev, key)
+        except Exception as exc:  # one event must not end the run: its verdict says so
+            if self.strict:
+                raise
+            return EventAnalysis(ev, None, "not analysed", [], None, None, "undecidable",
+                                 f"oomlens could not analyse this event ({type(exc).__name__}: {str(exc)[:200]}); "
+                                 "please report it with the log excerpt",
+                                 notes=["internal error while analysing this event: the verdict is not the model's"])
         finally:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
-                self.swap_kb[host] = ev.meminfo.total_swap_kb
+                self.swap_kb[key] = ev.meminfo.total_swap_kb
             for k in ev.killed:
-                self.victims.setdefault(host, {})[k.pid] = k.name
+                self.victims.setdefault(key, {})[k.pid] = k.name
 
-    def _analyze(self, ev: OomEvent) -> EventAnalysis:
+    def _analyze(self, ev: OomEvent, key: HostKey) -> EventAnalysis:
+        raw = ev  # shown as printed; analysed without the values no kernel prints
+        ev, notes, insane = sanitize(raw)
         eras, era_source = candidate_eras(ev)
         era = eras[0]
-        notes: list[str] = []
         alternatives = [e.name for e in eras[1:]]
         kernel_pid = ev.victim_pid
         page_kb, page_note = detect_page_kb(ev)
         if page_note:
             notes.append(page_note)
-        host_swap_kb = self.swap_kb.get(ev.host)
+        host_swap_kb = self.swap_kb.get(key)
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
         table = ev.table
 
         def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
-            return EventAnalysis(ev, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
-                                 notes=notes, **kw)
+            return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
+                                 notes=notes, page_kb=page_kb, **kw)
 
+        if insane is not None:
+            return result("undecidable", insane)
         if ev.no_killable:
             return result("undecidable", "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
@@ -382,8 +540,9 @@ class Analyzer:
         if era.scoring == "legacy":
             return result("undecidable", f"{era.name} scored with a heuristic (cpu time, run time, nice, "
                           "capabilities) whose inputs are not in OOM logs")
-        prev = self.victims.get(ev.host, {})
-        skipped_prev = [r.pid for r in table.rows if r.pid in prev and r.pid != kernel_pid]
+        prev = self.victims.get(key, {})
+        # a reused pid with another name is another task
+        skipped_prev = [r.pid for r in table.rows if prev.get(r.pid) == r.name and r.pid != kernel_pid]
         tasks = [row_to_task(r, skip=r.pid in skipped_prev) for r in table.rows]
         if skipped_prev:
             notes.append(f"previous OOM victims still in the table, not candidates again (MMF_OOM_SKIP): "
@@ -405,7 +564,7 @@ class Analyzer:
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
-        if ev.selection is not None and ev.selection.kind != "allocating_task" and not t_unknown:
+        if ev.selection is not None and ev.selection.kind not in ("allocating_task", "unchecked") and not t_unknown:
             res = _resolve_by_score(ev, eras, tasks, T, domain, kernel_pid, page_kb * 1024)
             if res is not None:
                 score_check, era2, tasks, T2, note = res
@@ -490,7 +649,7 @@ class Analyzer:
             return result("undecidable", "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
-        cause = _cause(kv, sel.chosen_points, domain)
+        cause = _cause(kv, sel.chosen_points, domain, era, T)
         return result("disagrees", cause, ranking, model_victim, score_check=score_check, explanation=explanation)
 
 
@@ -572,45 +731,118 @@ def _caveats(ev: OomEvent, era: Era, tasks: list[Task]) -> list[str]:
     return out
 
 
-def _cause(kv: Any, best: int, domain: Domain) -> str:
+def _cause(kv: Any, best: int, domain: Domain, era: Era, T: int) -> str:
     """The most likely reason the kernel's victim ``kv`` lost to the model's pick (``best`` points)."""
     if not kv.eligible:
         return f"the kernel killed {kv.task.pid} ({kv.task.name}), which the model deems ineligible: {kv.reason}"
     gap = best - kv.terms.points
-    if gap >= 0 and gap <= max(int(abs(best) * _NEAR_TIE), 16):
-        return (f"near tie: the model's pick leads the kernel's by {gap} pages; the table is printed after the "
-                "selection, so values drift by a few pages (or the scan order differs)")
+    # pages: 0.5% of the victim's points or 16 pages; per mille: the rounding of one point either side
+    tie_room = max(abs(best) // 200, 16) if era.badness_unit == "pages" else 1
+    if 0 <= gap <= tie_room:
+        return (f"near tie: the model's pick leads the kernel's by {points_text(era, gap, T)}; the table is printed "
+                "after the selection, so values drift by a few pages (or the scan order differs)")
     if not domain.exact:
         return f"T is approximate ({domain.how}); oom_score_adj terms depend on it"
-    return (f"the kernel's victim {kv.task.pid} ({kv.task.name}) scores {kv.terms.points}, {gap} below the model's "
-            "pick: a task outside the visible rules (already exiting, being reaped, or a vendor change)")
+    return (f"the kernel's victim {kv.task.pid} ({kv.task.name}) scores {kv.terms.points}, "
+            f"{points_text(era, gap, T)} below the model's pick: a task outside the visible rules (already "
+            "exiting, being reaped, or a vendor change)")
+
+
+def points_text(era: Era, points: int, T: int | None) -> str:
+    """``points`` of badness (or a gap between two) in the era's unit, with the page figure when one can be
+    derived: ``"920 pages"``, ``"37 points per mille of T (about 74565 pages)"``, ``"37 heuristic points"``."""
+    unit = era.badness_unit
+    if unit == "pages":
+        return f"{points} pages"
+    if unit == "permille":
+        as_pages = badness_pages(era, points, T)
+        return f"{points} points per mille of T" + (f" (about {as_pages[0]} pages)" if as_pages else "")
+    return f"{points} heuristic points"
 
 
 def _explain(ranking: Ranking, kernel_pid: int | None) -> dict[str, Any] | None:
+    """The explanation block of the JSON: badness, margins in the era's unit (``badness_unit``); page figures
+    (``margin_pages``, ``shed_pages``) where they can be derived, with ``*_exact`` false when per mille."""
     v = ranking.victim
     if v is None:
         return None
+    era, T = ranking.era, ranking.totalpages
     ex = explain(ranking, v.task.pid)
     top = [{"pid": t.task.pid, "name": t.task.name, "badness": t.terms.points, "rss": t.terms.rss,
             "swapents": t.terms.swapents, "pgtables": t.terms.pgtables, "adj_term": t.terms.adj_term,
             "margin_to_victim": t.terms.points - v.terms.points}
            for t in ranking.eligible[:5]]
+    margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
+    shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None
     return {
+        "badness_unit": era.badness_unit,
         "victim": {"pid": v.task.pid, "name": v.task.name, "badness": v.terms.points},
         "runner_up": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name, "badness": ex.rival.terms.points}
                       if ex.rival else None),
         "margin": ex.margin,
+        "margin_pages": margin_pages[0] if margin_pages else None,
+        "margin_pages_exact": margin_pages[1] if margin_pages else None,
+        "margin_text": points_text(era, ex.margin, T) if ex.margin is not None else None,
         "spare_adj": ex.spare_adj,
         "would_die_instead": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name} if ex.rival else None),
-        "shed_pages": ex.shed_pages,
+        "shed_points": ex.shed_pages,
+        "shed_pages": shed_pages[0] if shed_pages else None,
+        "shed_pages_exact": shed_pages[1] if shed_pages else None,
         "top": top,
         "kernel_victim_rank": next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
         if kernel_pid is not None else None,
     }
 
 
-def analyze_events(events: Iterable[OomEvent]) -> Iterator[EventAnalysis]:
-    """Analyse events in input order (streaming)."""
-    a = Analyzer()
+def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Iterator[EventAnalysis]:
+    """Analyse events in input order (streaming). An event the analysis fails on becomes an ``undecidable``
+    verdict that says so (the run goes on); ``strict`` lets the exception through instead (tests, debugging)."""
+    a = Analyzer(strict=strict)
     for ev in events:
         yield a.analyze(ev)
+
+
+VERDICTS = ("agrees", "disagrees", "undecidable")
+
+
+@dataclass(slots=True)
+class HostTally:
+    host: str | None
+    source: str | None
+    """Set when the host prints no (distinctive) name: the events of that source only."""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+
+    @property
+    def events(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "source": self.source, "events": self.events, **self.counts}
+
+
+@dataclass(slots=True)
+class Tally:
+    """The end-of-run count: events, agrees / disagrees / undecidable, overall and per host."""
+
+    hosts: dict[HostKey, HostTally] = field(default_factory=dict)
+
+    def add(self, a: EventAnalysis) -> None:
+        key = host_key(a.event)
+        h = self.hosts.get(key)
+        if h is None:
+            h = self.hosts[key] = HostTally(a.event.host, None if key[0] == "host" else a.event.source)
+        h.counts[a.verdict] = h.counts.get(a.verdict, 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(VERDICTS, 0)
+        for h in self.hosts.values():
+            for k, n in h.counts.items():
+                out[k] = out.get(k, 0) + n
+        return out
+
+    @property
+    def events(self) -> int:
+        return sum(self.counts().values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"events": self.events, **self.counts(), "hosts": [h.to_dict() for h in self.hosts.values()]}

@@ -37,13 +37,17 @@ def parse_size(text: str, page_size: int = PAGE) -> int:
     return int(num * mult) // page_size
 
 
-def _fail(exc: OomLensError) -> None:
-    code = exit_codes.code_for(exc)
+def report_error(exc: OomLensError) -> None:
+    """The one-line error and its hint on stderr (a command that goes on after it exits later)."""
     msg = f"oomlens: error: {exc}"
     if exc.hint:
         msg += f"\n  hint: {exc.hint}"
     click.echo(msg, err=True)
-    sys.exit(code)
+
+
+def _fail(exc: OomLensError) -> None:
+    report_error(exc)
+    sys.exit(exit_codes.code_for(exc))
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ NO_SUCH_PROCESS = 3     # unknown pid, or pid outside the chosen OOM domain
 CGROUP = 4              # cgroup path does not exist or has no memory controller
 SNAPSHOT = 5            # snapshot file missing or malformed
 ACCESS = 6              # permission denied (reading /proc, writing cgroups, selftest not root)
-INPUT = 7               # unreadable input for postmortem
+INPUT = 7               # postmortem: an input was unreadable (the others were still read)
 SELFTEST_FAILED = 8     # the model disagreed with the kernel in at least one scenario
 SELFTEST_UNAVAILABLE = 9  # no writable memory cgroup here: selftest cannot run
 ADJ_DENIED = 10         # the kernel refused to lower oom_score_adj: below oom_score_adj_min without CAP_SYS_RESOURCE
@@ -41,7 +41,8 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
 
 HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel or SIZE); 3 unknown pid or pid
 outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
-7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here;
+7 a postmortem input was unreadable (the others were still read); 8 selftest: model disagreed with the
+kernel; 9 selftest cannot run here;
 10 the kernel refused to lower oom_score_adj (needs CAP_SYS_RESOURCE); 11 an oom_score_adj write failed or
 did not stick; 12 the policy file has errors; 13 daemon: bad config file; 14 daemon: the exporter cannot listen
 (port taken); 127 `run` could not execute the command."""

@@ -30,13 +30,15 @@ console = _Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 def human(pages: int | None, page_size: int = 4096) -> str:
     if pages is None:
         return "-"
-    n = float(pages * page_size)
-    sign = "-" if n < 0 else ""
-    n = abs(n)
-    for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
+    b = pages * page_size  # integers throughout: a hostile log's 400-digit value must not overflow a float
+    sign = "-" if b < 0 else ""
+    b = abs(b)
+    for i, unit in enumerate(("B", "K", "M", "G", "T")):
+        if b < 1024 ** (i + 1) or unit == "T":
+            if b >= 1024 ** (i + 1):  # beyond 1024T: whole terabytes, however many digits
+                return f"{sign}{b // 1024 ** i}{unit}"
+            n = b / 1024 ** i
             return f"{sign}{n:.0f}{unit}" if unit == "B" or n >= 100 else f"{sign}{n:.1f}{unit}"
-        n /= 1024
     return str(pages)  # pragma: no cover
 
 
@@ -239,8 +241,9 @@ def postmortem_event(a: Any, verbose: bool = False) -> None:
         console.print(t)
         if ex["runner_up"]:
             ru = ex["runner_up"]
-            console.print(f"why: {ex['victim']['name']} led {ru['name']} by {ex['margin']} pages "
-                          f"({human(ex['margin'])})")
+            mp = ex.get("margin_pages")
+            size = ("" if mp is None else f" ({human(mp)})" if ex.get("margin_pages_exact") else f", ≈{human(mp)}")
+            console.print(f"why: {ex['victim']['name']} led {ru['name']} by {ex['margin_text']}{size}")
             if ex["spare_adj"] is not None:
                 console.print(f"oom_score_adj ≤ {ex['spare_adj']} on {ex['victim']['name']} would have spared it; "
                               f"{ru['name']} ({ru['pid']}) would have died instead")
@@ -249,8 +252,24 @@ def postmortem_event(a: Any, verbose: bool = False) -> None:
     console.print()
 
 
-def postmortem_summary(n: int, sources: tuple[str, ...]) -> None:
+def postmortem_summary(tally: Any, sources: list[tuple[str, bool]]) -> None:
+    """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named."""
+    read = [p for p, failed in sources if not failed]
+    bad = [p for p, failed in sources if failed]
+    where = ", ".join(read) if read else "no readable input"
+    unread = f" ({len(bad)} unreadable: {', '.join(bad)})" if bad else ""
+    n = tally.events
     if n == 0:
-        console.print(f"no OOM event found in {', '.join(sources)}")
-    else:
-        console.print(f"{n} OOM event{'s' if n != 1 else ''} in {', '.join(sources)}")
+        console.print(f"no OOM event found in {where}{unread}")
+        return
+
+    def counts(c: dict[str, int]) -> str:
+        return f"{c['agrees']} agree, {c['disagrees']} disagree, {c['undecidable']} undecidable"
+
+    console.print(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
+    hosts = list(tally.hosts.values())
+    if len(hosts) > 1 or (hosts and hosts[0].host):
+        for h in hosts:
+            label = h.host if h.host and h.source is None else (
+                f"{h.host or '(no host name)'} in {h.source}")
+            console.print(f"  {label}: {h.events} event{'s' if h.events != 1 else ''}, {counts(h.counts)}")

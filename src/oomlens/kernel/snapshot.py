@@ -13,19 +13,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from oomlens.errors import CgroupError, SnapshotError
+from oomlens.errors import CgroupError, KernelVersionError, SnapshotError
+from oomlens.kernel.eras import era_for
 from oomlens.kernel.types import UNKNOWN, MemcgLimits, MemInfo, Task, Unknown, VmSysctls
 
-__all__ = ["FORMAT", "SCAN_ORDERS", "Snapshot", "restrict_to_cgroup"]
+__all__ = ["FORMAT", "MAX_BYTES", "SCAN_ORDERS", "Snapshot", "restrict_to_cgroup"]
 
 FORMAT = "oomlens-snapshot/1"
 SCAN_ORDERS = ("start_time", "pidfs", "pid")
 """How a snapshot's task order was obtained (:attr:`Snapshot.scan_order`)."""
+MAX_BYTES = 256 << 20
+"""Largest snapshot file accepted (256 MiB: about 600,000 tasks); larger ones are refused unread."""
+MAX_DEPTH = 16
+"""Deepest nesting of ``[`` / ``{`` accepted (a snapshot needs 3); checked before parsing."""
 
 
 
@@ -117,12 +124,23 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "<snapshot>") -> Snapshot:
+        """Parse and validate; time and memory stay bounded on any input (size and nesting are checked
+        before the JSON parser runs; numbers too long for Python's int conversion are refused)."""
+        if len(text) > MAX_BYTES:
+            raise SnapshotError(source, f"larger than {MAX_BYTES >> 20} MiB: not a snapshot oomlens wrote")
         try:
-            doc = json.loads(text)
+            if isinstance(text, bytes):
+                text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise SnapshotError(source, "not UTF-8 text") from None
+        if _too_deep(text):
+            raise SnapshotError(source, f"nested more than {MAX_DEPTH} levels deep (a snapshot has 3): not a snapshot")
+        try:
+            doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SnapshotError(source, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except (ValueError, RecursionError, MemoryError) as exc:  # e.g. an integer of 4,301+ digits
+            raise SnapshotError(source, f"not a usable JSON document: {str(exc).split(';')[0]}") from None
         return _decode_snapshot(doc, source)
 
 
@@ -168,7 +186,10 @@ def _dec_int(v: Any) -> int:
 def _dec_float(v: Any) -> float:
     if not (_is_int(v) or isinstance(v, float)):
         raise TypeError("a number")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond 1.8e308
+        raise TypeError("a number a float can hold") from None
 
 
 def _dec_str(v: Any) -> str:
@@ -303,6 +324,78 @@ def _json_type(v: Any) -> str:
     return "an object"
 
 
+_STRING = re.compile(r'"[^"\\]*(?:\\.?[^"\\]*)*(?:"|\Z)', re.S)
+"""A JSON string, or an unterminated one up to the end: it always matches at a quote, so no input makes the
+search go back (linear time)."""
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+_OTHER_BYTES = bytes(b for b in range(256) if b not in b"[]{}")
+_PARENS = bytes.maketrans(b"[{]}", b"(())")
+
+
+def _deeper_than(data: bytes, limit: int) -> bool:
+    """Whether ``[``/``{`` nest more than ``limit`` deep in ``data`` (strings not excluded). Each pass of
+    bytes.replace removes the innermost level of every group, so ``limit`` C-speed passes decide it."""
+    bare = data.translate(_PARENS, _OTHER_BYTES)
+    for _ in range(limit):
+        if b"()" not in bare:
+            break
+        bare = bare.replace(b"()", b"")
+    return b"()" in bare or b"(" * (limit + 1) in bare
+
+
+def _too_deep(text: str) -> bool:
+    """``[``/``{`` nested more than MAX_DEPTH deep outside strings. Brackets inside strings count only when the
+    quick count over the raw text is already too deep: then the strings are cut out (linear) and it is redone."""
+    if not _deeper_than(text.encode("utf-8", "surrogatepass"), MAX_DEPTH):
+        return False
+    if '"' not in text:
+        return True
+    return _deeper_than(_STRING.sub("", text).encode("utf-8", "surrogatepass"), MAX_DEPTH)
+
+
+_U64 = (0, 2**64 - 1)
+_PID = (1, 2**31 - 1)
+_RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("Task", "pid"): _PID, ("Task", "tgid"): _PID, ("Task", "ppid"): (0, 2**31 - 1), ("Task", "uid"): (0, 2**32 - 1),
+    ("Task", "oom_score_adj"): (-1000, 1000), ("Task", "legacy_oom_adj"): (-17, 15), ("Task", "nice"): (-20, 19),
+    ("Task", "num_threads"): (0, 2**31 - 1), ("Task", "children"): _PID,
+    ("MemInfo", "totalram_pages"): (1, 2**64 - 1), ("MemInfo", "page_size"): (0, 2**64 - 1),  # checked below
+    ("MemcgLimits", "version"): (1, 2), ("MemcgLimits", "swappiness"): (0, 200),
+    ("VmSysctls", "panic_on_oom"): (0, 2), ("VmSysctls", "oom_kill_allocating_task"): (0, 2**31 - 1),
+    ("VmSysctls", "oom_dump_tasks"): (0, 2**31 - 1), ("VmSysctls", "swappiness"): (0, 200),
+}
+"""Each int field's range (inclusive); unlisted int fields are unsigned long counters: 0 .. 2**64-1."""
+
+
+def _shown(v: int) -> str:
+    return str(v) if -10**20 < v < 10**20 else f"a {len(str(v))}-digit number"
+
+
+def _check_ranges(obj: Any, where: str) -> None:
+    """Every int field of ``obj`` in its range and every float finite and >= 0, or _Bad naming the field."""
+    cls = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        label = f"{where}.{f.name}" if where else f.name
+        if isinstance(v, float):
+            if not math.isfinite(v) or v < 0:
+                raise _Bad(f"field '{label}': {v} is not a time or size (must be finite and >= 0)")
+            continue
+        values = v if isinstance(v, tuple) else (v,)
+        lo, hi = _RANGES.get((cls, f.name), _U64)
+        for i, x in enumerate(values):
+            if _is_int(x) and not lo <= x <= hi:
+                at = f"{label}[{i}]" if isinstance(v, tuple) else label
+                raise _Bad(f"field '{at}': {_shown(x)} is out of range ({lo} .. {_shown(hi)})")
+
+
+def _check_page_size(v: int, label: str) -> None:
+    if not 4096 <= v <= 1 << 20 or v & (v - 1):
+        raise _Bad(f"field '{label}': {_shown(v)} is not a power of two from 4096 to 1048576")
+
+
 _TOP_LEVEL = ("format", "taken_at", "hostname", "kernel_release", "page_size", "uptime_s", "meminfo", "sysctls",
               "scan_order", "cgroup", "cgroup_pids", "cgroup_ancestors", "domain_pids", "oom_groups", "oom_scores",
               "unreadable",
@@ -337,25 +430,38 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
     except ValueError:
         raise _Bad(f"field 'taken_at': not an ISO 8601 time: {taken_at!r}") from None
     page_size = _field(doc, "page_size", _dec_int)
-    if page_size < 1024 or page_size & (page_size - 1):
-        raise _Bad(f"field 'page_size': {page_size} is not a power of two >= 1024")
+    _check_page_size(page_size, "page_size")
+    release = _field(doc, "kernel_release", _dec_str)
+    try:
+        era_for(release)
+    except KernelVersionError:
+        raise _Bad(f"field 'kernel_release': {release[:80]!r} is not a Linux release (like 6.8.0-45-generic)") from None
+    uptime = _field(doc, "uptime_s", _dec_float)
+    if not math.isfinite(uptime) or uptime < 0:
+        raise _Bad(f"field 'uptime_s': {uptime} is not an uptime (must be finite and >= 0)")
+    unreadable = _field(doc, "unreadable", _dec_int)
+    if not 0 <= unreadable < 2**31:
+        raise _Bad(f"field 'unreadable': {_shown(unreadable)} is out of range (0 .. {2**31 - 1})")
+    dropped: list[str] = []
     scan_order = _field(doc, "scan_order", _dec_str)
     if scan_order not in SCAN_ORDERS:
         raise _Bad(f"field 'scan_order': expected one of {', '.join(map(repr, SCAN_ORDERS))}, got {scan_order!r}")
 
     tasks_doc = _field(doc, "tasks", _dec_list)
     tasks = tuple(_decode_dc(Task, t, f"tasks[{i}]") for i, t in enumerate(tasks_doc))
-    seen: set[int] = set()
     for i, t in enumerate(tasks):
-        if t.pid in seen:
-            raise _Bad(f"field 'tasks[{i}].pid': pid {t.pid} appears twice")
-        seen.add(t.pid)
+        _check_ranges(t, f"tasks[{i}]")
+    tasks = _last_of_each(tasks, lambda t: t.pid, "tasks", dropped)
+    seen = {t.pid for t in tasks}
 
     cgroup = None if doc["cgroup"] is None else _decode_dc(MemcgLimits, doc["cgroup"], "cgroup")
+    if cgroup is not None:
+        _check_ranges(cgroup, "cgroup")
     cgroup_pids = _field(doc, "cgroup_pids", _dec_int_tuple)
     for i, pid in enumerate(cgroup_pids):
         if pid not in seen:
-            raise _Bad(f"field 'cgroup_pids[{i}]': pid {pid} has no entry in 'tasks'")
+            raise _Bad(f"field 'cgroup_pids[{i}]': pid {_shown(pid)} has no entry in 'tasks'")
+    cgroup_pids = _last_of_each(cgroup_pids, lambda p: p, "cgroup_pids", dropped)
     if cgroup is None and cgroup_pids:
         raise _Bad("field 'cgroup_pids': members listed but 'cgroup' is null")
     ancestors_doc = _field(doc, "cgroup_ancestors", _dec_list)
@@ -365,7 +471,14 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
         domain_pids = _field(doc, "domain_pids", _dec_int_tuple)
         for i, pid in enumerate(domain_pids):
             if pid not in seen:
-                raise _Bad(f"field 'domain_pids[{i}]': pid {pid} has no entry in 'tasks'")
+                raise _Bad(f"field 'domain_pids[{i}]': pid {_shown(pid)} has no entry in 'tasks'")
+    for i, a in enumerate(ancestors):
+        _check_ranges(a, f"cgroup_ancestors[{i}]")
+    meminfo = _decode_dc(MemInfo, doc["meminfo"], "meminfo")
+    _check_ranges(meminfo, "meminfo")
+    _check_page_size(meminfo.page_size, "meminfo.page_size")
+    sysctls = _decode_dc(VmSysctls, doc["sysctls"], "sysctls")
+    _check_ranges(sysctls, "sysctls")
 
     groups_doc = _field(doc, "oom_groups", _dec_object)
     for k, v in groups_doc.items():
@@ -381,6 +494,10 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
                 raise _Bad(f"field 'oom_scores.{k}': key is not a pid")
             if not _is_int(v):
                 raise _Bad(f"field 'oom_scores.{k}': expected an integer, got {_json_type(v)}")
+            if len(k) > 10 or not _PID[0] <= int(k) <= _PID[1]:
+                raise _Bad(f"field 'oom_scores.{k[:20]}': key is not a pid")
+            if not 0 <= v < 2**64:
+                raise _Bad(f"field 'oom_scores.{k}': {_shown(v)} is out of range (0 .. {_shown(2**64 - 1)})")
             scores[int(k)] = v
 
     notes = doc["notes"]
@@ -390,11 +507,11 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
     return Snapshot(
         taken_at=taken_at,
         hostname=_field(doc, "hostname", _dec_str),
-        kernel_release=_field(doc, "kernel_release", _dec_str),
+        kernel_release=release,
         page_size=page_size,
-        uptime_s=_field(doc, "uptime_s", _dec_float),
-        meminfo=_decode_dc(MemInfo, doc["meminfo"], "meminfo"),
-        sysctls=_decode_dc(VmSysctls, doc["sysctls"], "sysctls"),
+        uptime_s=uptime,
+        meminfo=meminfo,
+        sysctls=sysctls,
         tasks=tasks,
         scan_order=scan_order,
         cgroup=cgroup,
@@ -403,6 +520,20 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
         domain_pids=domain_pids,
         oom_groups=dict(groups_doc),
         oom_scores=scores,
-        unreadable=_field(doc, "unreadable", _dec_int),
-        notes=tuple(notes),
+        unreadable=unreadable,
+        notes=tuple(notes) + tuple(dropped),
     )
+
+
+def _last_of_each(items: tuple[Any, ...], key: Callable[[Any], int], label: str, notes: list[str]) -> tuple[Any, ...]:
+    """One entry per pid: a repeated one keeps its last occurrence (at that place), and a note says so."""
+    last = {key(x): i for i, x in enumerate(items)}
+    if len(last) == len(items):
+        return items
+    counts: dict[int, int] = {}
+    for x in items:
+        counts[key(x)] = counts.get(key(x), 0) + 1
+    repeated = [p for p, n in counts.items() if n > 1]
+    shown = ", ".join(f"{p} ({counts[p]}x)" for p in repeated[:10]) + (" ..." if len(repeated) > 10 else "")
+    notes.append(f"'{label}' repeats pids {shown}: the last entry of each was kept")
+    return tuple(x for i, x in enumerate(items) if last[key(x)] == i)

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from oomlens.errors import CgroupError, SnapshotError
-from oomlens.kernel.snapshot import Snapshot
+from oomlens.kernel.snapshot import MAX_BYTES, Snapshot
 from oomlens.kernel.types import MemcgLimits, Task
 from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.sources.procfs import ProcFS, ScanStats
@@ -39,14 +39,15 @@ def save_snapshot(snap: Snapshot, path: str | os.PathLike[str]) -> None:
 def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     """Read a snapshot saved by :func:`save_snapshot`.
 
-    Raises SnapshotError for: a missing or unreadable file, text that is not JSON, a wrong or
-    missing ``format`` tag, and any missing, unknown or ill-typed field (named in the message,
-    e.g. ``tasks[3].rss_anon``).
+    Raises SnapshotError for: a missing or unreadable file, a file above MAX_BYTES (256 MiB) or nested
+    deeper than a snapshot can be, text that is not JSON, a wrong or missing ``format`` tag, and any
+    missing, unknown, ill-typed or out-of-range field (named in the message, e.g. ``tasks[3].rss_anon``).
+    A pid listed twice (in ``tasks`` or ``cgroup_pids``) keeps its last entry, and a note says so.
     """
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            data = f.read(MAX_BYTES + 1)  # never more: a larger file is refused, whatever it holds
     except FileNotFoundError:
         raise SnapshotError(path, "no such file") from None
     except IsADirectoryError:
