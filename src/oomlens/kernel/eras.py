@@ -70,6 +70,31 @@ class Era:
         """The tie rule of a memcg OOM or of a global one: ``first`` or ``last`` scanned wins."""
         return self.tie_memcg if memcg else self.tie_global
 
+    @property
+    def badness_unit(self) -> str:
+        """What one point of this era's badness is: ``pages`` (3.5+, also signed 5.9+), ``permille`` of T
+        (2.6.36-3.4: ``points*1000/T``) or ``points`` (the <=2.6.35 heuristic: no memory unit at all).
+        Every output that prints a badness, a margin or a gap says this unit (see :func:`badness_pages`)."""
+        return BADNESS_UNIT[self.scoring]
+
+
+BADNESS_UNIT: dict[str, str] = {"legacy": "points", "permille": "permille", "pages": "pages", "signed": "pages"}
+"""``Era.scoring`` → the unit of its badness (``pages``, ``permille`` of T, or heuristic ``points``)."""
+
+
+def badness_pages(era: Era, points: int, totalpages: int | None) -> tuple[int, bool] | None:
+    """The memory ``points`` of badness (or a difference of two badness values) stand for, in pages, and
+    whether that figure is exact: ``(points, True)`` where badness is in pages; ``(points*T//1000, False)``
+    where it is per mille of T (each point covers T/1000 pages, so the figure is approximate to that);
+    None for the legacy heuristic or an unknown T in a per-mille era (no page figure can be derived)."""
+    unit = era.badness_unit
+    if unit == "pages":
+        return points, True
+    if unit == "permille" and totalpages is not None and totalpages > 0:
+        pages = abs(points) * totalpages // 1000  # toward zero, so a gap and its negation match
+        return (pages if points >= 0 else -pages), False
+    return None
+
 
 def _v(s: str) -> Version:
     a = tuple(int(x) for x in s.split("."))
