@@ -10,16 +10,19 @@ USAGE = 2               # bad arguments (click's own code too), bad --kernel ver
 NO_SUCH_PROCESS = 3     # unknown pid, or pid outside the chosen OOM domain
 CGROUP = 4              # cgroup path does not exist or has no memory controller
 SNAPSHOT = 5            # snapshot file missing or malformed
-ACCESS = 6              # permission denied (reading /proc, writing cgroups, selftest not root)
+ACCESS = 6              # permission denied (reading /proc, writing cgroups or an output file)
 INPUT = 7               # unreadable input for postmortem
 SELFTEST_FAILED = 8     # the model disagreed with the kernel in at least one scenario
 SELFTEST_UNAVAILABLE = 9  # no writable memory cgroup here: selftest cannot run
+OUTPUT = 10             # cannot write the output file (snapshot -o FILE): missing directory, disk full...
 
 # Most specific class first: the first match wins.
 ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
     (errors.NoSuchProcess, NO_SUCH_PROCESS),
     (errors.AccessDenied, ACCESS),
     (errors.CgroupError, CGROUP),
+    (errors.OutputAccessDenied, ACCESS),
+    (errors.OutputError, OUTPUT),
     (errors.SnapshotError, SNAPSHOT),
     (errors.KernelVersionError, USAGE),
     (errors.InputError, INPUT),
@@ -29,7 +32,8 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
 
 HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel or SIZE); 3 unknown pid or pid
 outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
-7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here."""
+7 unreadable postmortem input; 8 selftest: model disagreed with the kernel; 9 selftest cannot run here;
+10 cannot write the output file."""
 
 
 def code_for(exc: BaseException) -> int:
