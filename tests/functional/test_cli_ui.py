@@ -236,3 +236,48 @@ def test_explain_ineligible_says_its_reason_once(save):
     f = save([Task(pid=1, name="init", is_global_init=True, rss_anon=10), Task(pid=10, name="a", rss_anon=100)])
     out = run("explain", "1", "--snapshot", f).output
     assert out.count("global init") == 1
+
+
+# ---------------------------------------------------------------- a real terminal (pty)
+
+def _in_terminal(args, rows, cols):
+    """Run oomlens on a pseudo-terminal of rows x cols; the text it shows, escapes removed."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    env["TERM"] = "xterm-256color"
+    p = subprocess.Popen([sys.executable, "-m", "oomlens", *args], stdin=slave, stdout=slave, stderr=slave,
+                         env=env, close_fds=True)
+    os.close(slave)
+    buf = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    os.close(master)
+    assert p.wait(timeout=60) == 0, buf
+    text = buf.decode()
+    assert "\x1b[1;31m" in text  # styled: it really was a terminal
+    return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(24, 80), (24, 40), (30, 120)])
+def test_first_screen_holds_the_answer(save, rows, cols):
+    tasks = [Task(pid=14000 + i, name=f"worker-{i}", uid=1000, rss_anon=20_000 + i) for i in range(60)]
+    out = _in_terminal(["top", "--snapshot", save(tasks)], rows, cols)
+    lines = out.rstrip("\n").split("\n")
+    screen_rows = sum(max(1, -(-len(ln) // cols)) for ln in lines)  # ASCII: one cell per character
+    assert screen_rows <= rows - 1  # and the prompt
+    assert lines[0].startswith("next victim: 14059 (worker-59) badness 20059 pages")
+    assert any("14059" in ln.split() and "20059" in ln.split() for ln in lines[2:])  # never clipped
