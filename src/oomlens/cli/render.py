@@ -414,7 +414,8 @@ def explain(ex: Explanation, *, verbose: bool = False, writer: Writer | None = N
         w.line((f"{task.pid} ({task.name})", "bold"), f": not an OOM candidate: {s.reason}")
     else:
         w.line((f"{task.pid} ({task.name})", "bold"),
-               f": rank {s.rank} of {len(r.eligible)}, badness {badness_text(era, b.points, T, ps)}",
+               f": rank {s.rank} of {len(r.eligible)}, badness "
+               + (f"{b.points} {unit} (clamped)" if b.clamped else badness_text(era, b.points, T, ps)),
                (" — the next OOM victim", "bold red") if is_victim else "")
     w.line(_domain_line(r))
     w.line(f"uid {task.uid} ({user(task.uid)}) oom_score_adj {task.oom_score_adj}")
@@ -502,12 +503,6 @@ def predict(doc: dict[str, Any], page_size: int, era: Era, *, verbose: bool = Fa
     if dropped:
         foot += f"; hidden at {w.screen.width} columns: {', '.join(dropped)}"
     w.lines(table + [(foot, "dim")] + _note_lines(doc["notes"], verbose))
-
-
-# --------------------------------------------------------------------------- selftest
-
-def selftest_line(message: str) -> None:
-    Writer().line(message)
 
 
 # --------------------------------------------------------------------------- postmortem
