@@ -12,6 +12,8 @@
     ├── CgroupError(path)
     │   └── NoMemoryController
     ├── SnapshotError(path)
+    ├── OutputError(path)            cannot write an output file (-o FILE)
+    │   └── OutputAccessDenied
     ├── KernelVersionError(value)
     ├── OomReportParseError(source, lineno, text)
     ├── InputError(source)            unreadable input file / stream
@@ -114,6 +116,20 @@ class SnapshotError(OomLensError):
     def __init__(self, path: str, msg: str) -> None:
         self.path = path
         super().__init__(f"bad snapshot {path}: {msg}", hint="create one with `oomlens snapshot -o FILE`")
+
+
+class OutputError(OomLensError):
+    """An output file (``snapshot -o FILE``) cannot be written: not a snapshot problem."""
+
+    def __init__(self, path: str, reason: str, *, hint: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"cannot write {path}: {reason}",
+                         hint=hint or "check that the directory exists and the disk is writable; '-o -' writes to stdout")
+
+
+class OutputAccessDenied(OutputError):
+    def __init__(self, path: str, reason: str = "permission denied") -> None:
+        super().__init__(path, reason, hint="write to a directory you own, or run as its owner")
 
 
 class KernelVersionError(OomLensError):

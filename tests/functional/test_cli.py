@@ -115,8 +115,8 @@ def test_predict_need_and_what_if(snapfile):
 
 
 @pytest.mark.parametrize("args,code,needle", [
-    (["explain", "99999"], 3, "pid 99999 is not in this OOM domain"),
-    (["top", "--kernel", "banana"], 2, "not a kernel version"),
+    (["explain", "99999"], 3, "no such process in snapshot"),
+    (["top", "--kernel", "banana"], 2, "not a kernel release"),
     (["predict", "--need", "lots"], 2, "not a size"),
     (["predict", "--set-adj", "300"], 2, "PID=ADJ"),
     (["predict", "--set-adj", "4242=5"], 3, "4242"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from oomlens.analysis.domain import OomDomain, snapshot_domain
 from oomlens.errors import KernelVersionError, NoSuchProcess
-from oomlens.kernel.eras import Era, era_for
+from oomlens.kernel.eras import Era, badness_pages, era_for
 from oomlens.kernel.oom_kill import (
     BadnessTerms,
     Evaluation,
@@ -155,6 +155,7 @@ class Ranking:
         sel = self.selection
         return {
             "kernel": {"release": self.release, "era": self.era.name},
+            "badness_unit": self.era.badness_unit,
             "domain": {"constraint": self.constraint.value, "cgroup": self.cgroup, "totalpages": self.totalpages,
                        "global_totalpages": self.global_totalpages, "page_size": self.page_size,
                        "requested_cgroup": self.domain.requested_cgroup,
@@ -271,14 +272,20 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.ranking
+        # margin and the shed figure are in badness units; shed_pages is memory: in a per-mille era the
+        # points (shed_points) stand for about points*T/1000 pages
+        shed = self.shed_pages
+        conv = badness_pages(r.era, shed, r.totalpages) if shed is not None else None
         return {
             "kernel": {"release": r.release, "era": r.era.name},
+            "badness_unit": r.era.badness_unit,
             "domain": {"constraint": r.constraint.value, "cgroup": r.cgroup, "totalpages": r.totalpages},
             "task": self.target.to_dict(r.page_size),
             "is_victim": r.victim is not None and r.victim.task.pid == self.target.task.pid,
             "rival": self.rival.to_dict(r.page_size) if self.rival else None,
             "margin": self.margin, "spare_adj": self.spare_adj, "victim_adj": self.victim_adj,
-            "shed_pages": self.shed_pages, "candidates": len(r.eligible), "notes": self.notes + r.notes,
+            "shed_pages": conv[0] if conv else None, "shed_points": shed,
+            "candidates": len(r.eligible), "notes": self.notes + r.notes,
         }
 
 
@@ -442,6 +449,7 @@ class Prediction:
             "kernel": {"release": r.release, "era": r.era.name},
             "domain": {"constraint": r.constraint.value, "cgroup": r.cgroup, "totalpages": r.totalpages,
                        "requested_cgroup": r.domain.requested_cgroup},
+            "badness_unit": r.era.badness_unit.value,
             "outcome": r.selection.outcome.value,
             "need_pages": self.need_pages,
             "satisfied": self.satisfied,

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from oomlens.cli import exit_codes
+from oomlens.cli.text import visible
 from oomlens.errors import OomLensError
 
 PAGE = 4096
@@ -37,17 +38,32 @@ def parse_size(text: str, page_size: int = PAGE) -> int:
     return int(num * mult) // page_size
 
 
+def error_lines(msg: str, hint: str | None) -> str:
+    """The one error format: one line, and a ``hint:`` line when there is something to do."""
+    out = f"oomlens: error: {visible(msg)}"
+    if hint:
+        out += f"\n  hint: {visible(hint)}"
+    return out
+
+
 def report_error(exc: OomLensError) -> None:
     """The one-line error and its hint on stderr (a command that goes on after it exits later)."""
-    msg = f"oomlens: error: {exc}"
-    if exc.hint:
-        msg += f"\n  hint: {exc.hint}"
-    click.echo(msg, err=True)
+    click.echo(error_lines(str(exc), exc.hint), err=True)
 
 
 def _fail(exc: OomLensError) -> None:
     report_error(exc)
     sys.exit(exit_codes.code_for(exc))
+
+
+def usage_error(exc: click.ClickException) -> None:
+    """click's usage errors in the one error format (instead of click's usage block), exit 2."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "oomlens"
+    msg = " ".join(exc.format_message().split())  # click's messages may span lines; ours are one
+    hint = f"see `{path} --help`"
+    click.echo(error_lines(msg, hint), err=True)
+    sys.exit(exc.exit_code)
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -148,12 +164,105 @@ def _legacy(kernel: str | None) -> bool:
     return era_for(kernel).scoring == "legacy"
 
 
+# Release lines that exist: the last minor of each finished major (2.6.39, 3.19, 4.20, 5.19); 6.x and 7.x
+# are open. Anything else (99.1, 3.40) is a typo, refused rather than scored with some era's rules.
+_LAST_MINOR = {2: 6, 3: 19, 4: 20, 5: 19}
+_NEWEST_MAJOR = 7
+
+
+def _check_kernel(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from oomlens.errors import KernelVersionError
+    from oomlens.kernel.eras import parse_version
+
+    examples = "give a release like 3.10, 4.19 or 6.8.0-45-generic"
+    if not value.strip():
+        raise click.BadParameter(f"empty; {examples}")
+    try:
+        major, minor, _ = parse_version(value.strip())
+    except KernelVersionError:
+        raise click.BadParameter(f"{value!r} is not a kernel release; {examples}") from None
+    if not 2 <= major <= _NEWEST_MAJOR or minor > _LAST_MINOR.get(major, minor):
+        raise click.BadParameter(f"{value!r}: there is no such Linux release (known: 2.4 to 2.6.39, 3.0-3.19, "
+                                 f"4.0-4.20, 5.0-5.19, 6.x); {examples}")
+    return value.strip()
+
+
+def _check_cgroup(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("empty path; give /sys/fs/cgroup/... or the path shown in /proc/PID/cgroup "
+                                 "(omit --cgroup for the global domain)")
+    return value
+
+
+def unit_fields(era: Any) -> dict[str, str]:
+    """JSON: the unit of every badness figure in the document (``pages``, ``permille`` of T, or heuristic
+    ``points``): ``badness`` keeps its meaning, the kernel's value, whose unit depends on the era."""
+    return {"badness_unit": era.badness_unit}
+
+
+verbose_option = click.option("-v", "--verbose", is_flag=True,
+                              help="Also show the standing notes (what /proc cannot show, assumptions); "
+                                   "--json always has them all.")
+
+
+def missing_pid(pid: int, snap: Any, *, snapshot_file: str | None, cgroup: str | None, proc: str,
+                command: str = "explain") -> OomLensError:
+    """Why ``pid`` is not in the ranked domain, said precisely: a thread (named by its process), a live
+    process in another cgroup, a pid the snapshot lacks, or no such process at all."""
+    from oomlens.errors import NoSuchProcess
+
+    snap_opt = f" --snapshot {snapshot_file}" if snapshot_file else ""
+    def err(msg: str, hint: str) -> OomLensError:
+        e = NoSuchProcess(pid, msg=msg)
+        e.hint = hint
+        return e
+
+    domain = f"cgroup {cgroup}" if cgroup else "the global domain"
+    if snapshot_file:
+        known = {t.pid: t for t in snap.tasks}
+        if pid in known and cgroup:
+            return err(f"pid {pid} ({known[pid].name}) is in snapshot {snapshot_file} but not in {domain}",
+                       f"`oomlens {command} {pid}{snap_opt}` ranks it in the snapshot's domain")
+        return err(f"no such process in snapshot {snapshot_file}: pid {pid}",
+                   f"list its processes with `oomlens top --all{snap_opt}`")
+    from oomlens.sources.procfs import ProcFS
+
+    pfs = ProcFS(proc)
+    try:
+        status = pfs.read_status(pid)
+    except (OomLensError, OSError):
+        return err(f"no such process: pid {pid}", "list candidates with `oomlens top --all`")
+    name, tgid = status.get("Name", "?"), status.get("Tgid", str(pid))
+    if tgid.isdigit() and int(tgid) != pid:
+        try:
+            leader = pfs.read_status(int(tgid)).get("Name", "?")
+        except (OomLensError, OSError):
+            leader = "?"
+        return err(f"pid {pid} ({name}) is a thread of process {tgid} ({leader}); the OOM killer scores processes",
+                   f"`oomlens {command} {tgid}`")
+    if cgroup:
+        try:
+            from oomlens.sources.cgroupfs import CgroupFS
+
+            where = CgroupFS(procfs=pfs).memcg_of(pid).path
+        except (OomLensError, OSError):
+            where = None
+        loc = f"it is in memory cgroup {where}" if where else "it is in another cgroup"
+        cmd = f"oomlens {command} {pid}" + (f" --cgroup {where}" if where and where != "/" else "")
+        return err(f"pid {pid} ({name}) is a live process, but not in {domain}: {loc}", f"`{cmd}`")
+    return err(f"pid {pid} ({name}) was not in the scan (it started after it, or could not be read)",
+               "run the command again; `oomlens top --all` lists what the scan sees")
+
+
 domain_options = [
-    click.option("--cgroup", "cgroup", metavar="PATH",
+    click.option("--cgroup", "cgroup", metavar="PATH", callback=_check_cgroup,
                  help="Memory cgroup as OOM domain: /sys/fs/cgroup/... path or the path shown in /proc/PID/cgroup."),
     click.option("--snapshot", "snapshot_file", metavar="FILE", type=click.Path(dir_okay=False),
                  help="Analyse a snapshot saved by `oomlens snapshot` instead of this host."),
-    click.option("--kernel", metavar="VERSION", help="Score with another kernel's rules, e.g. 3.10 or 4.19."),
+    click.option("--kernel", metavar="VERSION", callback=_check_kernel,
+                 help="Score with another kernel's rules, e.g. 3.10 or 4.19."),
     click.option("--proc", default="/proc", show_default=True, hidden=True, help="procfs root."),
 ]
 

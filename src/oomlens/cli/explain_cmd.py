@@ -5,22 +5,37 @@ from __future__ import annotations
 import click
 
 from oomlens.cli import exit_codes
-from oomlens.cli.common import _emit_json, _legacy, _snapshot, handle_errors, one_shot, with_domain
+from oomlens.cli.common import (
+    _emit_json,
+    _legacy,
+    _snapshot,
+    handle_errors,
+    missing_pid,
+    one_shot,
+    verbose_option,
+    with_domain,
+)
 
 
 @click.command(epilog=exit_codes.HELP)
 @click.argument("pid", type=int)
 @with_domain
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@verbose_option
 @handle_errors
 @one_shot
 def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str,
-            as_json: bool) -> None:
+            as_json: bool, verbose: bool) -> None:
     """Write out the kernel's arithmetic for PID: rank, margin, and what would change the outcome."""
     from oomlens.analysis import ranking as api
+    from oomlens.errors import NoSuchProcess
 
-    ranking = api.rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
-    ex = api.explain(ranking, pid)
+    snap = _snapshot(snapshot_file, cgroup, proc, _legacy(kernel))
+    ranking = api.rank(snap, kernel=kernel)
+    try:
+        ex = api.explain(ranking, pid)
+    except NoSuchProcess:
+        raise missing_pid(pid, snap, snapshot_file=snapshot_file, cgroup=cgroup, proc=proc) from None
     if cgroup is None and snapshot_file is None:
         ex.notes.extend(_memcg_domains_note(pid, proc))
     if as_json:
@@ -28,7 +43,7 @@ def explain(pid: int, cgroup: str | None, snapshot_file: str | None, kernel: str
         return
     from oomlens.cli import render
 
-    render.explain(ex)
+    render.explain(ex, verbose=verbose)
 
 
 def _memcg_domains_note(pid: int, proc: str) -> list[str]:

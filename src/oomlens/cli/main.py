@@ -5,12 +5,14 @@ exit codes in :mod:`oomlens.cli.common` only.
 from __future__ import annotations
 
 import gc
+import sys
+from typing import Any
 
 import click
 
 from oomlens.cli import exit_codes
 from oomlens.cli.adj_cmd import adj, run
-from oomlens.cli.common import _emit_json, _fail, parse_size
+from oomlens.cli.common import _emit_json, _fail, parse_size, usage_error
 from oomlens.cli.daemon_cmd import daemon
 from oomlens.cli.explain_cmd import explain
 from oomlens.cli.k8s_cmd import k8s_adj
@@ -25,7 +27,24 @@ from oomlens.errors import OomLensError
 __all__ = ["_emit_json", "cli", "main", "parse_size"]
 
 
-@click.group(invoke_without_command=True, epilog=exit_codes.HELP,
+class _Group(click.Group):
+    """Usage errors in the one error format: one line and a ``hint:`` line (not click's usage block)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:  # UsageError, BadParameter, NoSuchOption... and FileError
+            usage_error(exc)
+        except click.exceptions.Abort:
+            click.echo("oomlens: aborted", err=True)
+            sys.exit(exit_codes.INTERNAL)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else exit_codes.OK)
+
+
+@click.group(cls=_Group, invoke_without_command=True, epilog=exit_codes.HELP,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oomlens")
 @click.pass_context

@@ -1,31 +1,222 @@
-"""Human output (rich). Only the CLI imports this module."""
+"""Human output. Only the CLI imports this module.
+
+Two rules hold for every line written here:
+
+* External text (process names, cgroup paths, releases, log fields, notes quoting them) is *data*: it never
+  reaches rich as markup, and its control characters are shown, not sent (:func:`visible`). A process named
+  ``[/]`` or ``\\x1b[2J`` prints as itself.
+* Numbers are never clipped. Tables fit a terminal by dropping lower-priority columns (like ``ps``/``htop``),
+  never by cutting digits; text columns may be shortened, with a visible ``…``. Output to a pipe or a file has
+  no width: nothing is dropped, cut or wrapped. ``COLUMNS=N`` sets the width explicitly (pipes included).
+"""
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from oomlens.analysis.ranking import Explanation, Ranking, ScoredTask
+from oomlens.cli.text import visible
+from oomlens.kernel.eras import Era, badness_pages
+
+# --------------------------------------------------------------------------- text that is data
+
+def cells(text: str) -> int:
+    """Terminal columns ``text`` takes (wide East Asian characters count 2)."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        """`oomlens top | head`: the reader stopped early, which is not an error (rich exits 1 here)."""
-        self.quiet = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(0)
+# --------------------------------------------------------------------------- the screen
+
+def _env_int(name: str) -> int | None:
+    v = os.environ.get(name, "")
+    return int(v) if v.isdigit() and int(v) > 0 else None
 
 
-# A pipe or file gets the whole table (no 80-column folding); a terminal gets its own width.
-console = _Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+@dataclass(slots=True)
+class Screen:
+    """Where output goes: a terminal (styled, with a size) or a pipe/file (plain, unbounded)."""
 
+    tty: bool
+    width: int | None
+    """Columns available; None: unbounded (a pipe or file without ``COLUMNS``)."""
+    height: int | None
+    """Rows of a terminal (its first screen must hold the answer); None for pipes and files."""
+
+    @classmethod
+    def detect(cls) -> Screen:
+        tty = sys.stdout.isatty()
+        width, height = _env_int("COLUMNS"), _env_int("LINES")
+        if tty:
+            size = shutil.get_terminal_size()
+            width = width or size.columns
+            height = height or size.lines
+        return cls(tty, width, height if tty else None)
+
+    def rows_of(self, line: str) -> int:
+        """Screen rows one line takes once the terminal wraps it."""
+        if not self.width:
+            return 1
+        return max(1, -(-cells(line) // self.width))
+
+
+Segment = str | tuple[str, str]
+"""A piece of a line: text, or (text, rich style) — the text is data and is made :func:`visible`."""
+
+
+class Writer:
+    """Writes whole lines: styled through rich on a terminal, plain text elsewhere. Lines are never
+    hard-wrapped (a terminal wraps long lines itself, so a command in a note stays one line when copied)."""
+
+    def __init__(self, screen: Screen | None = None) -> None:
+        self.screen = screen or Screen.detect()
+        self._console: Any = None
+        self._out = sys.stdout
+
+    def _rich(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:
+                    """`oomlens top | head`: the reader stopped early, which is not an error."""
+                    self.quiet = True
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                    raise SystemExit(0)
+
+            # markup, emoji and highlighting off: nothing in a line is ever interpreted
+            self._console = _Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+        return self._console
+
+    def line(self, *parts: Segment) -> None:
+        if not self.screen.tty or all(isinstance(p, str) for p in parts):
+            text = "".join(visible(p if isinstance(p, str) else p[0]) for p in parts)
+            if self.screen.tty:
+                self._rich().print(text, soft_wrap=True, markup=False, emoji=False, highlight=False)
+            else:
+                self._out.write(text + "\n")
+            return
+        from rich.text import Text
+
+        self._rich().print(Text.assemble(*[visible(p) if isinstance(p, str) else (visible(p[0]), p[1])
+                                           for p in parts]), soft_wrap=True)
+
+    def lines(self, items: Sequence[tuple[str, str]]) -> None:
+        """Many (text, style) lines at once; text already :func:`visible`. Plain output is one write."""
+        if not self.screen.tty:
+            self._out.write("".join(t + "\n" for t, _ in items))
+            return
+        from rich.text import Text
+
+        con = self._rich()
+        for t, style in items:
+            con.print(Text(t, style=style), soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- tables
+
+@dataclass(slots=True)
+class Column:
+    header: str
+    right: bool = True
+    drop: int = 0
+    """0: always shown; otherwise dropped on a narrow screen, highest number first."""
+    shrink: int = 0
+    """Text columns only: the narrowest this column may be cut to (with a trailing ``…``); 0: never cut."""
+    last: bool = False
+    """Takes whatever width is left (cut with ``…``); dropped if less than ``shrink`` remains."""
+
+
+def _cut(text: str, width: int) -> str:
+    if cells(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = cells(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+def layout(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None,
+           styles: Sequence[str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
+    """Lay ``rows`` (cells already :func:`visible`) out as aligned text lines, header first.
+
+    Returns the (line, style) pairs and the headers of the columns dropped to fit ``width``. Numbers are
+    never cut: when the kept columns still do not fit, lines run long and the terminal wraps them.
+    """
+    n = len(columns)
+    full = [cells(c.header) for c in columns]
+    for row in rows:
+        for i in range(n):
+            w = cells(row[i])
+            if w > full[i]:
+                full[i] = w
+    widths = list(full)
+    # a droppable column with nothing in it (WHY NOT when every task is eligible) goes first
+    keep = [i for i in range(n) if not columns[i].drop or full[i] > cells(columns[i].header)
+            or any(row[i] for row in rows)]
+
+    def total() -> int:
+        return sum(widths[i] for i in keep) + 2 * (len(keep) - 1)
+
+    if width is not None:
+        orders = sorted({c.drop for c in columns if c.drop}, reverse=True)
+        while True:
+            for i in keep:  # the free-text last column takes what is left
+                c = columns[i]
+                if c.last and c.shrink:
+                    widths[i] = full[i]
+                    room = width - (total() - widths[i])
+                    widths[i] = max(min(full[i], room), max(c.shrink, cells(c.header)))
+            if total() <= width or not orders:
+                break
+            order = orders.pop(0)
+            keep = [i for i in keep if columns[i].drop != order]
+        for i in keep:  # then text columns that may be cut, down to their minimum
+            over = total() - width
+            if over <= 0:
+                break
+            c = columns[i]
+            if c.shrink and not c.last:
+                widths[i] = max(c.shrink, cells(c.header), widths[i] - over)
+    dropped = [columns[i].header for i in range(n) if i not in keep and any(row[i] for row in rows)]
+    last = keep[-1] if keep else -1
+    right = [c.right for c in columns]
+
+    def fmt(values: Sequence[str]) -> str:
+        parts = []
+        for i in keep:
+            v = values[i]
+            w = widths[i]
+            vw = cells(v)
+            if vw > w:
+                v, vw = _cut(v, w), w
+            if right[i]:
+                parts.append(" " * (w - vw) + v)
+            else:
+                parts.append(v if i == last else v + " " * (w - vw))
+        return "  ".join(parts).rstrip()
+
+    out = [(fmt([c.header for c in columns]), "bold")]
+    for j, row in enumerate(rows):
+        out.append((fmt(row), styles[j] if styles else ""))
+    return out, dropped
+
+
+# --------------------------------------------------------------------------- numbers and units
 
 def human(pages: int | None, page_size: int = 4096) -> str:
     if pages is None:
@@ -42,6 +233,30 @@ def human(pages: int | None, page_size: int = 4096) -> str:
     return str(pages)  # pragma: no cover
 
 
+def unit_word(era: Era) -> str:
+    """How a badness figure of this era reads: ``pages``, ``‰ of T`` or ``points``."""
+    return {"pages": "pages", "permille": "‰ of T"}.get(era.badness_unit, "points")
+
+
+def badness_text(era: Era, points: int, totalpages: int | None, page_size: int, *, signed: bool = False) -> str:
+    """``points`` of badness (or a gap between two) with its unit, and the memory it stands for:
+    ``12800 pages (50.0M)``, ``37‰ of T (≈ 9472 pages, 37.0M)``, ``5120 points``."""
+    num = f"{points:+d}" if signed else str(points)
+    conv = badness_pages(era, points, totalpages)
+    if conv is None:
+        return f"{num} points"
+    pages, exact = conv
+    if exact:
+        return f"{num} pages ({human(pages, page_size)})"
+    return f"{num}‰ of T (≈ {pages} pages, {human(pages, page_size)})"
+
+
+def percent_of_t(era: Era, points: int, totalpages: int) -> str:
+    if era.badness_unit == "permille":
+        return f"{points / 10:.1f}"
+    return f"{100 * points / max(totalpages, 1):.1f}"
+
+
 _users: dict[int, str] = {}
 
 
@@ -54,6 +269,44 @@ def user(uid: int) -> str:
     return _users[uid]
 
 
+# --------------------------------------------------------------------------- notes
+
+# Notes that hold on every run (what /proc cannot show, the domain assumed, how the scan order was known):
+# they qualify every answer alike, so a terminal folds them behind --verbose. Every other note (a kernel
+# override, a cgroup without a limit, an approximated root bonus, unreadable processes, an assumed scan
+# order...) can change the answer and is always shown. JSON always carries all of them.
+_STANDING = (
+    "MMF_OOM_SKIP (a victim already reaped)",
+    "processes sharing the victim's mm",
+    "a previous victim still being reaped",
+    "global domain shown;",
+    "PF_EXITING not read",
+    "since 6.2 the kernel scores with approximate per-CPU",
+    "start times not read: tasks in pid order, which is creation order because",
+    "tasks in creation order from pidfs inode numbers",
+)
+
+
+def split_notes(notes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(notes that can change the answer, standing caveats)."""
+    shown: list[str] = []
+    folded: list[str] = []
+    for n in dict.fromkeys(notes):
+        (folded if n.startswith(_STANDING) else shown).append(n)
+    return shown, folded
+
+
+def _note_lines(notes: Sequence[str], verbose: bool) -> list[tuple[str, str]]:
+    shown, folded = split_notes(notes)
+    out = [(visible("note: " + n), "dim") for n in (shown + folded if verbose else shown)]
+    if folded and not verbose:
+        out.append((f"+ {len(folded)} standing note{'s' if len(folded) != 1 else ''} "
+                    "(what /proc cannot show, assumptions): --verbose or --json", "dim"))
+    return out
+
+
+# --------------------------------------------------------------------------- top
+
 def _domain_line(r: Ranking) -> str:
     dom = f"memcg {r.cgroup}" if r.cgroup else "global"
     head = f"kernel {r.release} (rules {r.era.name}) · domain {dom} ({r.constraint.value}) · "
@@ -62,214 +315,290 @@ def _domain_line(r: Ranking) -> str:
     return head + f"T = {r.totalpages} pages ({human(r.totalpages, r.page_size)}), T/1000 = {r.totalpages // 1000}"
 
 
-def top(r: Ranking, rows: list[ScoredTask], truncated: bool = False) -> None:
-    console.print(_domain_line(r))
+def _formula(era: Era) -> str:
+    if era.badness_unit == "pages":
+        return "BADNESS in pages: anon+file+shmem+swap+page tables + ADJ TERM (adj × T/1000)"
+    if era.badness_unit == "permille":
+        return "BADNESS in ‰ of T, not pages: (anon+file+shmem+swap+page tables)×1000/T + ADJ TERM (= adj)"
+    return "BADNESS in heuristic points (total_vm, children, cpu and run time, nice, privileges), not memory"
+
+
+def _victim_line(r: Ranking) -> list[Segment]:
     sel = r.selection
-    if r.victim is not None:
-        v = r.victim
-        me = " — this oomlens process itself, which exits in a moment" if v.task.pid == os.getpid() else ""
-        line = f"next victim: [bold red]{v.task.pid} ({v.task.name})[/] badness {v.terms.points}{me}"
-        if sel.sacrificed_for is not None:
-            line += f" — child sacrificed for {sel.sacrificed_for.pid} ({sel.sacrificed_for.name})"
-        if sel.oom_group:
-            line += f" — memory.oom.group {sel.oom_group}: {len(sel.also_killed)} more"
-        console.print(line)
-    else:
-        console.print(f"[bold]no victim[/]: {sel.message or sel.outcome}")
-    if sel.outcome == "panic":
-        console.print(f"[bold red]{sel.message}[/]")
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for col, just in [("#", "right"), ("PID", "right"), ("NAME", "left"), ("USER", "left"), ("ADJ", "right"),
-                      ("ANON", "right"), ("FILE", "right"), ("SHMEM", "right"), ("SWAP", "right"),
-                      ("PTBL", "right"), ("ADJ TERM", "right"), ("BADNESS", "right"), ("SCORE", "right"),
-                      ("%T", "right"), ("WHY NOT", "left")]:
-        t.add_column(col, justify=just, no_wrap=col not in ("WHY NOT",), overflow="ellipsis" if col == "NAME" else "fold")  # type: ignore[arg-type]
-    ps = r.page_size
-    for s in rows:
-        task, b = s.task, s.terms
-        elig = s.eligible
-        style = "bold red" if r.victim is s else ("dim" if not elig else "")
-        t.add_row(str(s.rank or ""), str(task.pid), task.name, user(task.uid), str(task.oom_score_adj),
-                  human(task.rss_anon, ps) if task.rss_split_known else human(task.rss, ps) + "*",
-                  human(task.rss_file, ps), human(task.rss_shmem, ps), human(task.swapents, ps),
-                  human(task.pgtables_bytes // ps, ps), str(b.adj_term) if elig else "-",
-                  str(b.points) if elig else "-", str(s.oom_score),
-                  f"{100 * b.points / max(r.totalpages, 1):.1f}" if elig else "-",
-                  s.reason or "", style=style)
-    console.print(t)
-    if truncated:
-        console.print(f"… {len(r.eligible) - len(rows)} more eligible; use -n N or --all")
+    if r.victim is None:
+        return [("no victim", "bold"), f": {sel.message or sel.outcome}"]
+    v = r.victim
+    parts: list[Segment] = ["next victim: ", (f"{v.task.pid} ({v.task.name})", "bold red"),
+                            f" badness {badness_text(r.era, v.terms.points, r.totalpages, r.page_size)}"]
+    if v.task.pid == os.getpid():
+        parts.append(" — this oomlens process itself, which exits in a moment")
+    if sel.sacrificed_for is not None:
+        parts.append(f" — child sacrificed for {sel.sacrificed_for.pid} ({sel.sacrificed_for.name})")
+    if sel.oom_group:
+        parts.append(f" — memory.oom.group {sel.oom_group}: {len(sel.also_killed)} more")
+    return parts
+
+
+def _top_columns(era: Era) -> list[Column]:
+    cols = [Column("#", drop=2), Column("PID"), Column("NAME", right=False, shrink=6),
+            Column("USER", right=False, drop=7), Column("ADJ", drop=3), Column("ANON", drop=4),
+            Column("FILE", drop=9), Column("SHMEM", drop=10), Column("SWAP", drop=8), Column("PTBL", drop=11),
+            Column("ADJ TERM", drop=6), Column("BADNESS"), Column("SCORE"), Column("%T", drop=5),
+            Column("WHY NOT", right=False, drop=1, shrink=12, last=True)]
+    if era.badness_unit == "points":
+        cols = [c for c in cols if c.header != "%T"]
+    return cols
+
+
+def _top_row(r: Ranking, s: ScoredTask, with_pct: bool) -> list[str]:
+    task, b, ps = s.task, s.terms, r.page_size
+    elig = s.eligible
+    row = [str(s.rank or ""), str(task.pid), visible(task.name), visible(user(task.uid)), str(task.oom_score_adj),
+           human(task.rss_anon, ps) if task.rss_split_known else human(task.rss, ps) + "*",
+           human(task.rss_file, ps), human(task.rss_shmem, ps), human(task.swapents, ps),
+           human(task.pgtables_bytes // ps, ps), str(b.adj_term) if elig else "-",
+           str(b.points) if elig else "-", str(s.oom_score)]
+    if with_pct:
+        row.append(percent_of_t(r.era, b.points, r.totalpages) if elig else "-")
+    row.append(visible(s.reason or ""))
+    return row
+
+
+def top(r: Ranking, rows: Sequence[ScoredTask], *, limit: int | None = None, verbose: bool = False,
+        more_hint: str = "use -n N or --all", writer: Writer | None = None) -> None:
+    """The ranking as a table, the answer first. ``limit`` (``-n``) caps the rows; without it a terminal
+    shows as many as fit its first screen (at most 20) and a pipe gets them all."""
+    w = writer or Writer()
+    scr = w.screen
+    head: list[list[Segment]] = [_victim_line(r), [_domain_line(r)]]
+    if r.selection.outcome == "panic":
+        head.append([(r.selection.message or "panic", "bold red")])
+    cols = _top_columns(r.era)
+    with_pct = any(c.header == "%T" for c in cols)
     skipped = len(r.tasks) - len(r.eligible)
     foot = f"{len(r.eligible)} candidates, {skipped} not eligible"
     if r.unreadable:
         foot += f", {r.unreadable} unreadable (permission denied)"
-    console.print(Text(foot + ". BADNESS = anon+file+shmem+swap+page tables (pages) + ADJ TERM; "
-                       "SCORE = /proc/PID/oom_score as the model computes it.", style="dim"))
-    for n in r.notes:
-        console.print(Text("note: " + n, style="dim"))
+    notes = _note_lines(r.notes, verbose)
+
+    cap = limit if limit is not None else (20 if scr.height is not None else None)
+    shown = list(rows[:cap]) if cap is not None else list(rows)
+    while True:
+        styles = ["bold red" if r.victim is s else ("dim" if not s.eligible else "") for s in shown]
+        table, dropped = layout(cols, [_top_row(r, s, with_pct) for s in shown], scr.width, styles)
+        more = len(rows) - len(shown)
+        tail = [(f"… {more} more; {more_hint}", "")] if more > 0 else []
+        tail.append((foot + ". " + _formula(r.era), "dim"))
+        if dropped:
+            tail.append((f"hidden at {scr.width} columns: {', '.join(dropped)} (wider terminal, or --json)", "dim"))
+        if limit is not None or scr.height is None or len(shown) <= 1:
+            break
+        used = sum(scr.rows_of("".join(p if isinstance(p, str) else p[0] for p in h)) for h in head)
+        used += sum(scr.rows_of(t) for t, _ in table + tail + notes) + (1 if more == 0 else 0) + 1  # + prompt
+        if used <= scr.height:
+            break
+        shown = shown[:max(1, len(shown) - (used - scr.height))]
+    for h in head:
+        w.line(*h)
+    w.lines(table + tail + notes)
 
 
-def explain(ex: Explanation) -> None:
+# --------------------------------------------------------------------------- explain
+
+def explain(ex: Explanation, *, verbose: bool = False, writer: Writer | None = None) -> None:
+    w = writer or Writer()
     r, s = ex.ranking, ex.target
     task, b = s.task, s.terms
-    ps = r.page_size
-    console.print(_domain_line(r))
-    console.print(f"[bold]{task.pid} ({task.name})[/] uid {task.uid} oom_score_adj {task.oom_score_adj}")
-    if not s.eligible:
-        console.print(f"not an OOM candidate: {s.reason}")
-        for n in ex.notes:
-            console.print(f"note: {n}")
-        return
-    if b.legacy:
-        console.print("legacy heuristic (<=2.6.35):")
-        for step, pts in b.legacy:
-            console.print(f"  {step:<45} → {pts}")
-    else:
-        console.print("oom_badness():")
-        console.print(f"  rss          {b.rss:>12} pages  (anon {task.rss_anon} + file {task.rss_file} + shmem {task.rss_shmem})")
-        console.print(f"  + swapents   {b.swapents:>12} pages")
-        console.print(f"  + pagetables {b.pgtables:>12} pages  ({task.pgtables_bytes} bytes / {ps})")
-        if r.era.scoring == "permille":
-            console.print(f"  = {b.base} pages × 1000 / T({r.totalpages}) = {b.base * 1000 // max(r.totalpages, 1)}‰")
-            if b.root_bonus:
-                console.print(f"  − {b.root_bonus} (CAP_SYS_ADMIN)")
-            console.print(f"  + oom_score_adj {b.adj_term}")
-        else:
-            console.print(f"  = {b.base:>14} pages")
-            if b.root_bonus:
-                console.print(f"  − root bonus {b.root_bonus}")
-            console.print(f"  + adj term   {b.adj_term:>12}  (oom_score_adj {b.adj} × (T/1000 = {r.totalpages // 1000}))")
-        console.print(f"  = badness    {b.points:>12}" + ("  (clamped)" if b.clamped else "") +
-                      ("  (32-bit overflow, as that kernel)" if b.overflowed else ""))
-    console.print(f"/proc/{task.pid}/oom_score = {s.oom_score} (global T = {r.global_totalpages})")
+    ps, era, T = r.page_size, r.era, r.totalpages
     is_victim = r.victim is s
-    console.print(f"rank {s.rank} of {len(r.eligible)}" + (" — [bold red]the next OOM victim[/]" if is_victim else ""))
+    unit = unit_word(era)
+    if not s.eligible:
+        w.line((f"{task.pid} ({task.name})", "bold"), f": not an OOM candidate: {s.reason}")
+    else:
+        w.line((f"{task.pid} ({task.name})", "bold"),
+               f": rank {s.rank} of {len(r.eligible)}, badness "
+               + (f"{b.points} {unit} (clamped)" if b.clamped else badness_text(era, b.points, T, ps)),
+               (" — the next OOM victim", "bold red") if is_victim else "")
+    w.line(_domain_line(r))
+    w.line(f"uid {task.uid} ({user(task.uid)}) oom_score_adj {task.oom_score_adj}")
+    if not s.eligible:
+        w.lines(_note_lines([n for n in ex.notes + r.notes if not n.startswith("not a candidate:")], verbose))
+        return
+    out: list[str] = []
+    if b.legacy:
+        out.append("legacy heuristic (<=2.6.35), in points (not a memory size):")
+        out += [f"  {step:<45} → {pts}" for step, pts in b.legacy]
+    else:
+        out.append("oom_badness():")
+        out.append(f"  rss          {b.rss:>12} pages  (anon {task.rss_anon} + file {task.rss_file} + shmem {task.rss_shmem})")
+        out.append(f"  + swapents   {b.swapents:>12} pages")
+        out.append(f"  + pagetables {b.pgtables:>12} pages  ({task.pgtables_bytes} bytes / {ps})")
+        if era.badness_unit == "permille":
+            out.append(f"  = {b.base} pages × 1000 / T({T}) = {b.base * 1000 // max(T, 1)}‰ of T")
+            if b.root_bonus:
+                out.append(f"  − {b.root_bonus}‰ (CAP_SYS_ADMIN)")
+            out.append(f"  + oom_score_adj {b.adj_term}‰")
+        else:
+            out.append(f"  = {b.base:>14} pages")
+            if b.root_bonus:
+                out.append(f"  − root bonus {b.root_bonus}")
+            out.append(f"  + adj term   {b.adj_term:>12} pages  (oom_score_adj {b.adj} × (T/1000 = {T // 1000}))")
+    out.append(f"  = badness    {b.points:>12} {unit}" + ("  (clamped)" if b.clamped else "")
+               + ("  (32-bit overflow, as that kernel)" if b.overflowed else ""))
+    out.append(f"/proc/{task.pid}/oom_score = {s.oom_score} (global T = {r.global_totalpages})")
     if ex.rival is not None and ex.margin is not None:
         who = "runner-up" if is_victim else "victim"
-        console.print(f"{who}: {ex.rival.task.pid} ({ex.rival.task.name}) badness {ex.rival.terms.points}; "
-                      f"margin {ex.margin:+d} pages ({human(ex.margin, ps)})")
-    if r.era.scoring == "legacy":
+        out.append(f"{who}: {ex.rival.task.pid} ({ex.rival.task.name}) badness {ex.rival.terms.points} {unit}; "
+                   f"margin {badness_text(era, ex.margin, T, ps, signed=True)}")
+    if era.badness_unit == "points":
         pass  # no adj counterfactuals for the legacy heuristic (the note says so)
     elif is_victim:
         if ex.spare_adj is not None:
-            console.print(f"oom_score_adj ≤ {ex.spare_adj} would spare it"
-                          + (f" ({ex.rival.task.name} would die instead)" if ex.rival else ""))
+            out.append(f"oom_score_adj ≤ {ex.spare_adj} would spare it"
+                       + (f" ({ex.rival.task.name} would die instead)" if ex.rival else ""))
         else:
-            console.print("no oom_score_adj above -1000 spares it (only -1000 does)")
+            out.append("no oom_score_adj above -1000 spares it (only -1000 does)")
         if ex.shed_pages is not None:
-            console.print(f"or shedding {ex.shed_pages} pages ({human(ex.shed_pages, ps)}) of memory")
+            conv = badness_pages(era, ex.shed_pages, T)
+            if era.badness_unit == "permille" and conv is not None:
+                out.append(f"or shedding about {conv[0]} pages ({human(conv[0], ps)}) of memory "
+                           f"({ex.shed_pages}‰ of T; each ‰ is {T // 1000} pages)")
+            else:
+                out.append(f"or shedding {ex.shed_pages} pages ({human(ex.shed_pages, ps)}) of memory")
     else:
         if ex.victim_adj is not None:
-            console.print(f"oom_score_adj ≥ {ex.victim_adj} would make it the victim")
+            out.append(f"oom_score_adj ≥ {ex.victim_adj} would make it the victim")
         else:
-            console.print("no oom_score_adj up to 1000 makes it the victim")
-    for a in b.assumptions:
-        console.print(f"assumption: {a}")
-    for n in ex.notes + r.notes:
-        console.print(Text("note: " + n, style="dim"))
+            out.append("no oom_score_adj up to 1000 makes it the victim")
+    out += [f"assumption: {a}" for a in b.assumptions]
+    w.lines([(visible(t), "") for t in out] + _note_lines(ex.notes + r.notes, verbose))
 
 
-def predict(doc: dict[str, Any], page_size: int) -> None:
+# --------------------------------------------------------------------------- predict
+
+def predict(doc: dict[str, Any], page_size: int, era: Era, *, verbose: bool = False,
+            writer: Writer | None = None) -> None:
+    w = writer or Writer()
     d = doc["domain"]
-    console.print(f"kernel {doc['kernel']['release']} (rules {doc['kernel']['era']}) · domain "
-                  f"{'memcg ' + d['cgroup'] if d['cgroup'] else 'global'} · T = {d['totalpages']} pages")
-    t = Table(box=None, header_style="bold")
-    for c in ("#", "PID", "NAME", "ADJ", "BADNESS", "FREES", "TOTAL FREED", "ALSO KILLED"):
-        t.add_column(c)
-    for k in doc["kills"]:
-        t.add_row(str(k["order"]), str(k["pid"]), k["name"], str(k["oom_score_adj"]), str(k["badness"]),
-                  human(k["freed_pages"], page_size), human(k["cumulative_pages"], page_size),
-                  ",".join(map(str, k["also_killed"])))
-    console.print(t)
+    kills = doc["kills"]
     if doc["need_pages"] is not None:
-        msg = "enough" if doc["satisfied"] else "NOT enough: the kernel would run out of candidates"
-        console.print(f"need {human(doc['need_pages'], page_size)}: {msg}")
-    for n in doc["notes"]:
-        console.print(Text("note: " + n, style="dim"))
+        msg = ("enough" if doc["satisfied"]
+               else "NOT enough: the kernel would run out of candidates")
+        w.line(f"need {human(doc['need_pages'], page_size)}: ", (msg, "bold" if doc["satisfied"] else "bold red"),
+               f" after {len(kills)} kill{'s' if len(kills) != 1 else ''}")
+    elif kills:
+        k = kills[0]
+        w.line("first victim: ", (f"{k['pid']} ({k['name']})", "bold red"),
+               f"; {len(kills)} kills until no candidate is left")
+    else:
+        w.line(("no victim", "bold"), ": no OOM candidate in this domain")
+    w.line(f"kernel {doc['kernel']['release']} (rules {doc['kernel']['era']}) · domain "
+           f"{'memcg ' + d['cgroup'] if d['cgroup'] else 'global'} · T = {d['totalpages']} pages")
+    cols = [Column("#"), Column("PID"), Column("NAME", right=False, shrink=6), Column("ADJ", drop=3),
+            Column("BADNESS"), Column("FREES", drop=2), Column("TOTAL FREED"),
+            Column("ALSO KILLED", right=False, drop=1, shrink=12, last=True)]
+    rows = [[str(k["order"]), str(k["pid"]), visible(k["name"]), str(k["oom_score_adj"]), str(k["badness"]),
+             human(k["freed_pages"], page_size), human(k["cumulative_pages"], page_size),
+             ",".join(map(str, k["also_killed"]))] for k in kills]
+    table, dropped = layout(cols, rows, w.screen.width)
+    foot = f"BADNESS in {unit_word(era)}" + ("" if era.badness_unit == "pages" else " (not pages)")
+    if dropped:
+        foot += f"; hidden at {w.screen.width} columns: {', '.join(dropped)}"
+    w.lines(table + [(foot, "dim")] + _note_lines(doc["notes"], verbose))
 
+
+# --------------------------------------------------------------------------- postmortem
 
 _VERDICT_STYLE = {"agrees": "bold green", "disagrees": "bold red", "undecidable": "bold yellow"}
 
 
-def postmortem_event(a: Any, verbose: bool = False) -> None:
+def postmortem_event(a: Any, verbose: bool = False, writer: Writer | None = None) -> None:
+    w = writer or Writer()
     d = a.to_dict()
     when = f" at {d['timestamp']}" if d["timestamp"] else ""
     host = f" host {d['host']}" if d["host"] else ""
-    console.rule(Text(f"{d['source']}:{d['lines'][0]}-{d['lines'][1]}{host}{when}", style="bold"), align="left")
+    w.line((f"── {d['source']}:{d['lines'][0]}-{d['lines'][1]}{host}{when}", "bold"))
+    w.line((f"verdict: {d['verdict']}", _VERDICT_STYLE.get(d["verdict"], "bold")),
+           f" — {d['reason']}" if d["reason"] else "")
     rel = d["kernel_release"] or "release not printed"
-    console.print(f"kernel: {rel} · rules {d['kernel_era']} ({d['era_source']})")
+    w.line(f"kernel: {rel} · rules {d['kernel_era']} ({d['era_source']})")
     inv = d["invoked_by"]
     if inv:
         what = "sysrq-f (forced)" if d["sysrq"] else f"order={inv['order']} gfp={inv['gfp_mask']}"
-        console.print(f"allocating task: {inv['comm']}" + (f" (pid {inv['pid']})" if inv["pid"] else "") + f", {what}")
+        w.line(f"allocating task: {inv['comm']}" + (f" (pid {inv['pid']})" if inv["pid"] else "") + f", {what}")
     dom = f"memcg {d['cgroup']}" if d["cgroup"] else "global"
     T = d["totalpages"]
-    console.print(f"domain: {dom} ({d['constraint']}) · T = " + (f"{T} pages" if T is not None else "unknown")
-                  + ("" if d["totalpages_exact"] or T is None else " (approximate)")
-                  + (f" — {d['totalpages_how']}" if d["totalpages_how"] else ""))
+    w.line(f"domain: {dom} ({d['constraint']}) · T = " + (f"{T} pages" if T is not None else "unknown")
+           + ("" if d["totalpages_exact"] or T is None else " (approximate)")
+           + (f" — {d['totalpages_how']}" if d["totalpages_how"] else ""))
     ol = d["over_limit"]
     if ol:
-        console.print(f"memcg usage {ol['usage_kb']} kB of limit {ol['limit_kb']} kB ({ol['percent']}%), failcnt {ol['failcnt']}")
+        w.line(f"memcg usage {ol['usage_kb']} kB of limit {ol['limit_kb']} kB ({ol['percent']}%), failcnt {ol['failcnt']}")
     s = d["selection"]
     if s:
-        console.print(f"kernel selected: {s['pid']} ({s['name']}) score {s['score']}")
+        w.line(f"kernel selected: {s['pid']} ({s['name']}) score {s['score']}")
     if d["killed"]:
-        console.print("kernel killed: " + ", ".join(f"{k['pid']} ({k['name']})" for k in d["killed"])
-                      + (f" — memory.oom.group {d['oom_group']}" if d["oom_group"] else ""))
+        w.line("kernel killed: " + ", ".join(f"{k['pid']} ({k['name']})" for k in d["killed"])
+               + (f" — memory.oom.group {d['oom_group']}" if d["oom_group"] else ""))
     elif not s:
-        console.print("kernel killed: (not in the log)")
+        w.line("kernel killed: (not in the log)")
     if d["reaped"]:
-        console.print("oom_reaper: " + ", ".join(f"{r['pid']} {'reaped' if r['reaped'] else 'NOT reaped'}" for r in d["reaped"]))
+        w.line("oom_reaper: " + ", ".join(f"{r['pid']} {'reaped' if r['reaped'] else 'NOT reaped'}" for r in d["reaped"]))
     mv = d["model_victim"]
-    console.print("model picks: " + (f"{mv['pid']} ({mv['name']})" if mv else "—"))
-    console.print(Text(f"verdict: {d['verdict']}", style=_VERDICT_STYLE[d["verdict"]])
-                  + Text(f" — {d['reason']}" if d["reason"] else ""))
+    w.line("model picks: " + (f"{mv['pid']} ({mv['name']})" if mv else "—"))
     ex = d["explanation"]
+    era = a.ranking.era if a.ranking is not None else None
+    unit = unit_word(era) if era is not None else "points"
+    lines: list[tuple[str, str]] = []
     if ex and a.ranking is not None:
-        t = Table(box=None, header_style="bold")
-        for c in ("#", "PID", "NAME", "ADJ", "RSS", "SWAP", "PTBL", "ADJ TERM", "BADNESS", "vs VICTIM"):
-            t.add_column(c, justify="left" if c == "NAME" else "right")
-        rows = a.ranking.tasks if verbose else a.ranking.eligible[:5]
+        cols = [Column("#"), Column("PID"), Column("NAME", right=False, shrink=6), Column("ADJ", drop=4),
+                Column("RSS", drop=3), Column("SWAP", drop=5), Column("PTBL", drop=6), Column("ADJ TERM", drop=2),
+                Column("BADNESS", right=False), Column("vs VICTIM", drop=1)]
+        shown = a.ranking.tasks if verbose else a.ranking.eligible[:5]
         v = a.ranking.victim
-        for r in rows:
+        rows, styles = [], []
+        for r in shown:
             b = r.terms
-            t.add_row(str(r.rank or ""), str(r.task.pid), r.task.name, str(r.task.oom_score_adj),
-                      str(b.rss), str(b.swapents), str(b.pgtables), str(b.adj_term) if r.eligible else "-",
-                      str(b.points) if r.eligible else (r.reason or "-"),
-                      f"{b.points - v.terms.points:+d}" if (r.eligible and v is not None) else "",
-                      style="bold red" if r is v else ("dim" if not r.eligible else ""))
-        console.print(t)
-        if ex["runner_up"]:
+            rows.append([str(r.rank or ""), str(r.task.pid), visible(r.task.name), str(r.task.oom_score_adj),
+                         str(b.rss), str(b.swapents), str(b.pgtables), str(b.adj_term) if r.eligible else "-",
+                         str(b.points) if r.eligible else visible(r.reason or "-"),
+                         f"{b.points - v.terms.points:+d}" if (r.eligible and v is not None) else ""])
+            styles.append("bold red" if r is v else ("dim" if not r.eligible else ""))
+        table, _ = layout(cols, rows, w.screen.width, styles)
+        lines += table
+        lines.append((f"BADNESS in {unit}; RSS, SWAP, PTBL in pages", "dim"))
+        if ex["runner_up"] and era is not None:
             ru = ex["runner_up"]
             mp = ex.get("margin_pages")
             size = ("" if mp is None else f" ({human(mp)})" if ex.get("margin_pages_exact") else f", ≈{human(mp)}")
-            console.print(f"why: {ex['victim']['name']} led {ru['name']} by {ex['margin_text']}{size}")
+            lines.append((visible(f"why: {ex['victim']['name']} led {ru['name']} by {ex['margin_text']}{size}"), ""))
             if ex["spare_adj"] is not None:
-                console.print(f"oom_score_adj ≤ {ex['spare_adj']} on {ex['victim']['name']} would have spared it; "
-                              f"{ru['name']} ({ru['pid']}) would have died instead")
-    for n in d["notes"]:
-        console.print(Text("note: " + n, style="dim"))
-    console.print()
+                lines.append((visible(f"oom_score_adj ≤ {ex['spare_adj']} on {ex['victim']['name']} would have "
+                                      f"spared it; {ru['name']} ({ru['pid']}) would have died instead"), ""))
+    lines += [(visible("note: " + n), "dim") for n in d["notes"]]
+    lines.append(("", ""))
+    w.lines(lines)
 
 
-def postmortem_summary(tally: Any, sources: list[tuple[str, bool]]) -> None:
+def postmortem_summary(tally: Any, sources: list[tuple[str, bool]], writer: Writer | None = None) -> None:
     """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named."""
+    w = writer or Writer()
     read = [p for p, failed in sources if not failed]
     bad = [p for p, failed in sources if failed]
     where = ", ".join(read) if read else "no readable input"
     unread = f" ({len(bad)} unreadable: {', '.join(bad)})" if bad else ""
     n = tally.events
     if n == 0:
-        console.print(f"no OOM event found in {where}{unread}")
+        w.line(f"no OOM event found in {where}{unread}")
         return
 
     def counts(c: dict[str, int]) -> str:
         return f"{c['agrees']} agree, {c['disagrees']} disagree, {c['undecidable']} undecidable"
 
-    console.print(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
+    w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
     hosts = list(tally.hosts.values())
     if len(hosts) > 1 or (hosts and hosts[0].host):
         for h in hosts:
             label = h.host if h.host and h.source is None else (
                 f"{h.host or '(no host name)'} in {h.source}")
-            console.print(f"  {label}: {h.events} event{'s' if h.events != 1 else ''}, {counts(h.counts)}")
+            w.line(f"  {label}: {h.events} event{'s' if h.events != 1 else ''}, {counts(h.counts)}")

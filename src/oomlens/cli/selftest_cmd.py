@@ -33,15 +33,14 @@ def selftest(as_json: bool, names: tuple[str, ...], list_only: bool) -> None:
         for s in scenarios:
             click.echo(f"{s.name}: {s.notes or s.expected}")
         return
-    progress = None if as_json else (lambda msg: click.echo(msg, err=True))
+    from oomlens.cli.text import visible
+
+    # a terminal sees each result as its scenario ends (one line each, on stdout); JSON waits for all
+    progress = None if as_json else (lambda msg: click.echo(visible(msg)))
     results = st.run_selftest(scenarios, progress=progress)
     ok = all(r.agrees for r in results)
     if as_json:
         _emit_json({"agrees": ok, "results": [r.to_dict() if hasattr(r, "to_dict") else vars(r) for r in results]})
     else:
-        for r in results:
-            mark = "ok  " if r.agrees else "FAIL"
-            click.echo(f"{mark} {r.scenario.name}: predicted {r.predicted_pid}, kernel killed {r.kernel_victim_pid} "
-                       f"({r.kernel_victim_name})")
         click.echo(f"{sum(r.agrees for r in results)}/{len(results)} scenarios agree with the kernel")
     sys.exit(exit_codes.OK if ok else exit_codes.SELFTEST_FAILED)

@@ -10,7 +10,7 @@ import os
 import time
 from typing import Any
 
-from oomlens.errors import CgroupError, SnapshotError
+from oomlens.errors import CgroupError, OutputAccessDenied, OutputError, SnapshotError
 from oomlens.kernel.snapshot import MAX_BYTES, Snapshot
 from oomlens.kernel.types import MemcgLimits, Task
 from oomlens.sources.cgroupfs import CgroupFS
@@ -33,7 +33,9 @@ def save_snapshot(snap: Snapshot, path: str | os.PathLike[str]) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise SnapshotError(path, f"cannot write: {exc.strerror or exc}") from None
+        if isinstance(exc, PermissionError):
+            raise OutputAccessDenied(path, exc.strerror or "permission denied") from None
+        raise OutputError(path, exc.strerror or str(exc)) from None
 
 
 def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
@@ -116,7 +118,8 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
                          "not wrapped since boot (forks since boot < pid_max)" if no_wrap
                          else "start times not read: tasks in pid order, assumed to be creation order")
     if scan_order != "start_time":
-        notes.append("PF_EXITING not read (no /proc/PID/stat): no task is taken to be exiting")
+        notes.append("PF_EXITING not read (/proc/PID/stat is not read unless the scan order needs it): no task "
+                     "is taken to be exiting")
     if stats.unreadable:
         notes.append(f"{stats.unreadable} processes unreadable (skipped)")
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from proc_builders import FakeTask, make_cgroup_v1, make_cgroup_v2
 
-from oomlens.errors import CgroupError, SnapshotError
+from oomlens.errors import CgroupError, OutputError, SnapshotError
 from oomlens.kernel.snapshot import FORMAT, Snapshot, restrict_to_cgroup
 from oomlens.kernel.types import UNKNOWN, MemcgLimits, MemInfo, Task, VmSysctls
 from oomlens.sources.cgroupfs import CgroupFS
@@ -333,7 +333,7 @@ def test_from_json_source_name() -> None:
 
 
 def test_save_unwritable(tmp_path: Path) -> None:
-    with pytest.raises(SnapshotError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write"):
         save_snapshot(_snap(), tmp_path / "no" / "dir" / "s.json")
 
 
