@@ -51,9 +51,11 @@ from oomlens.oomreport.normalize import LogLine, clock_seconds
 from oomlens.oomreport.parse import (
     OOM_FRAMES,
     Kind,
+    Unusable,
     classify,
     parse_dump_tasks_row,
     parse_oom_summary,
+    sane_release,
     table_variant,
 )
 
@@ -334,7 +336,12 @@ class _Draft:
 
     def _table_row(self, text: str, item: Item) -> None:
         lineno = item.lineno
-        row = parse_dump_tasks_row(text, self.columns, lineno)
+        try:
+            row = parse_dump_tasks_row(text, self.columns, lineno)
+        except Unusable as e:
+            self.table_gap = True
+            self.note(f"line {lineno}: task-table row not used, the table is incomplete: {e}")
+            return
         if row is None:
             self.note(f"line {lineno}: task-table row does not fit the header: {text[:80]!r}")
             return
@@ -484,6 +491,15 @@ class Assembler:
         if cur is not None and self._gap(cur, item.lineno) > MAX_GAP_LINES:
             self._finish(h, "gap")
             cur = None
+        if kind == Kind.UNUSABLE:
+            why, oom_line = item.payload
+            if cur is None and oom_line:
+                cur = h.cur = self._new(h, item)
+                cur.evidence = True
+            if cur is not None:
+                cur.touch(item.lineno)
+                cur.note(f"line {item.lineno}: OOM line not used: {why}: {item.line.text[:100]!r}")
+            return
         if kind == Kind.PARTIAL:
             if cur is not None:
                 cur.note(f"line {item.lineno}: OOM-like line not understood: "
@@ -754,6 +770,10 @@ def build_event(d: _Draft, source: str) -> OomEvent:
     hints = dict(d.hints)
     inv = d.invoked
     cpu = d.cpu
+    if cpu is not None and cpu.release is not None and not sane_release(cpu.release):
+        d.note(f"the CPU line prints release {cpu.release[:40]!r}, which no Linux kernel has: "
+               f"release unknown")
+        cpu = replace(cpu, release=None)
     if inv is not None:
         hints["invoked:" + inv.variant] = None
         if cpu is not None and inv.pid is None:

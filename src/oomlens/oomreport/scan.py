@@ -65,7 +65,8 @@ class ReadInto(Protocol):
     def readinto(self, buffer: Any, /) -> int | None: ...
 
 ANCHORS: tuple[bytes, ...] = (
-    b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task")
+    b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task",
+    b"ill process ", b"oom-kill:constraint=", b"oom_reaper: ")
 REAPER_ANCHOR = b"oom_reaper: "
 REAPER_WINDOW = 256 << 10
 CHUNK_SIZE = 8 << 20
@@ -78,6 +79,23 @@ QUIET_CLOSE = 12
 MAX_REGION_LINES = 50_000
 MAX_LINE_BYTES = 1 << 20
 _NOT_OOM = frozenset({Kind.NOISE})
+
+
+class _LineEnds:
+    """CR-only (old Mac, ``tr '\\n' '\\r'``, terminal captures) and CRLF line ends become LF, so
+    every line end is a line end; CRLF counts as one. Chunk boundaries may split a CRLF."""
+
+    __slots__ = ("pending_cr",)
+
+    def __init__(self) -> None:
+        self.pending_cr = False
+
+    def fix(self, data: Buf) -> Buf:
+        drop = self.pending_cr and data[:1] == b"\n"
+        self.pending_cr = data[-1:] == b"\r"
+        if data.find(b"\r") >= 0:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return data[1:] if drop else data
 
 
 def _classify(line_text: str, trusted: bool, lineno: int) -> tuple[str, object]:
@@ -114,6 +132,7 @@ class _Scanner:
         self.fed = 0           # lines before this offset were fed (or are gone): never re-feed
         self.lineno = 1        # line number of buf[pos]
         self.reaper_end = -1   # search REAPER_ANCHOR too while pos < reaper_end
+        self.ends = _LineEnds()
 
     # -- line level ----------------------------------------------------------------------------
     def _feed_line(self, raw: Buf, lineno: int) -> bool:
@@ -162,7 +181,8 @@ class _Scanner:
     def run(self, chunks: Iterable[bytes]) -> Iterator[OomEvent]:
         """Drive the scan from an iterable of byte chunks."""
         buf = b""
-        for chunk in chunks:
+        for raw_chunk in chunks:
+            chunk = self.ends.fix(raw_chunk)
             if not chunk:
                 continue
             keep = self._keep_from(buf)
@@ -196,6 +216,10 @@ class _Scanner:
                 r = f.readinto(dst)
             if not r:
                 break
+            if self.ends.pending_cr or buf.find(b"\r", n, n + r) >= 0:
+                fixed = self.ends.fix(bytes(buf[n:n + r]))
+                buf[n:n + r] = fixed
+                r = len(fixed)
             n += r
             limit = buf.rfind(b"\n", 0, n) + 1
             if limit == 0:
