@@ -135,8 +135,9 @@ class _Draft:
         self.table_started = False
         self.tasks_state = False
         self.wide = False
-        self.rows: list[TaskRow] = []
-        self.row_index: dict[int, TaskRow] = {}
+        self.rows: list[TaskRow | None] = []   # None: replaced by a later row of the same pid
+        self.row_index: dict[int, int] = {}     # pid -> index in rows
+        self.replaced = 0
         self.dups = 0
         self.table_gap = False
         self.headerless_rows = 0
@@ -348,14 +349,20 @@ class _Draft:
         if self.columns is None:
             self.headerless_rows += 1
         self.table_started = True
-        old = self.row_index.get(row.pid)
-        if old is not None:
+        at = self.row_index.get(row.pid)
+        if at is not None:
+            old = self.rows[at]
+            assert old is not None
             if _same_row(old, row):
                 self.dups += 1
                 return
+            # one task per pid: the kernel scans each task once, so one of the rows is stale
+            # (a pasted or merged log); the later row is the one printed last
+            self.replaced += 1
+            self.rows[at] = None
             self.warn(f"task table lists pid {row.pid} twice with different values "
-                      f"(lines {old.lineno} and {lineno}); both kept")
-        self.row_index[row.pid] = row
+                      f"(lines {old.lineno} and {lineno}); the later row is kept")
+        self.row_index[row.pid] = len(self.rows)
         self.rows.append(row)
 
     def _summary(self, p: SummaryLine, item: Item) -> None:
@@ -915,7 +922,10 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         d.note("the input ends inside this report")
     if d.dups:
         d.note(f"{d.dups} duplicated task-table row(s) dropped")
-    return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(d.rows),
+    if d.replaced:
+        d.note(f"{d.replaced} task-table row(s) replaced by a later row of the same pid "
+               f"(one task per pid)")
+    return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(r for r in d.rows if r is not None),
                      tasks_state_line=d.tasks_state, filtered=False, truncated=truncated,
                      duplicates_removed=d.dups)
 

@@ -266,9 +266,14 @@ class _Scanner:
                     self.quiet += 1
                 self.pos = self.fed = nl + 1
                 self.lineno += 1
-                if self.quiet >= QUIET_CLOSE or len(self.region) > MAX_REGION_LINES:
+                if self.quiet >= QUIET_CLOSE:
                     self._close()
                     nxt[-1] = -2
+                elif len(self.region) > MAX_REGION_LINES:
+                    # a long report (a task table of any length): hand what we have to the
+                    # assembler and keep the region open; memory grows with the report only
+                    process_region(self.region, self.asm)
+                    self.region = []
                 continue
             h = pos if self.scan_all else self._next_hit(buf, nxt, limit)
             if h < 0:
