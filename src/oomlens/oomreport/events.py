@@ -29,7 +29,7 @@ Pure: standard library only.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -78,7 +78,6 @@ EVIDENCE = frozenset({
 })
 # Kinds whose shape is too generic to start a report on their own.
 CONTEXTUAL = frozenset({Kind.MEMCG_KV, Kind.VMSTAT, Kind.SUMMARY_CONT})
-IGNORED = frozenset({Kind.NOISE, Kind.PARTIAL})
 
 MAX_GAP_LINES = 1000
 """An unfinished report continues across at most this many unrelated lines."""
@@ -944,15 +943,3 @@ def _maybe_filtered(ev: OomEvent, table: TaskTable) -> OomEvent:
     if not filtered and len(notes) == len(ev.notes):
         return ev
     return replace(ev, table=replace(table, filtered=filtered), notes=tuple(notes))
-
-
-def iter_items_events(regions: Iterable[list[Item]], source: str) -> Iterable[OomEvent]:
-    """Test helper: run whole regions through a fresh assembler."""
-    asm = Assembler(source)
-    for region in regions:
-        process_region(region, asm)
-        if region:
-            asm.region_closed(region[-1].lineno)
-        yield from asm.take()
-    asm.flush()
-    yield from asm.take()
