@@ -64,9 +64,10 @@ class ReadInto(Protocol):
 
     def readinto(self, buffer: Any, /) -> int | None: ...
 
+# One pass over the input per anchor: " process " finds every selection and kill line,
+# "oom-kill" the header (oom-killer: gfp_mask=) and the 5.0+ summary (oom-kill:constraint=).
 ANCHORS: tuple[bytes, ...] = (
-    b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task",
-    b"ill process ", b"oom-kill:constraint=", b"oom_reaper: ")
+    b" process ", b"oom-kill", b"is already exiting. Skip killing the task", b"oom_reaper: ")
 REAPER_ANCHOR = b"oom_reaper: "
 REAPER_WINDOW = 256 << 10
 CHUNK_SIZE = 8 << 20
