@@ -207,6 +207,9 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
             j = s.find("]", 1, 48)
             # table rows "[  123]", "[ pid ]" and frames "[<ffff..>]" carry no header
             peelers = _PEELERS["["] if j > 0 and not _NOT_A_STAMP.fullmatch(s, 1, j) else ()
+        elif c == "k" and s.startswith("kernel: "):
+            # a bare syslog tag, its date cut off by the paste ("kernel: Out of memory: ...")
+            peelers = ((_BARE_KERNEL_TAG, _peel_bare_kernel_tag),)
         elif c.isalpha():
             # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x
             peelers = _ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s) else ()
@@ -354,6 +357,16 @@ def _peel_syslog_notag(h: _Header, m: re.Match[str], rest: str) -> str | None:
         return None
     h.stamp(m, "syslog")
     h.trusted = False   # a syslog stamp without a "host tag:" we understand: not kernel output
+    return rest
+
+
+_BARE_KERNEL_TAG = re.compile(r"kernel: ")
+
+
+def _peel_bare_kernel_tag(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare" or h.timestamp is not None:
+        return None
+    h.tag(None, "kernel", None)
     return rest
 
 

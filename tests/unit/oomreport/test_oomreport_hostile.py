@@ -156,3 +156,10 @@ def test_release_no_linux_has_is_unknown_and_noted(release: str) -> None:
 
 def test_unusable_kill_line_kind() -> None:
     assert classify(f"Killed process {BIG} (x)")[0] == Kind.UNUSABLE
+
+
+def test_the_grepped_seed_line_alone_is_an_event() -> None:
+    """Issue 8: the line people grep for and paste, with its bare 'kernel:' tag."""
+    [ev] = parse_text("kernel: Out of memory: Kill process 1234 (java) score 900 or sacrifice child\n")
+    assert ev.selection is not None and (ev.selection.pid, ev.selection.name, ev.selection.score) == (1234, "java", 900)
+    assert ev.victim_pid is None   # a child may have been killed instead: the log does not say
