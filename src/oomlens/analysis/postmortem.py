@@ -591,7 +591,8 @@ class Analyzer:
         model_victim = sel.victim
         notes.extend(_caveats(ev, era, tasks))
         if table.filtered or table.truncated:
-            what = "filtered (a grep kept only some rows)" if table.filtered else "truncated"
+            what = ("filtered (a grep kept only some rows)" if table.filtered
+                    else "incomplete (rows cut off or unusable: see the notes)")
             return result("undecidable", f"the task table is {what}: other candidates may be missing",
                           ranking, model_victim, explanation=_explain(ranking, kernel_pid), score_check=score_check)
         if t_matters:

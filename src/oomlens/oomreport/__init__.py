@@ -42,10 +42,10 @@ from oomlens.oomreport.parse import (
     parse_oom_summary,
     parse_show_mem,
 )
-from oomlens.oomreport.scan import iter_events
+from oomlens.oomreport.scan import EventParser, iter_events
 
 __all__ = [
-    "CpuLine", "InvokedLine", "KillLine", "MemInfoBlock", "MemcgBlock", "OomEvent", "ReaperLine",
+    "CpuLine", "EventParser", "InvokedLine", "KillLine", "MemInfoBlock", "MemcgBlock", "OomEvent", "ReaperLine",
     "SelectionLine", "SummaryLine", "TaskRow", "TaskTable", "ZoneInfo", "iter_events", "parse_dump_header",
     "parse_dump_stack_print_info", "parse_dump_tasks", "parse_dump_tasks_header", "parse_dump_tasks_row",
     "parse_mem_cgroup_print_oom_info", "parse_oom_kill_process", "parse_oom_reaper", "parse_oom_summary",

@@ -29,7 +29,7 @@ Pure: standard library only.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -51,9 +51,11 @@ from oomlens.oomreport.normalize import LogLine, clock_seconds
 from oomlens.oomreport.parse import (
     OOM_FRAMES,
     Kind,
+    Unusable,
     classify,
     parse_dump_tasks_row,
     parse_oom_summary,
+    sane_release,
     table_variant,
 )
 
@@ -76,7 +78,6 @@ EVIDENCE = frozenset({
 })
 # Kinds whose shape is too generic to start a report on their own.
 CONTEXTUAL = frozenset({Kind.MEMCG_KV, Kind.VMSTAT, Kind.SUMMARY_CONT})
-IGNORED = frozenset({Kind.NOISE, Kind.PARTIAL})
 
 MAX_GAP_LINES = 1000
 """An unfinished report continues across at most this many unrelated lines."""
@@ -133,8 +134,9 @@ class _Draft:
         self.table_started = False
         self.tasks_state = False
         self.wide = False
-        self.rows: list[TaskRow] = []
-        self.row_index: dict[int, TaskRow] = {}
+        self.rows: list[TaskRow | None] = []   # None: replaced by a later row of the same pid
+        self.row_index: dict[int, int] = {}     # pid -> index in rows
+        self.replaced = 0
         self.dups = 0
         self.table_gap = False
         self.headerless_rows = 0
@@ -334,21 +336,32 @@ class _Draft:
 
     def _table_row(self, text: str, item: Item) -> None:
         lineno = item.lineno
-        row = parse_dump_tasks_row(text, self.columns, lineno)
+        try:
+            row = parse_dump_tasks_row(text, self.columns, lineno)
+        except Unusable as e:
+            self.table_gap = True
+            self.note(f"line {lineno}: task-table row not used, the table is incomplete: {e}")
+            return
         if row is None:
             self.note(f"line {lineno}: task-table row does not fit the header: {text[:80]!r}")
             return
         if self.columns is None:
             self.headerless_rows += 1
         self.table_started = True
-        old = self.row_index.get(row.pid)
-        if old is not None:
+        at = self.row_index.get(row.pid)
+        if at is not None:
+            old = self.rows[at]
+            assert old is not None
             if _same_row(old, row):
                 self.dups += 1
                 return
+            # one task per pid: the kernel scans each task once, so one of the rows is stale
+            # (a pasted or merged log); the later row is the one printed last
+            self.replaced += 1
+            self.rows[at] = None
             self.warn(f"task table lists pid {row.pid} twice with different values "
-                      f"(lines {old.lineno} and {lineno}); both kept")
-        self.row_index[row.pid] = row
+                      f"(lines {old.lineno} and {lineno}); the later row is kept")
+        self.row_index[row.pid] = len(self.rows)
         self.rows.append(row)
 
     def _summary(self, p: SummaryLine, item: Item) -> None:
@@ -484,6 +497,15 @@ class Assembler:
         if cur is not None and self._gap(cur, item.lineno) > MAX_GAP_LINES:
             self._finish(h, "gap")
             cur = None
+        if kind == Kind.UNUSABLE:
+            why, oom_line = item.payload
+            if cur is None and oom_line:
+                cur = h.cur = self._new(h, item)
+                cur.evidence = True
+            if cur is not None:
+                cur.touch(item.lineno)
+                cur.note(f"line {item.lineno}: OOM line not used: {why}: {item.line.text[:100]!r}")
+            return
         if kind == Kind.PARTIAL:
             if cur is not None:
                 cur.note(f"line {item.lineno}: OOM-like line not understood: "
@@ -754,6 +776,10 @@ def build_event(d: _Draft, source: str) -> OomEvent:
     hints = dict(d.hints)
     inv = d.invoked
     cpu = d.cpu
+    if cpu is not None and cpu.release is not None and not sane_release(cpu.release):
+        d.note(f"the CPU line prints release {cpu.release[:40]!r}, which no Linux kernel has: "
+               f"release unknown")
+        cpu = replace(cpu, release=None)
     if inv is not None:
         hints["invoked:" + inv.variant] = None
         if cpu is not None and inv.pid is None:
@@ -895,7 +921,10 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         d.note("the input ends inside this report")
     if d.dups:
         d.note(f"{d.dups} duplicated task-table row(s) dropped")
-    return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(d.rows),
+    if d.replaced:
+        d.note(f"{d.replaced} task-table row(s) replaced by a later row of the same pid "
+               f"(one task per pid)")
+    return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(r for r in d.rows if r is not None),
                      tasks_state_line=d.tasks_state, filtered=False, truncated=truncated,
                      duplicates_removed=d.dups)
 
@@ -914,15 +943,3 @@ def _maybe_filtered(ev: OomEvent, table: TaskTable) -> OomEvent:
     if not filtered and len(notes) == len(ev.notes):
         return ev
     return replace(ev, table=replace(table, filtered=filtered), notes=tuple(notes))
-
-
-def iter_items_events(regions: Iterable[list[Item]], source: str) -> Iterable[OomEvent]:
-    """Test helper: run whole regions through a fresh assembler."""
-    asm = Assembler(source)
-    for region in regions:
-        process_region(region, asm)
-        if region:
-            asm.region_closed(region[-1].lineno)
-        yield from asm.take()
-    asm.flush()
-    yield from asm.take()

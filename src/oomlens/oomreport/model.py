@@ -345,12 +345,15 @@ class OomEvent(_ToDict):
     @property
     def victim_pid(self) -> int | None:
         """The pid the kernel killed: first ``Killed process`` line, else the ``oom-kill:``
-        summary's ``pid=`` (printed just before the kill). None when neither was printed (the
-        selection line is not used: a child may have died instead)."""
+        summary's ``pid=`` (printed just before the kill), else (a reaper-only event) the pid an
+        ``oom_reaper`` line names. None when none was printed (the selection line is not used: a
+        child may have died instead)."""
         if self.killed:
             return self.killed[0].pid
         if self.summary is not None and self.summary.pid is not None:
             return self.summary.pid
+        if self.reaped and not self.already_exiting and self.selection is None:
+            return self.reaped[0].pid   # a reaper-only event: the reaper only reaps OOM victims
         return None
 
     @property
@@ -360,6 +363,8 @@ class OomEvent(_ToDict):
             return self.killed[0].name
         if self.summary is not None:
             return self.summary.task
+        if self.reaped and not self.already_exiting and self.selection is None:
+            return self.reaped[0].name
         return None
 
     @property

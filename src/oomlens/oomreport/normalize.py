@@ -79,8 +79,8 @@ _KERNELTAG = re.compile(r"(?:(?P<host>[^\s\[\]:]+) )?(?P<tag>kernel)(?:\[(?P<pid
 _RFC5424 = re.compile(
     r"<\d{1,3}>1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) \S+ (?:-|(?:\[[^\]]*\])+) ?")
 _LEVEL = re.compile(r"<(\d{1,3})>")
-_KMSG = re.compile(r"(\d{1,3}),(\d+),(\d+),[^;]{0,8};")
-_MONO = re.compile(r"\[ *\+?(\d+\.\d+)(?: *<[ \d.]*>)?\] ?")
+_KMSG = re.compile(r"(\d{1,3}),(\d{1,20}),(\d{1,20}),[^;]{0,8};")
+_MONO = re.compile(r"\[ *\+?(\d{1,15}\.\d{1,15})(?: *<[ \d.]{0,40}>)?\] ?")
 _DMESG_T = re.compile(r"\[(?P<ts>[^\]\d\s][^\]]*?" + _TIME + r"[^\]]*)\] ?")
 _TIME_ONLY = re.compile(r"\[?(?P<ts>" + _TIME + r")\]? +")
 _CALLER = re.compile(r"\[ *[TC]\d+\] ?")
@@ -91,6 +91,10 @@ _KMSG_DICT = re.compile(r"[A-Z_]+=")
 _NOT_A_STAMP = re.compile(r"[ \d]*|<[0-9a-fA-F]+>|\s*pid\s*")
 _ALPHA_HEADER_HINT = re.compile(r"\S{1,11}(?: {1,2}| \d{4}-)\d|[a-z]{3,8} *:[a-z]{3,6} *:")
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2}):(\d{2}(?:[.,]\d+)?)")
+
+
+MAX_WRAPPERS = 8
+"""Quote / pipe wrappers peeled per line at most (real pastes nest two or three)."""
 
 
 def clock_seconds(timestamp: str | None) -> float | None:
@@ -133,7 +137,7 @@ def normalize_line(raw: str) -> list[LogLine]:
 # "[ 12.345678] msg". Anything else (or anything odd inside the message) takes the general path.
 _FAST = re.compile(
     r"(?:(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?) (?P<host>[^\s\[\]:]+) kernel: )?"
-    r"\[ *(?P<up>\d+\.\d+)\] +(?P<msg>\S.*)")
+    r"\[ *(?P<up>\d{1,15}\.\d{1,15})\] +(?P<msg>\S.*)")
 
 
 def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
@@ -171,8 +175,8 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
     if "\r" in s:
         s = s.replace("\r", "")
     wrappers: list[str] = []
-    # ---- outer wrappers: quoting, pipes, indentation -------------------------------------
-    while s:
+    # ---- outer wrappers: quoting, pipes, indentation (bounded: each peel copies the line) --
+    while s and len(wrappers) < MAX_WRAPPERS:
         c = s[0]
         if c == ">" or (c in " \t" and s.lstrip(" \t")[:1] == ">"):
             m = _QUOTE.match(s)
@@ -203,6 +207,9 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
             j = s.find("]", 1, 48)
             # table rows "[  123]", "[ pid ]" and frames "[<ffff..>]" carry no header
             peelers = _PEELERS["["] if j > 0 and not _NOT_A_STAMP.fullmatch(s, 1, j) else ()
+        elif c == "k" and s.startswith("kernel: "):
+            # a bare syslog tag, its date cut off by the paste ("kernel: Out of memory: ...")
+            peelers = ((_BARE_KERNEL_TAG, _peel_bare_kernel_tag),)
         elif c.isalpha():
             # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x
             peelers = _ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s) else ()
@@ -350,6 +357,16 @@ def _peel_syslog_notag(h: _Header, m: re.Match[str], rest: str) -> str | None:
         return None
     h.stamp(m, "syslog")
     h.trusted = False   # a syslog stamp without a "host tag:" we understand: not kernel output
+    return rest
+
+
+_BARE_KERNEL_TAG = re.compile(r"kernel: ")
+
+
+def _peel_bare_kernel_tag(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare" or h.timestamp is not None:
+        return None
+    h.tag(None, "kernel", None)
     return rest
 
 

@@ -44,7 +44,7 @@ __all__ = [
     "parse_dump_stack_print_info", "parse_dump_tasks", "parse_dump_tasks_header",
     "parse_dump_tasks_row", "parse_oom_summary", "parse_oom_kill_process", "parse_oom_reaper",
     "parse_mem_cgroup_print_oom_info", "parse_show_mem", "table_variant", "frame_function",
-    "Kind", "OOM_FRAMES",
+    "Kind", "OOM_FRAMES", "Unusable", "sane_release",
 ]
 
 
@@ -53,6 +53,7 @@ class Kind:
 
     NOISE = "noise"
     PARTIAL = "partial"          # an OOM line cut short (hard wrap); may be joined with the next
+    UNUSABLE = "unusable"        # an OOM line with a field no kernel prints (payload: why, evidence)
     GREP_SEP = "grep-sep"        # "--" between grep -A/-B context groups: lines were omitted
     RATELIMIT = "ratelimit"      # "<fn>: N callbacks suppressed"
     SYSRQ = "sysrq"              # "sysrq: Manual OOM execution"
@@ -95,8 +96,9 @@ _INT = re.compile(r"-?\d+")
 # ---------------------------------------------------------------------------------------------
 # dump_header()
 
+_INVOKED_KEY = "oom-killer: gfp_mask="
 _INVOKED = re.compile(
-    r"(?:(?P<comm>.*?) invoked )?oom-killer: gfp_mask=(?P<gfp>0x[0-9a-fA-F]+|\d+)"
+    r"oom-killer: gfp_mask=(?P<gfp>0x[0-9a-fA-F]++|\d++)"
     r"(?:\((?P<flags>[^)]*)\))?"
     r"(?:,\s*nodemask=(?P<nodemask>[^,\s]*(?:,\d[^,\s]*)*?|\(null\)))?"
     r"(?:,\s*order=(?P<order>-?\d+))?"
@@ -108,13 +110,20 @@ _INVOKED = re.compile(
 def parse_dump_header(text: str, lineno: int = 0) -> InvokedLine | None:
     """``dump_header()``'s first line, every era of spec 6.1 (2.6.11 ``oom-killer: gfp_mask=``,
     ``oomkilladj=``, ``oom_adj=``, symbolic GFP flags, ``nodemask=`` with one or two spaces)."""
-    if "oom-killer: gfp_mask=" not in text:
+    at = text.find(_INVOKED_KEY)
+    if at < 0:
         return None
-    m = _INVOKED.search(text)
-    if m is None or (m.start() != 0 and m.group("comm") is None):
+    # the one literal is found with str.find and the regex anchored there: linear in the line
+    if at == 0:
+        comm: str | None = None
+    elif text.endswith(" invoked ", 0, at):
+        comm = text[:at - len(" invoked ")]
+    else:
+        return None
+    m = _INVOKED.match(text, at)
+    if m is None:
         return None
     g = m.group
-    comm = g("comm")
     if comm is None:
         variant = "2.6.11"
     elif g("oomkilladj") is not None:
@@ -129,13 +138,14 @@ def parse_dump_header(text: str, lineno: int = 0) -> InvokedLine | None:
         variant = "3.7-4.4"
     gfp = g("gfp")
     return InvokedLine(
-        comm=comm, pid=None, gfp_mask=int(gfp, 16) if gfp.lower().startswith("0x") else int(gfp),
+        comm=comm, pid=None,
+        gfp_mask=_int(gfp[2:], "gfp_mask", 16) if gfp.lower().startswith("0x") else _int(gfp, "gfp_mask"),
         gfp_flags=g("flags"), order=_opt_int(g("order")), oom_score_adj=_opt_int(g("osa")),
         oom_adj=_opt_int(g("oomkilladj") if g("oomkilladj") is not None else g("oom_adj")),
         nodemask=g("nodemask"), variant=variant, lineno=lineno)
 
 
-_CPUSET = re.compile(r"(?P<comm>.*?) ?cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,\-]*)$")
+_CPUSET = re.compile(r"(?P<comm>.{0,64}?) ?cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,\-]*)$")
 
 
 def parse_cpuset_print_current_mems_allowed(text: str) -> tuple[str, str, str] | None:
@@ -146,12 +156,14 @@ def parse_cpuset_print_current_mems_allowed(text: str) -> tuple[str, str, str] |
     return (m.group("comm"), m.group("cpuset"), m.group("mems")) if m else None
 
 
+# taint flags: letters separated by runs of blanks; possessive, so a run of blanks is scanned once
+_TAINT = r"[A-Z]*+(?:[ \t]++[A-Z]++)*+"
 _CPU = re.compile(
-    r"CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.*?)"
-    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>[A-Z ]*?))\s+(?P<rel>\d+\.\d+\S*)")
+    r"CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.{0,64}?)"
+    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))[ \t]++(?P<rel>\d+\.\d+\S*+)")
 _PID = re.compile(
-    r"Pid: (?P<pid>\d+), comm: (?P<comm>.*?) (?:Not tainted|Tainted: (?P<taint>[A-Z ]*?))\s+"
-    r"(?P<rel>\d+\.\d+\S*)")
+    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))[ \t]++"
+    r"(?P<rel>\d+\.\d+\S*+)")
 
 
 def parse_dump_stack_print_info(text: str, lineno: int = 0) -> CpuLine | None:
@@ -167,9 +179,19 @@ def parse_dump_stack_print_info(text: str, lineno: int = 0) -> CpuLine | None:
         return None
     g = m.groupdict()
     taint = g.get("taint")
-    return CpuLine(cpu=_opt_int(g.get("cpu")), pid=int(g["pid"]), comm=g["comm"],
+    return CpuLine(cpu=_opt_int(g.get("cpu")), pid=_int(g["pid"], "pid"), comm=g["comm"],
                    uid=_opt_int(g.get("uid")), tainted=taint.strip() if taint else None,
                    release=g["rel"], lineno=lineno)
+
+
+_RELEASE = re.compile(r"(\d{1,6})\.(\d{1,6})(?!\d)")
+
+
+def sane_release(release: str) -> bool:
+    """Whether a printed release can be a Linux release: ``major.minor[.patch]`` with a major of
+    2-99 (vendors append anything after it). ``1.2.3``, ``100.0``, ``4294967296.13.0`` are not."""
+    m = _RELEASE.match(release)
+    return m is not None and 2 <= int(m.group(1)) <= 99
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,7 +227,7 @@ _KNOWN_COLUMNS = frozenset({
     "uid", "tgid", "total_vm", "rss", "cpu", "oom_adj", "oom_score_adj", "nr_ptes", "nr_pmds",
     "nr_puds", "pgtables_bytes", "swapents", "rss_anon", "rss_file", "rss_shmem", "name",
 })
-_HEADER = re.compile(r"\[\s*pid\s*\]\s+(?P<cols>[a-z_ ]+?)\s*$")
+_HEADER = re.compile(r"\[\s*+pid\s*+\]\s++(?P<cols>[a-z_]++(?:[ \t]++[a-z_]++)*+)\s*+$")
 _ROW = re.compile(r"\[\s*(?P<pid>\d+)\]\s+(?P<rest>\S.*)$")
 
 
@@ -263,7 +285,7 @@ def parse_dump_tasks_row(text: str, columns: tuple[str, ...] | None,
     m = _ROW.match(text)
     if m is None:
         return None
-    pid = int(m.group("pid"))
+    pid = _int(m.group("pid"), "pid")
     rest = m.group("rest")
     if columns:
         nnum = len(columns) - 2
@@ -274,7 +296,7 @@ def parse_dump_tasks_row(text: str, columns: tuple[str, ...] | None,
         for col, tok in zip(columns[1:-1], parts[:nnum]):
             if not _INT.fullmatch(tok):
                 return None
-            values[col] = int(tok)
+            values[col] = _int(tok, col)
         name = parts[nnum] if len(parts) > nnum else ""
         return TaskRow(pid=pid, uid=values.get("uid"), tgid=values.get("tgid"),
                        total_vm=values.get("total_vm"), rss=values.get("rss"),
@@ -286,7 +308,7 @@ def parse_dump_tasks_row(text: str, columns: tuple[str, ...] | None,
     for tok in parts:
         if not _INT.fullmatch(tok):
             break
-        nums.append(int(tok))
+        nums.append(_int(tok, "number"))
     if len(nums) < 5:
         return None
     name = rest.split(None, len(nums))[len(nums)] if len(parts) > len(nums) else ""
@@ -322,13 +344,11 @@ def parse_dump_tasks(lines: Iterable[str]) -> TaskTable | None:
 # ---------------------------------------------------------------------------------------------
 # dump_oom_summary()
 
-_SUMMARY = re.compile(
-    r"oom-kill:constraint=(?P<constraint>\w+)"
-    r"(?:,nodemask=(?P<nodemask>.*?))?"
-    r"(?:,cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>[\d,\-]*))?"
-    r"(?:,(?P<global>global_oom)|,oom_memcg=(?P<oom_memcg>.*?))?"
-    r"(?:,task_memcg=(?P<task_memcg>.*?))?"
-    r"(?:,task=(?P<task>.*),pid=(?P<pid>\d+),uid=(?P<uid>\d+))?\s*$")
+_SUMMARY_HEAD = re.compile(r"oom-kill:constraint=(?P<constraint>\w++)")
+_SUMMARY_TAIL = re.compile(r",pid=(?P<pid>\d++),uid=(?P<uid>\d++)\s*+$")
+_MEMS = re.compile(r"[\d,\-]*+")
+# keys in printed order; a value runs to the next key found (values may hold commas)
+_SUMMARY_KEYS = (",nodemask=", ",cpuset=", ",mems_allowed=", ",global_oom", ",oom_memcg=", ",task_memcg=")
 _SUMMARY_CONT = re.compile(r",(?:cpuset=|mems_allowed=|global_oom|oom_memcg=|task_memcg=|task=)")
 
 
@@ -337,14 +357,50 @@ def parse_oom_summary(text: str, lineno: int = 0, split: bool = False) -> Summar
     line is matched on its fixed keys, not split on commas."""
     if not text.startswith("oom-kill:"):
         return None
-    m = _SUMMARY.match(text)
+    m = _SUMMARY_HEAD.match(text)
     if m is None:
         return None
-    g = m.group
-    return SummaryLine(constraint=g("constraint"), nodemask=g("nodemask"), cpuset=g("cpuset"),
-                       mems_allowed=g("mems"), global_oom=g("global") is not None,
-                       oom_memcg=g("oom_memcg"), task_memcg=g("task_memcg"), task=g("task"),
-                       pid=_opt_int(g("pid")), uid=_opt_int(g("uid")), split=split,
+    body = text.rstrip()
+    task = pid = uid = None
+    t = _SUMMARY_TAIL.search(body, m.end())
+    if t is not None:
+        at = body.find(",task=", m.end(), t.start())
+        if at < 0:
+            return None
+        tm = body.find(",task_memcg=", m.end(), t.start())
+        if tm >= 0:   # the task name starts at the first ",task=" after task_memcg
+            at2 = body.find(",task=", tm + len(",task_memcg="), t.start())
+            at = at2 if at2 >= 0 else at
+        task, pid, uid = body[at + len(",task="):t.start()], t.group("pid"), t.group("uid")
+        body = body[:at]
+    # the head: keys in printed order, found with str.find (linear in the line)
+    found: list[tuple[str, int]] = []
+    pos = m.end()
+    for key in _SUMMARY_KEYS:
+        if key == ",oom_memcg=" and found and found[-1][0] == ",global_oom":
+            continue
+        k = body.find(key, pos)
+        if k < 0:
+            continue
+        if key == ",global_oom" and body[k + len(key):k + len(key) + 1] not in ("", ","):
+            continue
+        found.append((key, k))
+        pos = k + len(key)
+    if found and found[0][1] != m.end() or (not found and len(body) != m.end()):
+        return None   # something unknown after constraint=
+    vals: dict[str, str] = {}
+    for i, (key, k) in enumerate(found):
+        stop = found[i + 1][1] if i + 1 < len(found) else len(body)
+        vals[key] = body[k + len(key):stop]
+    if (",cpuset=" in vals) != (",mems_allowed=" in vals) or not _MEMS.fullmatch(vals.get(",mems_allowed=", "")):
+        return None
+    if vals.get(",global_oom", "") != "":
+        return None
+    return SummaryLine(constraint=m.group("constraint"), nodemask=vals.get(",nodemask="),
+                       cpuset=vals.get(",cpuset="), mems_allowed=vals.get(",mems_allowed="),
+                       global_oom=",global_oom" in vals, oom_memcg=vals.get(",oom_memcg="),
+                       task_memcg=vals.get(",task_memcg="), task=task,
+                       pid=_opt_int(pid, "pid"), uid=_opt_int(uid, "uid"), split=split,
                        lineno=lineno)
 
 
@@ -352,19 +408,19 @@ def parse_oom_summary(text: str, lineno: int = 0, split: bool = False) -> Summar
 # oom_kill_process() / __oom_kill_process()
 
 _SELECT = re.compile(
-    r"(?P<prefix>[^:]*?): (?P<verb>[Kk]ill) process (?P<pid>\d+) \((?P<name>.*)\) score "
+    r"(?P<prefix>[^:]*?): (?P<verb>[Kk]ill) process (?P<pid>\d+) \((?P<name>.{0,64})\) score "
     r"(?P<score>-?\d+) (?P<wording>or sacrifice child|or a child|and children)\.?\s*$")
 _KILLED = re.compile(
     r"(?:(?P<prefix>[^:]*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid6>\d+),)? "
-    r"\((?P<name>.*)\)(?:(?P<dot>\.)|"
+    r"\((?P<name>.{0,64})\)(?:(?P<dot>\.)|"
     r" (?P<vmkey>total-vm|vsz):(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
     r"(?:, shmem-rss:(?P<shmem>\d+)kB)?(?:, UID:(?P<uid>\d+))?(?: pgtables:(?P<pgt>\d+)kB)?"
     r"(?: oom_score_adj:(?P<adj>-?\d+))?)?\s*$")
-_SHARING = re.compile(r"Kill process (?P<pid>\d+) \((?P<name>.*)\) sharing same memory\s*$")
+_SHARING = re.compile(r"Kill process (?P<pid>\d+) \((?P<name>.{0,64})\) sharing same memory\s*$")
 _PINNED = re.compile(
-    r"oom killer (?P<pid>\d+) \((?P<name>.*?)\) has mm pinned by (?P<pid2>\d+) \((?P<name2>.*)\)\s*$")
+    r"oom killer (?P<pid>\d+) \((?P<name>.{0,64}?)\) has mm pinned by (?P<pid2>\d+) \((?P<name2>.{0,64})\)\s*$")
 _EXITING = re.compile(
-    r"(?:(?P<prefix>[^:]*?): )?OOM victim (?P<pid>\d+) \((?P<name>.*)\) is already exiting\. "
+    r"(?:(?P<prefix>[^:]*?): )?OOM victim (?P<pid>\d+) \((?P<name>.{0,64})\) is already exiting\. "
     r"Skip killing the task\s*$")
 _OOM_GROUP = re.compile(r"Tasks in (?P<path>.*) are going to be killed due to memory\.oom\.group set\s*$")
 
@@ -415,7 +471,7 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
         else:
             variant = "bare"
         uid = g("uid") if g("uid") is not None else g("uid6")
-        return KillLine(pid=int(g("pid")), name=g("name"), uid=_opt_int(uid),
+        return KillLine(pid=_int(g("pid"), "pid"), name=g("name"), uid=_opt_int(uid),
                         total_vm_kb=_opt_int(g("vm")), anon_rss_kb=_opt_int(g("anon")),
                         file_rss_kb=_opt_int(g("file")), shmem_rss_kb=_opt_int(g("shmem")),
                         pgtables_kb=_opt_int(g("pgt")), oom_score_adj=_opt_int(g("adj")),
@@ -424,23 +480,23 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
         m = _SELECT.match(text)
         if m is not None:
             g = m.group
-            return SelectionLine(pid=int(g("pid")), name=g("name"), score=int(g("score")),
+            return SelectionLine(pid=_int(g("pid"), "pid"), name=g("name"), score=_int(g("score"), "score"),
                                  kind=_prefix_kind(g("prefix")), prefix=g("prefix"),
                                  wording=g("wording"), lineno=lineno)
         m = _SHARING.match(text)
         if m is not None:
-            return ("sharing", int(m.group("pid")), m.group("name"))
+            return ("sharing", _int(m.group("pid"), "pid"), m.group("name"))
         return None
     if "has mm pinned by" in text:
         m = _PINNED.match(text)
         if m is not None:
-            return ("pinned", int(m.group("pid")), m.group("name"), int(m.group("pid2")),
+            return ("pinned", _int(m.group("pid"), "pid"), m.group("name"), _int(m.group("pid2"), "pid2"),
                     m.group("name2"))
         return None
     if "is already exiting" in text:
         m = _EXITING.match(text)
         if m is not None:
-            return ("exiting", int(m.group("pid")), m.group("name"), _prefix_kind(m.group("prefix")))
+            return ("exiting", _int(m.group("pid"), "pid"), m.group("name"), _prefix_kind(m.group("prefix")))
         return None
     if "memory.oom.group" in text:
         m = _OOM_GROUP.match(text)
@@ -450,9 +506,9 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
 
 
 _REAPED = re.compile(
-    r"oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.*)\), now anon-rss:(?P<a>\d+)kB, "
+    r"oom_reaper: reaped process (?P<pid>\d+) \((?P<name>.{0,64})\), now anon-rss:(?P<a>\d+)kB, "
     r"file-rss:(?P<f>\d+)kB(?:, shmem-rss:(?P<s>\d+)kB)?\s*$")
-_UNABLE = re.compile(r"oom_reaper: unable to reap pid:\s?(?P<pid>\d+) \((?P<name>.*)\)\s*$")
+_UNABLE = re.compile(r"oom_reaper: unable to reap pid:\s?(?P<pid>\d+) \((?P<name>.{0,64})\)\s*$")
 
 
 def parse_oom_reaper(text: str, lineno: int = 0) -> ReaperLine | None:
@@ -461,12 +517,12 @@ def parse_oom_reaper(text: str, lineno: int = 0) -> ReaperLine | None:
         return None
     m = _REAPED.match(text)
     if m is not None:
-        return ReaperLine(pid=int(m.group("pid")), name=m.group("name"), reaped=True,
-                          anon_rss_kb=int(m.group("a")), file_rss_kb=int(m.group("f")),
+        return ReaperLine(pid=_int(m.group("pid"), "pid"), name=m.group("name"), reaped=True,
+                          anon_rss_kb=_int(m.group("a"), "a"), file_rss_kb=_int(m.group("f"), "f"),
                           shmem_rss_kb=_opt_int(m.group("s")), lineno=lineno)
     m = _UNABLE.match(text)
     if m is not None:
-        return ReaperLine(pid=int(m.group("pid")), name=m.group("name"), reaped=False,
+        return ReaperLine(pid=_int(m.group("pid"), "pid"), name=m.group("name"), reaped=False,
                           anon_rss_kb=None, file_rss_kb=None, shmem_rss_kb=None, lineno=lineno)
     return None
 
@@ -474,12 +530,12 @@ def parse_oom_reaper(text: str, lineno: int = 0) -> ReaperLine | None:
 # ---------------------------------------------------------------------------------------------
 # mem_cgroup_print_oom_context() / mem_cgroup_print_oom_meminfo()
 
-_TASK_IN = re.compile(r"Task in (?P<task>.*) killed as a result of limit of (?P<oom>.*?)\s*$")
+_TASK_IN = re.compile(r"Task in (?P<task>.*) killed as a result of limit of (?P<oom>.*)")
 _USAGE = re.compile(
     r"(?P<which>memory|memory\+swap|swap|kmem|kmem\.tcp|tcpmem): usage (?P<usage>\d+)kB, "
     r"limit (?P<limit>\d+)kB, failcnt (?P<failcnt>\d+)\s*$")
 _STATS = re.compile(r"Memory cgroup stats for (?P<path>.*?):(?P<rest>.*)$")
-_STAT_KV_INLINE = re.compile(r"([a-z_]+):(\d+)KB")
+_STAT_KV_INLINE = re.compile(r"(?<![a-z_])([a-z_]++):(\d++)KB")
 _MEMCG_KV = re.compile(r"([a-z][a-z0-9_]*) (\d+)$")
 
 
@@ -491,17 +547,17 @@ def parse_mem_cgroup_print_oom_info(text: str) -> tuple[Any, ...] | None:
     c = text[:1]
     if c == "T" and text.startswith("Task in "):
         m = _TASK_IN.match(text)
-        return ("task_in", m.group("task"), m.group("oom")) if m else None
+        return ("task_in", m.group("task"), m.group("oom").rstrip()) if m else None
     if c in "mskt" and ": usage " in text:
         m = _USAGE.match(text)
         if m:
-            return ("usage", m.group("which"), int(m.group("usage")), int(m.group("limit")),
-                    int(m.group("failcnt")))
+            return ("usage", m.group("which"), _int(m.group("usage"), "usage"), _int(m.group("limit"), "limit"),
+                    _int(m.group("failcnt"), "failcnt"))
         return None
     if c == "M" and text.startswith("Memory cgroup stats for "):
         m = _STATS.match(text)
         if m:
-            pairs = tuple((k, int(v)) for k, v in _STAT_KV_INLINE.findall(m.group("rest")))
+            pairs = tuple((k, _int(v)) for k, v in _STAT_KV_INLINE.findall(m.group("rest")))
             return ("stats", m.group("path"), pairs)
     return None
 
@@ -518,12 +574,12 @@ _SWAPKB = re.compile(r"(?P<what>Free|Total) swap\s*[=:]\s*(?P<n>-?\d+)kB\s*$")
 _ZONE = re.compile(r"(?:Node (?P<node>\d+) )?(?P<zone>DMA32|DMA|Normal|HighMem|Movable|Device)"
                    r" free:(?P<free>\d+)kB(?P<rest>.*)$")
 _ZONE_FIELD = re.compile(r" (min|low|high|present|managed):(\d+)kB")
-_VMSTAT = re.compile(r"(?:[A-Za-z_]+:\s?-?\d+\s*)+$")
+_VMSTAT = re.compile(r"(?:[A-Za-z_]++:\s?+-?\d++\s*+)++$")
 _VMSTAT_PAIR = re.compile(r"([A-Za-z_]+):\s?(-?\d+)")
 _MEMINFO_MISC = re.compile(
     r"(?:(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device)(?: per-cpu:|: .*= \d+kB)"
     r"|CPU\s+\d+: (?:Hot: )?hi:\s*\d+, btch:\s*\d+ usd:\s*\d+.*"
-    r"|lowmem_reserve\[\]:[\d ]*"
+    r"|lowmem_reserve\[\]:[\d ]*+"
     r"|Node \d+ hugepages_total=.*"
     r"|Node \d+ active_anon:.*"
     r"|Swap cache(?: stats)?: .*"
@@ -546,31 +602,31 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
     if c.isdigit():
         m = _PAGES.match(text)
         if m:
-            return ("pages", m.group("what"), int(m.group("n")))
+            return ("pages", m.group("what"), _int(m.group("n"), "n"))
         m = _PAGES_OLD.match(text)
         if m:
             what = "reserved" if m.group("res") else ("RAM" if m.group("of") == "RAM" else "HighMem")
-            return ("pages", what, int(m.group("n")))
+            return ("pages", what, _int(m.group("n"), "n"))
         m = _PAGECACHE.match(text)
         if m:
-            return ("pagecache", int(m.group("n")))
+            return ("pagecache", _int(m.group("n"), "n"))
     if c in "FT" and " swap" in text:
         m = _SWAPKB.match(text)
         if m:
-            return ("swap_kb", m.group("what"), int(m.group("n")))
+            return ("swap_kb", m.group("what"), _int(m.group("n"), "n"))
     if " free:" in text:
         m = _ZONE.match(text)
         if m:
             f = dict(_ZONE_FIELD.findall(m.group("rest")))
             return ("zone", ZoneInfo(node=_opt_int(m.group("node")), zone=m.group("zone"),
-                                     free_kb=int(m.group("free")), min_kb=_opt_int(f.get("min")),
+                                     free_kb=_int(m.group("free"), "free"), min_kb=_opt_int(f.get("min")),
                                      low_kb=_opt_int(f.get("low")), high_kb=_opt_int(f.get("high")),
                                      present_kb=_opt_int(f.get("present")),
                                      managed_kb=_opt_int(f.get("managed"))))
     if _MEMINFO_MISC.match(text):
         return ("misc",)
     if ":" in text and _VMSTAT.match(text):
-        return ("vmstat", tuple((k, int(v)) for k, v in _VMSTAT_PAIR.findall(text)))
+        return ("vmstat", tuple((k, _int(v)) for k, v in _VMSTAT_PAIR.findall(text)))
     return None
 
 
@@ -578,7 +634,7 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
 # classify()
 
 _SYSRQ = re.compile(r"(?:sysrq|SysRq) ?: (?:Manual OOM execution|Trigger OOM)")
-_PANIC = re.compile(r"Kernel panic - not syncing: (?P<msg>.*?)\s*$")
+_PANIC = re.compile(r"Kernel panic - not syncing: (?P<msg>.*)")
 # Functions whose printk ratelimit hides OOM lines (2.6.x used the global printk_ratelimit(),
 # reported as "__ratelimit").
 _OOM_RATELIMITERS = frozenset({"oom_kill_process", "dump_header", "out_of_memory", "__ratelimit",
@@ -588,8 +644,20 @@ _PARTIAL_WORDS = ("Killed process", "invoked oom-killer", "ill process", "oom-ki
                   "oom_reaper:", "Task in ", "killed as a result of limit")
 
 
+_EVIDENCE_WORDS = ("Killed process", "ill process", "oom-killer:", "oom-kill:", "OOM victim",
+                   "oom_reaper:", "Task in ")
+
+
 def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
-    """``(kind, payload)`` for one normalised kernel message; see :class:`Kind`."""
+    """``(kind, payload)`` for one normalised kernel message; see :class:`Kind`. Never raises:
+    a line whose numbers no kernel prints is ``(Kind.UNUSABLE, (why, is_oom_line))``."""
+    try:
+        return _classify(text, lineno)
+    except Unusable as e:
+        return Kind.UNUSABLE, (str(e), any(w in text for w in _EVIDENCE_WORDS))
+
+
+def _classify(text: str, lineno: int) -> tuple[str, Any]:
     if not text:
         return Kind.NOISE, None
     c = text[0]
@@ -661,7 +729,7 @@ def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
             return Kind.NO_KILLABLE, None
     if c == "K" and text.startswith("Kernel panic - not syncing: "):
         m = _PANIC.match(text)
-        msg = m.group("msg") if m else ""
+        msg = m.group("msg").rstrip() if m else ""
         if "emory" in msg or "oom" in msg:
             return Kind.PANIC, msg
         return Kind.NOISE, None
@@ -670,7 +738,7 @@ def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
     if "callbacks suppressed" in text:
         m = _RATELIMIT.match(text)
         if m and m.group("fn") in _OOM_RATELIMITERS:
-            return Kind.RATELIMIT, (m.group("fn"), int(m.group("n")))
+            return Kind.RATELIMIT, (m.group("fn"), _int(m.group("n"), "n"))
     if "ys" in text and "OOM" in text and _SYSRQ.search(text):
         return Kind.SYSRQ, None
     fn = frame_function(text)
@@ -681,11 +749,32 @@ def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
         return Kind.TRACE, (last if last in OOM_FRAMES else None)
     m = _MEMCG_KV.match(text)
     if m is not None:
-        return Kind.MEMCG_KV, (m.group(1), int(m.group(2)))
+        return Kind.MEMCG_KV, (m.group(1), _int(m.group(2)))
     if any(w in text for w in _PARTIAL_WORDS):
         return Kind.PARTIAL, None
     return Kind.NOISE, None
 
 
-def _opt_int(s: str | None) -> int | None:
-    return None if s is None else int(s)
+MAX_DIGITS = 20
+"""No kernel number is longer: u64 max is 20 digits (longer ones are corruption or hostile input,
+and Python refuses int() of 4,300+ digits)."""
+
+
+class Unusable(ValueError):
+    """A field of a line holds a number no kernel prints (too long): the line cannot be used.
+    :func:`classify` turns it into ``Kind.UNUSABLE``; nothing raises past this module."""
+
+    def __init__(self, field: str, text: str) -> None:
+        super().__init__(f"{field} {text[:24]}{'...' if len(text) > 24 else ''} "
+                         f"({len(text)} characters) is not a number a kernel prints")
+        self.field = field
+
+
+def _int(s: str, field: str = "number", base: int = 10) -> int:
+    if len(s) - (s[:1] in "+-") > (MAX_DIGITS if base == 10 else 16):
+        raise Unusable(field, s)
+    return int(s, base)
+
+
+def _opt_int(s: str | None, field: str = "number") -> int | None:
+    return None if s is None else _int(s, field)

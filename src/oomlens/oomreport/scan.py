@@ -52,7 +52,7 @@ from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, normalize_line
 from oomlens.oomreport.parse import Kind, classify
 
-__all__ = ["iter_events", "ANCHORS", "CHUNK_SIZE"]
+__all__ = ["iter_events", "EventParser", "ANCHORS", "CHUNK_SIZE"]
 
 
 Buf = bytes | bytearray
@@ -64,8 +64,10 @@ class ReadInto(Protocol):
 
     def readinto(self, buffer: Any, /) -> int | None: ...
 
+# One pass over the input per anchor: " process " finds every selection and kill line,
+# "oom-kill" the header (oom-killer: gfp_mask=) and the 5.0+ summary (oom-kill:constraint=).
 ANCHORS: tuple[bytes, ...] = (
-    b"Killed process", b"oom-killer: gfp_mask=", b"is already exiting. Skip killing the task")
+    b" process ", b"oom-kill", b"is already exiting. Skip killing the task", b"oom_reaper: ")
 REAPER_ANCHOR = b"oom_reaper: "
 REAPER_WINDOW = 256 << 10
 CHUNK_SIZE = 8 << 20
@@ -78,6 +80,23 @@ QUIET_CLOSE = 12
 MAX_REGION_LINES = 50_000
 MAX_LINE_BYTES = 1 << 20
 _NOT_OOM = frozenset({Kind.NOISE})
+
+
+class _LineEnds:
+    """CR-only (old Mac, ``tr '\\n' '\\r'``, terminal captures) and CRLF line ends become LF, so
+    every line end is a line end; CRLF counts as one. Chunk boundaries may split a CRLF."""
+
+    __slots__ = ("pending_cr",)
+
+    def __init__(self) -> None:
+        self.pending_cr = False
+
+    def fix(self, data: Buf) -> Buf:
+        drop = self.pending_cr and data[:1] == b"\n"
+        self.pending_cr = data[-1:] == b"\r"
+        if data.find(b"\r") >= 0:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return data[1:] if drop else data
 
 
 def _classify(line_text: str, trusted: bool, lineno: int) -> tuple[str, object]:
@@ -114,6 +133,8 @@ class _Scanner:
         self.fed = 0           # lines before this offset were fed (or are gone): never re-feed
         self.lineno = 1        # line number of buf[pos]
         self.reaper_end = -1   # search REAPER_ANCHOR too while pos < reaper_end
+        self.ends = _LineEnds()
+        self.buf: Buf = b""    # feed_chunk's buffer: lookback context + unprocessed tail
 
     # -- line level ----------------------------------------------------------------------------
     def _feed_line(self, raw: Buf, lineno: int) -> bool:
@@ -153,32 +174,34 @@ class _Scanner:
             self.reaper_end -= keep
         return keep
 
-    def _finish(self) -> Iterator[OomEvent]:
+    def feed_chunk(self, raw: Buf) -> None:
+        """Scan the complete lines of one more chunk (the partial last line waits for the next)."""
+        chunk = self.ends.fix(raw)
+        if not chunk:
+            return
+        buf = self.buf
+        keep = self._keep_from(buf)
+        buf = buf[keep:] + chunk if keep < len(buf) else bytes(chunk)
+        limit = buf.rfind(b"\n") + 1
+        if limit == 0:
+            if len(buf) <= 4 * CHUNK_SIZE:
+                self.buf = buf
+                return
+            buf = buf[:MAX_LINE_BYTES] + b"\n"   # a gigantic line: cut it
+            limit = len(buf)
+        self.buf = buf
+        self._scan(buf, limit)
+
+    def flush(self) -> None:
+        """Treat what was fed as complete: scan a partial last line, close the open region and
+        finish every report (a live follower calls this on a time-out)."""
+        buf = self.buf
+        if self.pos < len(buf):
+            buf = self.buf = buf if buf.endswith(b"\n") else buf + b"\n"
+            self._scan(buf, len(buf))
         if self.open:
             self._close()
         self.asm.flush()
-        yield from self.asm.take()
-
-    def run(self, chunks: Iterable[bytes]) -> Iterator[OomEvent]:
-        """Drive the scan from an iterable of byte chunks."""
-        buf = b""
-        for chunk in chunks:
-            if not chunk:
-                continue
-            keep = self._keep_from(buf)
-            buf = buf[keep:] + chunk if keep < len(buf) else bytes(chunk)
-            limit = buf.rfind(b"\n") + 1
-            if limit == 0:
-                if len(buf) <= 4 * CHUNK_SIZE:
-                    continue
-                buf = buf[:MAX_LINE_BYTES] + b"\n"   # a gigantic line: cut it
-                limit = len(buf)
-            self._scan(buf, limit)
-            yield from self.asm.take()
-        if self.pos < len(buf):
-            tail = buf if buf.endswith(b"\n") else buf + b"\n"
-            self._scan(tail, len(tail))
-        yield from self._finish()
 
     def run_reader(self, f: ReadInto, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
         """Drive the scan from a binary file: ``readinto`` one reusable buffer (no per-chunk
@@ -196,6 +219,10 @@ class _Scanner:
                 r = f.readinto(dst)
             if not r:
                 break
+            if self.ends.pending_cr or buf.find(b"\r", n, n + r) >= 0:
+                fixed = self.ends.fix(bytes(buf[n:n + r]))
+                buf[n:n + r] = fixed
+                r = len(fixed)
             n += r
             limit = buf.rfind(b"\n", 0, n) + 1
             if limit == 0:
@@ -205,10 +232,9 @@ class _Scanner:
                 n = limit = MAX_LINE_BYTES + 1
             self._scan(buf, limit)
             yield from self.asm.take()
-        if self.pos < n:
-            tail = bytes(buf[:n]) + (b"" if buf[n - 1] == 10 else b"\n")
-            self._scan(tail, len(tail))
-        yield from self._finish()
+        self.buf = bytes(buf[:n])
+        self.flush()
+        yield from self.asm.take()
 
     def _next_hit(self, buf: Buf, nxt: list[int], limit: int) -> int:
         """Offset of the next anchor hit at or after pos (-1: none before limit)."""
@@ -242,9 +268,14 @@ class _Scanner:
                     self.quiet += 1
                 self.pos = self.fed = nl + 1
                 self.lineno += 1
-                if self.quiet >= QUIET_CLOSE or len(self.region) > MAX_REGION_LINES:
+                if self.quiet >= QUIET_CLOSE:
                     self._close()
                     nxt[-1] = -2
+                elif len(self.region) > MAX_REGION_LINES:
+                    # a long report (a task table of any length): hand what we have to the
+                    # assembler and keep the region open; memory grows with the report only
+                    process_region(self.region, self.asm)
+                    self.region = []
                 continue
             h = pos if self.scan_all else self._next_hit(buf, nxt, limit)
             if h < 0:
@@ -356,6 +387,39 @@ def _has_surrogate(s: str) -> bool:
     return False
 
 
+class EventParser:
+    """The incremental parser: :meth:`feed` input as it arrives, collect finished events.
+
+    ``feed`` takes ``bytes`` (raw chunks of the input, any size, not line-aligned), ``str`` (a
+    line, or multi-line text) or an iterable of either; it returns the events that became
+    complete. A report is complete when the next one starts or when the input goes quiet after
+    its outcome (see :func:`iter_events`); a live follower (``/dev/kmsg``) that sees no more
+    lines calls :meth:`flush` on a time-out, which finishes every open report now. Feeding may
+    go on after a flush. Memory: one chunk, the lookback context and the open reports."""
+
+    def __init__(self, source: str = "<input>", *, scan_all: bool = False) -> None:
+        self._scanner = _Scanner(source, ANCHORS, scan_all)
+
+    def feed(self, data: str | bytes | bytearray | memoryview | Iterable[str | bytes]) -> list[OomEvent]:
+        """Parse more input; the events it completed."""
+        items = [data] if isinstance(data, (str, bytes, bytearray, memoryview)) else data
+        sc = self._scanner
+        for chunk in _as_chunks(items):
+            sc.feed_chunk(chunk)
+        return sc.asm.take()
+
+    def flush(self) -> list[OomEvent]:
+        """No more input for now (time-out) or ever (end of input): finish every open report."""
+        sc = self._scanner
+        sc.flush()
+        return sc.asm.take()
+
+    def read_from(self, f: ReadInto, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
+        """Parse a whole binary stream read in place with ``readinto`` (the fastest way to parse
+        a file), then flush."""
+        return self._scanner.run_reader(f, chunk_size)
+
+
 def iter_events(lines_or_chunks: Iterable[str | bytes] | ReadInto, source: str = "<input>", *,
                 scan_all: bool = False) -> Iterator[OomEvent]:
     """Parse kernel OOM reports out of any text.
@@ -373,7 +437,13 @@ def iter_events(lines_or_chunks: Iterable[str | bytes] | ReadInto, source: str =
     ``scan_all=True`` disables the anchor prefilter and classifies every line (slow; for tests
     that check the prefilter loses nothing).
     """
-    scanner = _Scanner(source, ANCHORS, scan_all)
+    parser = EventParser(source, scan_all=scan_all)
     if isinstance(lines_or_chunks, ReadInto):
-        return scanner.run_reader(lines_or_chunks)
-    return scanner.run(_as_chunks(lines_or_chunks))
+        return parser.read_from(lines_or_chunks)
+    return _iter_fed(parser, lines_or_chunks)
+
+
+def _iter_fed(parser: EventParser, items: Iterable[str | bytes]) -> Iterator[OomEvent]:
+    for chunk in _as_chunks(items):
+        yield from parser.feed(chunk)
+    yield from parser.flush()

@@ -151,14 +151,13 @@ def test_late_reaper_line_is_attached_to_its_report() -> None:
     assert events[0].end_line == text.count("\n") + 3001
 
 
-def test_isolated_reaper_line_is_only_found_without_the_prefilter() -> None:
-    """Documented limit: ``oom_reaper:`` is searched within REAPER_WINDOW of kill reports only
-    (a fourth anchor pass would cost ~25% of the parse time). With ``scan_all`` every line is
-    looked at and the line becomes a reaper-only event."""
+def test_isolated_reaper_line_is_an_event_with_the_prefilter_too() -> None:
+    """``oom_reaper: `` is an anchor: a reaper line pasted alone (issue 8) is a reaper-only event
+    naming the victim, found by the prefilter exactly as by looking at every line."""
     data = [(NOISE * 100 + "[ 9.1] oom_reaper: unable to reap pid:4242 (java)\n").encode()]
-    assert list(iter_events(data, "x")) == []
     [ev] = iter_events(data, "x", scan_all=True)
-    assert "reaper-only" in ev.format_hints and ev.victim_pid is None
+    assert [e.to_dict() for e in iter_events(data, "x")] == [ev.to_dict()]
+    assert "reaper-only" in ev.format_hints and ev.victim_pid == 4242 and ev.victim_name == "java"
     assert ev.reaped[0].pid == 4242 and not ev.reaped[0].reaped
 
 
@@ -167,7 +166,7 @@ def test_reaper_line_just_before_a_report_is_kept() -> None:
     early = ("oom_reaper: reaped process 999 (old), now anon-rss:0kB, file-rss:0kB, "
              "shmem-rss:0kB\n")
     events = sorted(parse_text(early + NOISE * 30 + text), key=lambda e: e.start_line)
-    assert [e.victim_pid for e in events] == [None, 651]
+    assert [e.victim_pid for e in events] == [999, 651]   # the reaper names its victim
     assert "reaper-only" in events[0].format_hints and events[0].reaped[0].pid == 999
 
 

@@ -53,3 +53,22 @@ def test_parsing_300_mib_lazily_keeps_memory_bounded() -> None:
     assert res["events"] == 9             # a report after MiB 16, 48, ..., 272
     assert res["rows"] == 9 * 112
     assert res["peak_kib"] < 150 * 1024, res   # the input is 300 MiB; we need a small fraction
+
+
+def test_a_complete_report_fed_line_by_line_is_emitted_by_flush() -> None:
+    """Issue 6: a live follower closes a report on a time-out; no further line is needed."""
+    from oomlens.oomreport import EventParser
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "data", "oomreport", "synthetic",
+                        "s01-4.19-global-tasks-state.log")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    report = [x for x in lines if "usb 1-1" not in x and "wlp4s0: auth" not in x]
+    p = EventParser("kmsg")
+    early = [ev for line in report for ev in p.feed(line)]
+    assert early == []          # the report could still go on: nothing is final yet
+    [ev] = p.flush()
+    assert ev.victim_pid == 1833435 and [r.pid for r in ev.reaped] == [1833435]
+    assert ev.table is not None and len(ev.table.rows) == 8
+    assert p.flush() == []      # nothing left; feeding may go on
+    assert [e.victim_pid for e in p.feed(report) + p.flush()] == [1833435]
