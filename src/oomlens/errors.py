@@ -15,7 +15,9 @@
     ├── OomReportParseError(source, lineno, text)
     ├── InputError(source)            unreadable input file / stream
     ├── SelftestError                 the kernel-oracle self test could not run
-    └── AdjustError
+    ├── AdjustError
+    └── OutputError(path)             an output file (``--html FILE``) cannot be written, or its extra is missing
+        └── OutputAccessError         ... for lack of permission
 
 Pure: standard library only. The CLI maps each class to an exit code in one place
 (``oomlens.cli.exit_codes``).
@@ -126,4 +128,14 @@ class SelftestError(OomLensError):
 
 
 class AdjustError(OomLensError):
+    pass
+
+
+class OutputError(OomLensError):
+    def __init__(self, path: str, msg: str, *, hint: str | None = None) -> None:
+        self.path = path
+        super().__init__(msg, hint=hint)
+
+
+class OutputAccessError(OutputError):
     pass

@@ -23,6 +23,7 @@ ALLOWED = {
     "oomreport": {"kernel"},
     "analysis": {"kernel", "oomreport"},
     "sources": {"kernel", "oomreport"},
+    "report": {"kernel", "oomreport", "analysis"},  # HTML pages: may use third-party (jinja2, plotly), not cli/sources
 }
 STDLIB = set(sys.stdlib_module_names)
 

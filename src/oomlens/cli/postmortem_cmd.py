@@ -17,8 +17,10 @@ from oomlens.cli.common import handle_errors
 @click.option("--since", metavar="TIME", help="With no FILE: read the host's kernel log from TIME (journalctl syntax).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output, streamed event by event.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every candidate and all notes.")
+@click.option("--html", "html_file", metavar="FILE", help="Also write a self-contained HTML page: timeline and charts.")
 @handle_errors
-def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose: bool) -> None:
+def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose: bool,
+               html_file: str | None = None) -> None:
     """Explain kernel OOM reports: what the kernel did, what the model says, and whether they agree.
 
     FILE may be plain or gzip-compressed, '-' for stdin; with no FILE, this host's kernel log
@@ -38,6 +40,9 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
             yield from iter_file_events(f)
 
     analyses = analyze_events(events())
+    if html_file:
+        from oomlens.cli.html import tee_postmortem
+        analyses = tee_postmortem(analyses, html_file, files or ("kernel log",))
     if as_json:
         out = sys.stdout
         out.write('{"events":[')

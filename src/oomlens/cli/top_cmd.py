@@ -28,14 +28,20 @@ SORT_KEYS = {
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (memory in pages).")
 @click.option("--sort", type=click.Choice(list(SORT_KEYS)), default="badness", show_default=True,
               help="Order of the table; `badness` is the kernel's kill order.")
+@click.option("--html", "html_file", metavar="FILE", help="Also write a self-contained HTML page with the badness chart.")
 @handle_errors
 @one_shot
 def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, limit: int | None,
-        include_all: bool, as_json: bool, sort: str) -> None:
+        include_all: bool, as_json: bool, sort: str, html_file: str | None = None) -> None:
     """Rank processes the way the OOM killer would: victim first, with the kernel's arithmetic."""
     from oomlens.analysis.ranking import rank
 
+    if html_file:
+        from oomlens.cli import html
+        html.check(html_file)
     ranking = rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
+    if html_file:
+        html.top_page(ranking, html_file)
     rows = ranking.tasks if include_all else ranking.eligible
     key = SORT_KEYS[sort]
     if key is not None:
