@@ -3,7 +3,7 @@ page (:mod:`oomlens.report`), write it atomically (a half-written page never rep
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,9 +24,17 @@ MAX_CHARTS = 200
 HINT = "pip install 'oomlens[html]'"
 
 
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def check(path: str) -> None:
     """Fail fast (before reading /proc or logs): the extra is installed and ``path`` can be written."""
-    missing = [m for m in ("jinja2", "plotly") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("jinja2", "plotly") if not _importable(m)]
     if missing:
         raise OutputError(path, f"--html needs the optional 'html' extra ({' and '.join(missing)} not installed)",
                           hint=HINT)

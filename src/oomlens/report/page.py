@@ -83,12 +83,13 @@ def chart_spec(chart: Chart) -> dict[str, Any]:
             annotations.append({"x": max(b.badness, 0), "y": _key(b), "text": _pt(f" {what} {b.badness}"),
                                 "showarrow": False, "xanchor": "left", "font": {"color": "#C62828" if b.victim else "#333"}})
     fig.update_layout(
-        barmode="relative", height=140 + 24 * max(len(bars), 1), margin={"l": 10, "r": 30, "t": 30, "b": 50},
+        # room for the legend (at the right) even with few bars: a legend taller than the plot scrolls
+        barmode="relative", height=max(340, 110 + 26 * len(bars)), margin={"l": 10, "r": 30, "t": 20, "b": 50},
         xaxis={"title": {"text": _pt(chart.unit.label)}, "zeroline": True, "zerolinewidth": 2,
                "zerolinecolor": "#444"},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": keys, "autorange": "reversed",
                "tickmode": "array", "tickvals": keys, "ticktext": [_bar_label(b) for b in bars], "automargin": True},
-        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},
+        legend={"orientation": "v", "x": 1.02, "y": 1.0, "yanchor": "top", "traceorder": "normal"},
         annotations=annotations, hovermode="closest", plot_bgcolor="#fafafa",
     )
     return fig.to_plotly_json()  # type: ignore[no-any-return]

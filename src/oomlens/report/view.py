@@ -341,6 +341,8 @@ def timeline(events: Sequence[TimelineInput]) -> Timeline:
                 last[lane] = dt
             if ok and not all(y for _, y in parsed):
                 ok = False  # mixing stamps with and without a year would place them years apart
+            if ok and len({e.source for e in events}) > 1:
+                ok = False  # year-less stamps from different inputs may be from different years
         if ok:
             pts = tuple(TimelinePoint(e.index, _lane(e), dt.strftime("%Y-%m-%d %H:%M:%S.%f"), e.timestamp, e.verdict,
                                       e.victim) for e, (dt, _) in zip(events, parsed))
