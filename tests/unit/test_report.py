@@ -71,6 +71,14 @@ def test_permille_era_is_labelled_per_mille_and_splits_the_kernels_integer() -> 
     assert terms["anon"] + terms["pgtables"] == pytest.approx(250)
     assert sum(terms.values()) == pytest.approx(-680)
     assert dict(by[300].terms)["anon"] == pytest.approx(62)
+    from oomlens.report.page import render_top
+
+    page = render_top(chart, heading="3.2", facts=[], notes=[])
+    # the margin and what to shed are per mille of T here, never called pages: 562 - 126 = 436
+    assert '<span class="margin">436</span> ‰ of T' in page
+    # down to 126, a tie with java, scanned first, which keeps the choice (points > chosen_points): 436‰,
+    # 436 * 1048576 / 1000 = 457179.1 pages
+    assert "would have to lose 436‰ of T: about 457179 pages" in page
 
 
 def test_legacy_era_has_points_and_no_adj_counterfactuals() -> None:
