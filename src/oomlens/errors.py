@@ -23,7 +23,8 @@
     ├── AdjustError                   an oom_score_adj write failed or did not stick
     │   └── AdjustDenied              lowering below oom_score_adj_min without CAP_SYS_RESOURCE
     ├── ConfigError(path, line)       a daemon config file that cannot be used
-    └── ExporterError(listen)         the metrics endpoint cannot listen
+    ├── ExporterError(listen)         the metrics endpoint cannot listen
+    └── MissingExtra                  an optional extra (e.g. 'html') is not installed
 
 Pure: standard library only. The CLI maps each class to an exit code in one place
 (``oomlens.cli.exit_codes``).
@@ -203,3 +204,7 @@ class ExporterError(OomLensError):
     def __init__(self, listen: str, msg: str, *, hint: str | None = None) -> None:
         self.listen = listen
         super().__init__(f"exporter {listen}: {msg}", hint=hint)
+
+
+class MissingExtra(OomLensError):
+    """An option needs an optional extra that is not installed (``--html`` needs ``oomlens[html]``)."""

@@ -25,6 +25,7 @@ ALLOWED = {
     "sources": {"kernel", "oomreport"},
     "policy": {"kernel", "analysis"},
     "daemon": {"kernel", "oomreport", "analysis", "sources", "policy"},
+    "report": {"kernel", "oomreport", "analysis"},  # HTML pages: may use third-party (jinja2, plotly), not cli/sources
 }
 STDLIB = set(sys.stdlib_module_names)
 

@@ -6,7 +6,7 @@ from oomlens import errors
 
 OK = 0
 INTERNAL = 1            # a bug: please report it with the traceback (OOMLENS_DEBUG=1)
-USAGE = 2               # bad arguments (click's own code too), bad --kernel version, bad SIZE
+USAGE = 2               # bad arguments (click's own code too), bad --kernel version, bad SIZE, unwritable --html FILE
 NO_SUCH_PROCESS = 3     # unknown pid, or pid outside the chosen OOM domain
 CGROUP = 4              # cgroup path does not exist or has no memory controller
 SNAPSHOT = 5            # snapshot file missing or malformed
@@ -39,10 +39,11 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
     (errors.AdjustError, ADJ_FAILED),
     (errors.ConfigError, CONFIG),
     (errors.ExporterError, EXPORTER),
+    (errors.MissingExtra, USAGE),
     (errors.OomLensError, INTERNAL),
 )
 
-HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel or SIZE); 3 unknown pid or pid
+HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel, SIZE or --html FILE); 3 unknown pid or pid
 outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
 7 a postmortem input was unreadable (the others were still read); 8 selftest: model disagreed with the
 kernel; 9 selftest cannot run here;

@@ -66,8 +66,10 @@ class _Source:
                    "'2024-05-01 10:00', today, -2h). Refused with FILE (files are not filtered).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output, streamed event by event.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every candidate and all notes.")
+@click.option("--html", "html_file", metavar="FILE", help="Also write a self-contained HTML page: timeline and charts.")
 @handle_errors
-def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose: bool) -> None:
+def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose: bool,
+               html_file: str | None = None) -> None:
     """Explain kernel OOM reports: what the kernel did, what the model says, and whether they agree.
 
     FILE may be plain or compressed (gzip, bzip2, xz), '-' for stdin. With no FILE: stdin when it is a pipe
@@ -113,6 +115,9 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
                 report_error(src.error)
 
     analyses = analyze_events(events(), strict=debug)
+    if html_file:
+        from oomlens.cli.html import tee_postmortem
+        analyses = tee_postmortem(analyses, html_file, files or ("kernel log",))
     tally = Tally()
     if as_json:
         out = sys.stdout

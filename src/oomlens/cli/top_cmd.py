@@ -37,14 +37,19 @@ SORT_KEYS = {
               help="Order of the table (not of --json, which is always kill order); `badness` is kill order.")
 @click.option("--watch", "watch_every", type=float, default=None, is_flag=False, flag_value=2.0, metavar="[SECONDS]",
               help="Refresh the ranking in place every SECONDS (default 2), victim highlighted, changes marked.")
+@click.option("--html", "html_file", metavar="FILE", help="Also write a self-contained HTML page with the badness chart.")
 @verbose_option
 @handle_errors
 @one_shot
 def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc: str, limit: int | None,
-        include_all: bool, as_json: bool, sort: str, verbose: bool, watch_every: float | None = None) -> None:
+        include_all: bool, as_json: bool, sort: str, verbose: bool, watch_every: float | None = None,
+        html_file: str | None = None) -> None:
     """Rank processes the way the OOM killer would: victim first, with the kernel's arithmetic."""
     from oomlens.analysis.ranking import rank
 
+    if html_file:
+        from oomlens.cli import html
+        html.check(html_file)
     if watch_every is not None:
         from oomlens.cli.watch import watch
 
@@ -56,6 +61,8 @@ def top(cgroup: str | None, snapshot_file: str | None, kernel: str | None, proc:
         return
 
     ranking = rank(_snapshot(snapshot_file, cgroup, proc, _legacy(kernel)), kernel=kernel)
+    if html_file:
+        html.top_page(ranking, html_file)
     rows = ranking.tasks if include_all else ranking.eligible
     if as_json:  # the contract: tasks in kill order, victim first, whatever --sort says
         _emit_json(ranking.to_dict(()), ("tasks", ranking.task_dicts(rows[:limit])))
