@@ -38,3 +38,43 @@ def test_postmortem_matches_the_hand_checked_result(expected_file):
     if model.get("totalpages") is None:
         # nothing recoverable by hand: the tool must not claim an exact T either
         assert d["totalpages"] is None or not d["totalpages_exact"] or "inferred" in (d["totalpages_how"] or "")
+
+
+def _hand_range(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The release range of a hand-written era: "3.5-3.13 (...)", "5.9-6.18", "<= 2.6.35 ...", "2.4"."""
+    import re
+
+    def v(s: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in s.split("."))
+
+    m = re.match(r"\s*<=\s*([\d.]+)", text)
+    if m:
+        return (0,), v(m[1])
+    m = re.match(r"\s*([\d.]+)-([\d.]+)", text)
+    if m:
+        return v(m[1]), v(m[2])
+    m = re.match(r"\s*([\d.]+)", text)
+    assert m, text
+    return v(m[1]), v(m[1]) + (9999,)
+
+
+@pytest.mark.parametrize("expected_file", EXPECTED, ids=lambda p: p.name.split(".")[0])
+def test_independent_numbers_match_the_hand_worked_ones(expected_file):
+    """The tool's era, T and the victim's badness against the values worked out by hand (not by the tool):
+    the era must lie in the hand-worked release range, T must equal the hand value whenever the tool gives
+    one (exact or not), and the victim's badness must equal the hand-computed one."""
+    from oomlens.kernel.eras import era_by_name
+
+    exp = json.loads(expected_file.read_text())
+    model = exp["model"]
+    d = [a.to_dict() for a in analyze_events(iter_file_events(str(CORPUS / exp["file"])))][exp["main"]]
+    if model.get("era") and d["kernel_era"]:
+        lo, hi = _hand_range(model["era"])
+        first = era_by_name(d["kernel_era"]).first
+        assert lo <= first[: len(lo)] or first <= lo, (d["kernel_era"], model["era"])
+        assert first[: len(hi)] <= hi, (d["kernel_era"], model["era"], d["era_source"])
+    if model.get("totalpages") is not None and d["totalpages"] is not None:
+        assert d["totalpages"] == model["totalpages"], d["totalpages_how"]
+    if model.get("victim_badness") is not None and d["model_victim"] is not None:
+        row = next(t for t in d["tasks"] if t["pid"] == d["model_victim"]["pid"])
+        assert row["badness"] == model["victim_badness"]

@@ -122,6 +122,15 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
         in_range = [ERAS[-1]]
     ordered = sorted(in_range, key=lambda e: e.first, reverse=True)
     src = ignored + "format: " + ("; ".join(why) if why else "nothing dates this report; assuming the newest rules")
+    if (any(k.variant == "4.5" for k in ev.killed) and ev.table is not None and ev.table.variant == "3.6"
+            and len(ordered) > 1):
+        # A 4.5+ kill line (shmem-rss) under a task table that 4.0 already replaced (nr_pmds): no mainline
+        # kernel printed both. RHEL/CentOS 7 did: its 3.10 kernel backports the kill line. 3.10's rules
+        # come first; the later eras the table allows stay as alternatives (a printed score may decide).
+        rhel7 = era_for((3, 10, 0))
+        ordered = [rhel7] + [e for e in ordered if e is not rhel7]
+        src += ("; a 4.5+ kill line under a pre-4.0 table is RHEL/CentOS 7's 3.10 (backported kill line): "
+                f"{rhel7.name} rules first")
     return ordered, src
 
 
