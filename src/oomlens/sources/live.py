@@ -10,9 +10,9 @@ import os
 import time
 from typing import Any
 
-from oomlens.errors import CgroupError, OutputAccessDenied, OutputError, SnapshotError
+from oomlens.errors import CgroupError, OomLensError, OutputAccessDenied, OutputError, SnapshotError
 from oomlens.kernel.snapshot import MAX_BYTES, Snapshot
-from oomlens.kernel.types import MemcgLimits, Task
+from oomlens.kernel.types import MemcgLimits, Task, VmSysctls
 from oomlens.sources.cgroupfs import CgroupFS
 from oomlens.sources.procfs import ProcFS, ScanStats
 
@@ -80,8 +80,19 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
     notes: list[str] = []
     release = procfs.kernel_release()
     meminfo = procfs.read_meminfo()
-    sysctls = procfs.read_sysctls()
-    uptime = procfs.read_uptime()
+    # A host that hides /proc/sys or /proc/uptime (some containers) still gets a snapshot: the defaults are
+    # assumed and said; only what the ranking cannot do without (the tasks, meminfo) is fatal.
+    try:
+        sysctls = procfs.read_sysctls()
+    except OomLensError as exc:
+        sysctls = VmSysctls()
+        notes.append(f"vm sysctls unreadable ({exc}): assumed panic_on_oom=0, oom_kill_allocating_task=0, "
+                     "swappiness=60")
+    try:
+        uptime = procfs.read_uptime()
+    except OomLensError as exc:
+        uptime = 0.0
+        notes.append(f"/proc/uptime unreadable ({exc}): process ages unknown (used only by <=2.6.35 rules)")
     try:
         hostname = procfs.hostname()
     except Exception:  # noqa: BLE001 - a fixture may not record it

@@ -353,3 +353,17 @@ def test_every_field_type_has_a_codec() -> None:
 
     for cls in (Task, MemInfo, MemcgLimits, VmSysctls):
         assert len(_fields(cls)) == len(dataclasses.fields(cls))
+
+
+def test_take_snapshot_without_sysctls_or_uptime_is_partial_not_fatal(make_proc) -> None:  # type: ignore[no-untyped-def]
+    # a container that hides /proc/sys and /proc/uptime still gets ranked, with the defaults said
+    import shutil
+
+    root = make_proc(_tasks())
+    shutil.rmtree(root / "sys" / "vm")
+    (root / "uptime").unlink()
+    snap = take_snapshot(ProcFS(str(root)))
+    assert snap.sysctls == VmSysctls() and snap.uptime_s == 0.0
+    assert any("vm sysctls unreadable" in n for n in snap.notes)
+    assert any("/proc/uptime unreadable" in n for n in snap.notes)
+    assert [t.pid for t in snap.tasks][:2] == [1, 2]
