@@ -54,14 +54,12 @@ def _memcg_domains_note(pid: int, proc: str) -> list[str]:
     from oomlens.sources.procfs import ProcFS
 
     try:
-        cgfs = CgroupFS(procfs=ProcFS(proc))
-        cg = cgfs.memcg_of(pid)
-        limited = [m for m in (cgfs.limits(cg), *cgfs.ancestor_limits(cg)) if m.memory_max is not None]
+        found = CgroupFS(procfs=ProcFS(proc)).limited_domain_of(pid)
     except (_Err, OSError):
         return []
-    if not limited:
+    if found is None:
         return []
-    m = limited[0]
+    cg, m = found
     return [f"pid {pid} is in memory cgroup {cg.path}; {m.path} has a limit of {m.memory_max} pages, so a memcg "
             f"OOM there ranks it among that cgroup's tasks with T = that limit: "
             f"`oomlens explain {pid} --cgroup {cg.path}`"]

@@ -294,6 +294,15 @@ class CgroupFS:
             global_swappiness = self._global_swappiness(None)
         return tuple(self.limits(a, global_swappiness=global_swappiness) for a in self.ancestors(cg))
 
+    def limited_domain_of(self, pid: int) -> tuple[Cgroup, MemcgLimits] | None:
+        """The memory cgroup of ``pid`` and the nearest limits a memcg OOM would hit there (its own, else the
+        closest ancestor's), or None when neither it nor an ancestor has a limit (then only a global OOM)."""
+        cg = self.memcg_of(pid)
+        for m in (self.limits(cg), *self.ancestor_limits(cg)):
+            if m.memory_max is not None:
+                return cg, m
+        return None
+
     # --- members -------------------------------------------------------------------------------
 
     def member_pids(self, cg: str | Cgroup) -> list[tuple[int, str]]:

@@ -207,3 +207,18 @@ def test_no_cgroup_mounts(tmp_path: Path) -> None:
     empty = CgroupFS(str(tmp_path), page_size=4096)
     with pytest.raises(CgroupError):
         empty.resolve("/anything")
+
+
+def test_limited_domain_of_is_the_nearest_limit(tmp_path: Path, make_proc) -> None:  # type: ignore[no-untyped-def]
+    from oomlens.sources.procfs import ProcFS
+
+    procfs = ProcFS(str(make_proc([FakeTask(pid=10, cgroup="4:memory:/top/mid/leaf\n0::/\n"),
+                                   FakeTask(pid=11, cgroup="4:memory:/free\n0::/\n")])))
+    cg = CgroupFS(str(make_cgroup_v1(tmp_path, {"/top": {"limit": 400 << 20}, "/top/mid": {},
+                                                 "/top/mid/leaf": {"procs": [10]}, "/free": {"procs": [11]}})),
+                  procfs=procfs)
+    found = cg.limited_domain_of(10)
+    # the leaf and /top/mid have no limit: the nearest limit is /top's, 400 MiB = 102400 pages
+    assert found is not None and found[0].path == "/top/mid/leaf" and found[1].path == "/top"
+    assert found[1].memory_max == 102_400
+    assert cg.limited_domain_of(11) is None
