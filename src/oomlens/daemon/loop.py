@@ -83,7 +83,7 @@ class Daemon:
         self.status = MemStatus(proc_root, self.cgroups)
         self.cfg = cfg
         self.watched = self._resolve(cfg)
-        self.killer = EarlyKiller(cfg.action, alerts, self.box.counters, clock, proc_root)
+        self.killer = EarlyKiller(cfg.action, alerts, self.box.counters, clock, self.procfs)
         self.scan_observers: list[Callable[[float], None]] = []
         self.scans = 0
         self.drift: dict[str, int] = {}

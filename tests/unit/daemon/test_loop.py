@@ -135,13 +135,13 @@ def test_choose_victim_respects_protect_immune_prefer_and_never_takes_init_or_it
     assert choose_victim(r, prefer, self_pid=12).task.pid == 13
 
 
-def test_early_kill_of_a_process_already_gone_sends_nothing(tmp_path) -> None:
+def test_early_kill_over_a_fake_proc_never_signals_a_host_pid(tmp_path) -> None:
     cfg = '[exporter]\nlisten = ""\n[[domain]]\npath = "global"\nwarn_below = "10%"\nkill_below = "5%"\n[action]\nkill = true\n'
     d, out, _ = _daemon(tmp_path, TASKS, cfg, meminfo=MEMINFO_LOW)
     d.tick()
-    # pid 200 is a fake task: no real process, so the identity read of the real /proc finds nothing to signal
+    # pid 200 is a fake task: a recorded /proc gives no pidfds, so the host's pid 200 (if any) is not touched
     assert not d.killer.pending
-    assert [x for x in _lines(out) if x.get("event") == "early-kill"] == []
+    assert [(x["pid"], x["verdict"]) for x in _lines(out) if x.get("event") == "early-kill"] == [(200, "unsupported")]
 
 
 def test_policy_drift_counts_processes_off_their_rules_adj(tmp_path) -> None:
