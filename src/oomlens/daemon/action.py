@@ -1,8 +1,9 @@
 """Opt-in early action: kill a domain's model victim before the kernel has to, respecting the policy.
 
 Never chosen: init (pid 1), kernel threads, tasks the model deems ineligible (``oom_score_adj`` -1000,
-no mm, ...), this daemon itself, and processes a policy rule marks ``protect`` or ``immune``. Among the
-others the kernel's kill order decides, except that ``prefer`` matches go first.
+no mm, ...), this daemon itself, and processes whose policy rule (``oomlens.policy``) is ``protect`` or
+``immune`` (an ``adj = N`` rule counts by its value: see ``Rule.effective_intent``). Among the others the
+kernel's kill order decides, except that ``prefer`` matches go first.
 
 Signalling (:class:`oomlens.sources.identity.ProcessIdentity`): the identity (pid, start time) is taken
 when the victim is chosen (and its comm checked against the scan's); then :meth:`~ProcessIdentity.pinned`
@@ -16,15 +17,15 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from oomlens.analysis.ranking import Ranking, ScoredTask
 from oomlens.daemon.alerts import AlertSink
 from oomlens.daemon.config import ActionConfig
-from oomlens.daemon.policy import Policy
 from oomlens.daemon.state import Counters
 from oomlens.errors import NoSuchProcess, ProcessError, ProcessReplaced, ProcParseError
+from oomlens.policy.rules import Intent
 from oomlens.sources.identity import ProcessIdentity, pidfds_available
 from oomlens.sources.procfs import ProcFS
 
@@ -33,8 +34,9 @@ __all__ = ["EarlyKiller", "choose_victim"]
 GIVE_UP_AFTER = 10.0  # seconds after SIGKILL: stop watching (a D-state process; logged)
 
 
-def choose_victim(ranking: Ranking, policy: Policy, *, self_pid: int | None = None) -> ScoredTask | None:
-    """The task the daemon would kill in this domain (see the module docstring), or None."""
+def choose_victim(ranking: Ranking, intents: Mapping[int, Intent], *, self_pid: int | None = None) -> ScoredTask | None:
+    """The task the daemon would kill in this domain (see the module docstring), or None. ``intents``: pid ->
+    the intent of the policy rule that matches it (:meth:`oomlens.policy.rules.Rule.effective_intent`)."""
     me = os.getpid() if self_pid is None else self_pid
     preferred: ScoredTask | None = None
     first: ScoredTask | None = None
@@ -42,10 +44,10 @@ def choose_victim(ranking: Ranking, policy: Policy, *, self_pid: int | None = No
         t = st.task
         if not st.eligible or t.pid in (1, me) or t.is_kthread or t.is_global_init or t.oom_score_adj == -1000:
             continue
-        intent = policy.intent_of(t)
-        if intent in ("protect", "immune"):
+        intent = intents.get(t.pid)
+        if intent in (Intent.PROTECT, Intent.IMMUNE):
             continue
-        if intent == "prefer" and preferred is None:
+        if intent is Intent.PREFER and preferred is None:
             preferred = st
         if first is None:
             first = st
@@ -80,11 +82,11 @@ class EarlyKiller:
     def busy(self, domain: str) -> bool:
         return domain in self.pending
 
-    def act(self, domain: str, ranking: Ranking, policy: Policy, headroom: int | None) -> bool:
+    def act(self, domain: str, ranking: Ranking, intents: Mapping[int, Intent], headroom: int | None) -> bool:
         """Kill the domain's victim (one at a time per domain). True when a signal was sent (or would be: dry run)."""
         if domain in self.pending:
             return False
-        st = choose_victim(ranking, policy)
+        st = choose_victim(ranking, intents)
         if st is None:
             self.alerts.alert("early-kill", domain, verdict="no-candidate", level="error",
                               detail="headroom below kill_below but every candidate is protected or ineligible")

@@ -20,7 +20,6 @@ from oomlens.analysis.ranking import Ranking, rank_tasks
 from oomlens.daemon.action import EarlyKiller
 from oomlens.daemon.alerts import AlertSink
 from oomlens.daemon.config import ActionConfig
-from oomlens.daemon.policy import Policy
 from oomlens.daemon.state import Counters
 from oomlens.kernel.types import MemInfo, Task
 from oomlens.sources import identity as identity_mod
@@ -80,7 +79,7 @@ def _still_running(p: subprocess.Popen[str]) -> bool:
 
 def test_sigterm_then_sigkill_after_grace_through_the_pidfd(tmp_path, child) -> None:  # type: ignore[no-untyped-def]
     killer, ranking, out, clock, _ = _setup(tmp_path, child.pid)
-    assert killer.act("global", ranking, Policy(), 1000)
+    assert killer.act("global", ranking, {}, 1000)
     (ev,) = _events(out, "early-kill")
     assert (ev["pid"], ev["comm"], ev["verdict"]) == (child.pid, "victim", "SIGTERM")
     assert killer.busy("global") and killer.pending["global"].proc.pidfd is not None
@@ -104,7 +103,7 @@ def test_pid_reused_before_the_pidfd_is_opened_is_not_signalled(tmp_path, child,
         return real_open(pid, *a)
 
     monkeypatch.setattr(identity_mod.os, "pidfd_open", reuse_then_open)
-    assert not killer.act("global", ranking, Policy(), 1000)
+    assert not killer.act("global", ranking, {}, 1000)
     assert _still_running(child)
     assert _events(out, "early-kill") == [] and not killer.busy("global")
     assert "now belongs to another process" in out.getvalue()
@@ -113,7 +112,7 @@ def test_pid_reused_before_the_pidfd_is_opened_is_not_signalled(tmp_path, child,
 
 def test_unchanged_identity_is_killed_at_once_with_grace_zero(tmp_path, child) -> None:  # type: ignore[no-untyped-def]
     killer, ranking, out, _, _ = _setup(tmp_path, child.pid, grace=0)
-    assert killer.act("global", ranking, Policy(), 1000)
+    assert killer.act("global", ranking, {}, 1000)
     assert child.wait(timeout=10) == -signal.SIGKILL
     assert [e["verdict"] for e in _events(out, "early-kill")] == ["SIGKILL"]
 
@@ -121,7 +120,7 @@ def test_unchanged_identity_is_killed_at_once_with_grace_zero(tmp_path, child) -
 def test_comm_changed_since_the_scan_is_not_signalled(tmp_path, child) -> None:  # type: ignore[no-untyped-def]
     killer, ranking, out, _, root = _setup(tmp_path, child.pid, grace=0)
     (root / str(child.pid) / "stat").write_bytes(proc_builders.stat_bytes(FakeTask(child.pid, "other", starttime=5000)))
-    assert not killer.act("global", ranking, Policy(), 1000)
+    assert not killer.act("global", ranking, {}, 1000)
     assert _still_running(child) and _events(out, "early-kill") == []
 
 
@@ -129,7 +128,7 @@ def test_without_pidfds_nothing_is_signalled(tmp_path, child) -> None:  # type: 
     # a /proc that is not the live one gives no pidfds by default: its pids are not ours to signal
     killer, ranking, out, _, _ = _setup(tmp_path, child.pid, grace=0, use_pidfd=None)
     assert not killer.use_pidfd
-    assert not killer.act("global", ranking, Policy(), 1000)
+    assert not killer.act("global", ranking, {}, 1000)
     assert _still_running(child)
     assert [e["verdict"] for e in _events(out, "early-kill")] == ["unsupported"]
 
@@ -138,5 +137,5 @@ def test_a_process_gone_before_the_pidfd_is_skipped(tmp_path, child) -> None:  #
     killer, ranking, out, _, _ = _setup(tmp_path, child.pid, grace=0)
     child.kill()
     child.wait()
-    assert not killer.act("global", ranking, Policy(), 1000)
+    assert not killer.act("global", ranking, {}, 1000)
     assert _events(out, "early-kill") == [] and not killer.busy("global")
