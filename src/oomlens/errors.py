@@ -197,6 +197,16 @@ class ConfigError(OomLensError):
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {msg}", hint=hint or "see the `daemon` section of the README for every key")
 
+    @classmethod
+    def from_policy(cls, exc: PolicyError | InputError) -> ConfigError:
+        """The policy file the config names cannot be used: the policy's own message (for a PolicyError, every
+        problem as ``FILE:LINE: message``, as ``oomlens policy check`` prints them) and hint."""
+        err = cls.__new__(cls)
+        OomLensError.__init__(err, str(exc), hint=exc.hint)
+        err.path = exc.source
+        err.line = exc.problems[0][0] if isinstance(exc, PolicyError) and exc.problems else None
+        return err
+
 
 class ExporterError(OomLensError):
     """The Prometheus endpoint cannot listen (address in use, bad address, no permission)."""

@@ -229,3 +229,56 @@ def test_emit_json_rows_any_position_and_count(doc, n, capsys):
     items = [{"i": i, "s": "é\n"} for i in range(n)]
     _emit_json(doc, ("rows", iter(items)))
     assert capsys.readouterr().out == json.dumps({**doc, "rows": items}, separators=(",", ":")) + "\n"
+
+
+def test_help_lists_every_command_with_its_short_help():
+    import importlib
+    import pkgutil
+
+    import click
+
+    import oomlens.cli
+    from oomlens.cli.main import COMMANDS
+
+    # every click command defined at the top of a command module is registered (nothing forgotten)
+    defined = {}
+    for m in pkgutil.iter_modules(oomlens.cli.__path__):
+        if m.name.endswith("_cmd"):
+            mod = importlib.import_module(f"oomlens.cli.{m.name}")
+            cmds = {k: v for k, v in vars(mod).items() if isinstance(v, click.Command) and v.callback is not None
+                    and v.callback.__module__ == mod.__name__}
+            sub = {id(c) for g in cmds.values() if isinstance(g, click.Group) for c in g.commands.values()}
+            defined.update({v.name: (m.name, k) for k, v in cmds.items() if id(v) not in sub})
+    assert defined == COMMANDS
+    out = CliRunner().invoke(cli, ["--help"]).output
+    listed = out.split("Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert sorted(line.split()[0] for line in listed) == sorted(COMMANDS)
+    assert all(len(line.split()) > 2 for line in listed), listed   # a short help after each name
+
+
+def _imported_by(args, tmp_path):
+    import subprocess
+    import sys
+
+    # -X importtime does not see importlib.import_module; the modules present at exit are the ground truth
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: open('mods.txt', 'w').write('\\n'.join(sorted(sys.modules))))\n"
+            f"sys.argv = ['oomlens', *{list(args)!r}]\n"
+            "from oomlens.cli.main import main\nmain()\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    return p, set((tmp_path / "mods.txt").read_text().split())
+
+
+def test_a_command_imports_only_its_own_module(tmp_path, snapfile):
+    p, mods = _imported_by(["top", "--json", "--snapshot", snapfile], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    # no other command's module (helpers such as cli.text, which formats every error, are shared)
+    assert {m for m in mods if m.startswith("oomlens.cli.") and m.endswith("_cmd")} == {"oomlens.cli.top_cmd"}
+    assert "oomlens.cli.render" not in mods and "oomlens.cli.html" not in mods  # --json renders nothing
+    cfg = tmp_path / "d.toml"
+    cfg.write_text('[exporter]\nlisten = ""\n')
+    p, mods = _imported_by(["daemon", "--check", "--config", str(cfg)], tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert {m for m in mods if m.startswith("oomlens.cli.") and m.endswith("_cmd")} == {"oomlens.cli.daemon_cmd"}
+    assert "oomlens.policy.engine" in mods  # the daemon weighs by the policy engine ...
+    assert not any(m == "rich" or m.startswith("rich.") for m in mods)  # ... but renders nothing

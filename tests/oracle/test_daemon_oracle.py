@@ -89,7 +89,7 @@ def _grower(sb: MemcgSandbox, name: str, step_mib: float, every: float, cap_mib:
 
 def test_early_kill_beats_the_kernel_and_spares_the_protected(memcg_oracle: str, tmp_path) -> None:
     policy = tmp_path / "policy.toml"
-    policy.write_text('[[rule]]\nname = "precious"\ncomm = "precious"\nintent = "protect"\n')
+    policy.write_text('[[rule]]\nname = "precious"\nmatch = { comm = "precious" }\nintent = "protect"\n')
     with MemcgSandbox() as sb:
         # the protected process is the biggest: the kernel would kill it first; the daemon must not
         precious, _ = sb.spawn([Holder("precious", anon_mib=50), Holder("bystander", anon_mib=3)])

@@ -1,5 +1,9 @@
 """``oomlens`` command line: one module per command (``cli/*_cmd.py``) over the public API; errors become
 exit codes in :mod:`oomlens.cli.common` only.
+
+Commands are registered lazily (:class:`LazyGroup`): a command's module is imported only when that command
+runs (or when ``--help`` lists them all), so ``oomlens daemon`` does not carry every other command's imports
+for its whole life, and ``oomlens top`` starts without them.
 """
 
 from __future__ import annotations
@@ -11,20 +15,26 @@ from typing import Any
 import click
 
 from oomlens.cli import exit_codes
-from oomlens.cli.adj_cmd import adj, run
 from oomlens.cli.common import _emit_json, _fail, parse_size, usage_error
-from oomlens.cli.daemon_cmd import daemon
-from oomlens.cli.explain_cmd import explain
-from oomlens.cli.k8s_cmd import k8s_adj
-from oomlens.cli.policy_cmd import audit_cmd, policy_group
-from oomlens.cli.postmortem_cmd import postmortem
-from oomlens.cli.predict_cmd import predict
-from oomlens.cli.selftest_cmd import selftest
-from oomlens.cli.snapshot_cmd import snapshot
-from oomlens.cli.top_cmd import top
 from oomlens.errors import OomLensError
 
-__all__ = ["_emit_json", "cli", "main", "parse_size"]
+__all__ = ["COMMANDS", "LazyGroup", "_emit_json", "cli", "main", "parse_size"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # command name -> (module under oomlens.cli, the click command in it)
+    "top": ("top_cmd", "top"),
+    "explain": ("explain_cmd", "explain"),
+    "predict": ("predict_cmd", "predict"),
+    "snapshot": ("snapshot_cmd", "snapshot"),
+    "selftest": ("selftest_cmd", "selftest"),
+    "postmortem": ("postmortem_cmd", "postmortem"),
+    "adj": ("adj_cmd", "adj"),
+    "run": ("adj_cmd", "run"),
+    "policy": ("policy_cmd", "policy_group"),
+    "audit": ("policy_cmd", "audit_cmd"),
+    "k8s-adj": ("k8s_cmd", "k8s_adj"),
+    "daemon": ("daemon_cmd", "daemon"),
+}
 
 
 class _Group(click.Group):
@@ -44,19 +54,33 @@ class _Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else exit_codes.OK)
 
 
-@click.group(cls=_Group, invoke_without_command=True, epilog=exit_codes.HELP,
+class LazyGroup(_Group):
+    """A group whose commands are imported on first use from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        # __import__ rather than importlib.import_module: the same machinery as an import statement, so
+        # `python -X importtime` accounts for the command's module too
+        command = getattr(__import__(f"oomlens.cli.{spec[0]}", fromlist=[spec[1]]), spec[1])
+        assert isinstance(command, click.Command) and command.name == cmd_name, (cmd_name, spec)
+        return command
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, epilog=exit_codes.HELP,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oomlens")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Who will the Linux OOM killer take next, and why. With no command: `oomlens top`."""
     if ctx.invoked_subcommand is None:
+        top = cli.get_command(ctx, "top")
+        assert top is not None
         ctx.invoke(top)
-
-
-for _command in (top, explain, predict, snapshot, selftest, postmortem, adj, run, policy_group, audit_cmd, k8s_adj,
-                 daemon):
-    cli.add_command(_command)
 
 
 def main() -> None:

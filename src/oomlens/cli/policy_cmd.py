@@ -12,19 +12,7 @@ import click
 from oomlens.cli.common import _emit_json, handle_errors
 from oomlens.errors import AdjustDenied, AdjustError, InputError
 from oomlens.policy.engine import Change, PodView, audit, domain_effects, plan
-from oomlens.policy.rules import Policy, parse_policy
-
-
-def load_policy(path: str) -> Policy:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise InputError(path, f"cannot read the policy file: {exc.strerror}",
-                         hint="give the path of a TOML policy file (see README 'Policy file')") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "the policy file is not UTF-8 text") from None
-    return parse_policy(text, path)
+from oomlens.policy.rules import Policy, load_policy
 
 
 def _plan_live(policy: Policy, proc: str) -> tuple[Any, list[Any], list[Change]]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from oomlens.daemon.policy import Policy, load_policy
-from oomlens.errors import ConfigError
+from oomlens.errors import ConfigError, InputError, PolicyError
+from oomlens.policy.rules import Policy, load_policy
 
 __all__ = ["ActionConfig", "DaemonConfig", "DomainConfig", "Threshold", "load_config", "parse_config",
            "parse_duration", "parse_threshold"]
@@ -72,7 +72,7 @@ class DaemonConfig:
     domains: tuple[DomainConfig, ...] = DEFAULT_DOMAINS
     action: ActionConfig = ActionConfig()
     policy_path: str | None = None
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy | None = None
 
     @property
     def listen_addr(self) -> tuple[str, int] | None:
@@ -233,9 +233,12 @@ def parse_config(text: str, path: str = "<config>", *, read_policy: bool = True)
         raise fail("[action] kill = true but no [[domain]] has kill_below", "action", "kill")
 
     policy_path = get("", "policy", typed(str, "a file path"), None)
-    policy = Policy()
+    policy = None
     if policy_path and read_policy:
-        policy = load_policy(policy_path, lambda msg, line: ConfigError(policy_path, msg, line=line))
+        try:
+            policy = load_policy(policy_path)  # the file format and errors of `oomlens policy check`
+        except (PolicyError, InputError) as e:
+            raise ConfigError.from_policy(e) from None
     return DaemonConfig(path=path, interval=interval, min_interval=min_interval, scan_interval=scan_interval,
                         listen=listen or None, alert_exec=alert_exec, top_k=top_k, domains=tuple(domains),
                         action=action, policy_path=policy_path, policy=policy)

@@ -27,10 +27,11 @@ from oomlens.analysis.ranking import Ranking
 from oomlens.daemon.action import EarlyKiller
 from oomlens.daemon.alerts import AlertSink
 from oomlens.daemon.config import DaemonConfig, DomainConfig, load_config
-from oomlens.daemon.scan import scan_domain
+from oomlens.daemon.scan import policy_drift, policy_matches, scan_domain
 from oomlens.daemon.state import Candidate, DaemonState, DomainState, StateBox
 from oomlens.errors import OomLensError
 from oomlens.oomreport.model import OomEvent
+from oomlens.policy.rules import Intent
 from oomlens.sources.cgroupfs import Cgroup, CgroupFS
 from oomlens.sources.memstatus import MemStatus, Psi
 from oomlens.sources.procfs import ProcFS
@@ -83,7 +84,7 @@ class Daemon:
         self.status = MemStatus(proc_root, self.cgroups)
         self.cfg = cfg
         self.watched = self._resolve(cfg)
-        self.killer = EarlyKiller(cfg.action, alerts, self.box.counters, clock, proc_root)
+        self.killer = EarlyKiller(cfg.action, alerts, self.box.counters, clock, self.procfs)
         self.scan_observers: list[Callable[[float], None]] = []
         self.scans = 0
         self.drift: dict[str, int] = {}
@@ -150,20 +151,24 @@ class Daemon:
             return True
         return False
 
-    def _scan(self, w: _Watched, now: float, headroom: int | None) -> Ranking:
+    def _scan(self, w: _Watched, now: float, headroom: int | None) -> tuple[Ranking, dict[int, Intent]]:
+        """Scan and rank the domain, weigh its processes by the policy, alert; returns the ranking and pid ->
+        the effective intent of the rule that matches it."""
         t0 = time.perf_counter()
         ranking = scan_domain(self.procfs, self.cgroups, w.cg)
+        policy = self.cfg.policy
+        matches = policy_matches(policy, self.procfs, (st.task for st in ranking.tasks))
         took = time.perf_counter() - t0
         self.scans += 1
         for obs in self.scan_observers:
             obs(took)
-        policy = self.cfg.policy
+        intents = {pid: c.rule.effective_intent for pid, c in matches.items()}
         top = []
         for st in ranking.eligible[: self.cfg.top_k]:
             top.append(Candidate(st.task.pid, st.task.name, st.terms.points, st.rank or 0,
-                                 intent=policy.intent_of(st.task)))
+                                 intent=intents.get(st.task.pid)))
         v = ranking.victim
-        victim = Candidate(v.task.pid, v.task.name, v.terms.points, v.rank or 0, intent=policy.intent_of(v.task)) \
+        victim = Candidate(v.task.pid, v.task.name, v.terms.points, v.rank or 0, intent=intents.get(v.task.pid)) \
             if v is not None else None
         if w.scanned_at is not None and (victim and victim.pid) != (w.victim and w.victim.pid):
             self.alerts.alert("victim-changed", w.name, pid=victim.pid if victim else None,
@@ -174,17 +179,20 @@ class Daemon:
         elif w.scanned_at is None:
             self.alerts.log("watching", domain=w.name, victim=victim.pid if victim else None,
                             comm=victim.comm if victim else None, totalpages=ranking.totalpages)
-        at_risk = frozenset(c.pid for c in top if c.intent == "protect")
+        protected = (Intent.PROTECT, Intent.IMMUNE)
+        at_risk = frozenset(c.pid for c in top if c.intent in protected)
         for c in top:
-            if c.intent == "protect" and c.pid not in w.at_risk:
+            if c.intent in protected and c.pid not in w.at_risk:
                 what = "the predicted victim" if victim is not None and c.pid == victim.pid else f"rank {c.rank}"
-                self.alerts.alert("protected-at-risk", w.name, pid=c.pid, comm=c.comm,
-                                  detail=f"protected process is {what} of the top {self.cfg.top_k} (badness {c.badness})")
-        if policy.rules and w.cg is None:
-            self.drift = policy.drift(st.task for st in ranking.tasks)
+                rule = matches[c.pid].rule
+                self.alerts.alert("protected-at-risk", w.name, pid=c.pid, comm=c.comm, rule=rule.name,
+                                  detail=f"process the policy rule {rule.name!r} protects (adj {rule.adj}) is {what} "
+                                         f"of the top {self.cfg.top_k} (badness {c.badness})")
+        if w.cg is None:
+            self.drift = policy_drift(policy, matches)
         w.totalpages, w.scanned_at, w.scanned_headroom, w.victim, w.top, w.at_risk = \
             ranking.totalpages, now, headroom, victim, tuple(top), at_risk
-        return ranking
+        return ranking, intents
 
     def tick(self) -> float:
         """One pass over every domain; publishes the state; returns the seconds to sleep."""
@@ -213,7 +221,7 @@ class Daemon:
             kill = d.kill_below.bytes_of(total) if total else d.kill_below.nbytes
         # the ranking is kept only for this tick (the early kill acts on a fresh scan): between scans the
         # daemon holds the top K, not every process
-        ranking = self._scan(w, now, headroom) if self._needs_scan(w, now, headroom, total, warn, kill) else None
+        scanned = self._scan(w, now, headroom) if self._needs_scan(w, now, headroom, total, warn, kill) else None
         if headroom is not None and warn is not None:
             if headroom < warn and not w.low:
                 w.low = True
@@ -225,10 +233,10 @@ class Daemon:
                 w.low = False
                 self.alerts.log("headroom recovered", "notice", domain=w.name, headroom=headroom)
         if (self.cfg.action.kill and kill is not None and headroom is not None and headroom < kill
-                and ranking is not None and not self.killer.busy(w.name)):
+                and scanned is not None and not self.killer.busy(w.name)):
             again, _, _ = self._cheap(w)  # earlyoom re-checks memory after the scan, before acting
             if again is not None and again < kill:
-                self.killer.act(w.name, ranking, self.cfg.policy, again)
+                self.killer.act(w.name, scanned[0], scanned[1], again)
         return DomainState(w.name, headroom, total, w.totalpages, warn, kill, psi, w.victim, w.top, w.scanned_at)
 
     # -- kernel OOM kills (called from the kernel-log thread) ----------------------------------------

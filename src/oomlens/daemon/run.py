@@ -1,7 +1,7 @@
-"""Wiring: config → :class:`Daemon`, exporter, kernel-log follower, signals. Used by ``oomlens daemon``.
+"""Wiring: config → :class:`Daemon`, exporter, kernel-log follower, signal handlers. Used by ``oomlens daemon``.
 
-Start-up order matters for the exit codes: the config (10) and its domains (4) are checked first, then the
-exporter binds (11), then the loop starts. The daemon lowers nothing and raises nothing of its own
+Start-up order matters for the exit codes: the config (13) and its domains (4) are checked first, then the
+exporter binds (14), then the loop starts. The daemon lowers nothing and raises nothing of its own
 ``oom_score_adj``: the service unit sets it (``OOMScoreAdjust=``).
 """
 

@@ -5,18 +5,27 @@ A memcg domain reads only its members' ``/proc`` files, not every process: :clas
 procfs listing to them, and :func:`oomlens.sources.live.take_snapshot` does the rest (order, limits,
 ancestors, oom.group) exactly as ``oomlens top --cgroup`` does. Processes that vanish mid-scan are skipped
 there (and counted in the snapshot's notes).
+
+:func:`policy_matches` weighs the scanned processes by the policy (``oomlens.policy``: the same first-match
+``plan`` as ``oomlens policy check``); :func:`policy_drift` counts, per rule, the processes whose live
+``oom_score_adj`` is not the rule's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from oomlens.analysis.ranking import Ranking, rank
+from oomlens.kernel.types import Task
+from oomlens.policy.engine import Change, plan
+from oomlens.policy.rules import Policy
 from oomlens.sources.cgroupfs import Cgroup, CgroupFS
 from oomlens.sources.live import take_snapshot
 from oomlens.sources.procfs import ProcFS
+from oomlens.sources.protect import process_infos
 
-__all__ = ["scan_domain"]
+__all__ = ["policy_drift", "policy_matches", "scan_domain"]
 
 
 class _Members:
@@ -40,3 +49,24 @@ def scan_domain(procfs: ProcFS, cgroups: CgroupFS, cg: Cgroup | None) -> Ranking
     members = [pid for pid, _ in cgroups.member_pids(cg)]
     snap = take_snapshot(_Members(procfs, members), cgroups, cgroup=cg.fs_path)
     return rank(snap)
+
+
+def policy_matches(policy: Policy | None, procfs: ProcFS, tasks: Iterable[Task]) -> dict[int, Change]:
+    """pid -> what the policy wants for it, for every scanned process a rule matches (first match wins;
+    kernel threads, zombies and the daemon itself are never matched). Empty without a policy."""
+    if policy is None:
+        return {}
+    infos = process_infos(procfs, tasks, identify=False)
+    return {c.pid: c for c in plan(policy, infos, {i.pid: i.oom_score_adj for i in infos})}
+
+
+def policy_drift(policy: Policy | None, matches: dict[int, Change]) -> dict[str, int]:
+    """Per rule (every rule, 0 included): how many of its processes have a live ``oom_score_adj`` other
+    than the rule's."""
+    if policy is None:
+        return {}
+    out = {r.name: 0 for r in policy.rules}
+    for c in matches.values():
+        if c.needed:
+            out[c.rule.name] += 1
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from oomlens.policy.rules import Intent
 from oomlens.sources.memstatus import Psi
 
 __all__ = ["Candidate", "Counters", "DaemonState", "DomainState", "StateBox"]
@@ -19,7 +20,8 @@ class Candidate:
     badness: int
     rank: int
     start_time: int | None = None
-    intent: str | None = None
+    intent: Intent | None = None
+    """The effective intent of the policy rule that matches it (None: no rule)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@
     adj = -800                    # or: intent = "protect" | "prefer" | "immune" | "default"
 
 Every error is one line with the file's line number; a file with any error yields no policy at all.
+:func:`load_policy` reads a file (``oomlens policy``, ``oomlens audit --policy`` and the daemon's ``policy =``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
-from oomlens.errors import PolicyError
+from oomlens.errors import InputError, PolicyError
 from oomlens.kernel.types import OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN
 
-__all__ = ["MATCH_KEYS", "Intent", "Match", "Policy", "PolicyError", "ProcessView", "Rule", "parse_policy"]
+__all__ = ["MATCH_KEYS", "Intent", "Match", "Policy", "PolicyError", "ProcessView", "Rule", "load_policy",
+           "parse_policy"]
 
 
 class Intent(enum.Enum):
@@ -114,6 +116,16 @@ class Rule:
     def warning(self) -> str | None:
         return IMMUNE_WARNING if self.adj == OOM_SCORE_ADJ_MIN else None
 
+    @property
+    def effective_intent(self) -> Intent:
+        """The intent named, or for an ``adj = N`` rule the one its value implies: -1000 immune, below 0
+        protect, above 0 prefer, 0 default (the daemon's early kill and alerts weigh processes by it)."""
+        if self.intent is not None:
+            return self.intent
+        if self.adj == OOM_SCORE_ADJ_MIN:
+            return Intent.IMMUNE
+        return Intent.PROTECT if self.adj < 0 else Intent.PREFER if self.adj > 0 else Intent.DEFAULT
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -184,6 +196,20 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     if problems:
         raise PolicyError(source, sorted(problems))
     return Policy(tuple(rules), source)
+
+
+def load_policy(path: str) -> Policy:
+    """Read and parse the policy file ``path``: InputError when it cannot be read, PolicyError (every problem
+    with its line) when it is not a valid policy."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the policy file: {exc.strerror}",
+                         hint="give the path of a TOML policy file (see README 'Policy file')") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "the policy file is not UTF-8 text") from None
+    return parse_policy(text, path)
 
 
 def _top_line(text: str, key: str) -> int:

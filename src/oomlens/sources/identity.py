@@ -21,12 +21,19 @@ was that process's, because the pid cannot be reused while the process it names 
 :class:`~oomlens.errors.ProcessReplaced` when the pid now names another process, or
 :class:`~oomlens.errors.NoSuchProcess` when it is gone. Every write (``ProcFS.write_oom_score_adj``) and
 every signal goes through it.
+
+For acting on a process chosen earlier (the daemon's early kill), :meth:`ProcessIdentity.pinned` opens a
+pidfd *after* the choice and re-reads the start time through it: equal, and the pidfd names the chosen
+process for as long as it lives; different, and the pid was reused (:class:`ProcessReplaced`, nothing is
+signalled). :meth:`~ProcessIdentity.has_exited` and :meth:`~ProcessIdentity.release_memory`
+(``process_mrelease``, Linux 5.15+) work on that pidfd.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 from typing import TYPE_CHECKING
 
@@ -35,9 +42,10 @@ from oomlens.errors import NoSuchProcess, ProcessError, ProcessReplaced, ProcPar
 if TYPE_CHECKING:
     from oomlens.sources.procfs import ProcFS
 
-__all__ = ["ProcessIdentity", "read_boot_id"]
+__all__ = ["ProcessIdentity", "pidfds_available", "read_boot_id"]
 
 _HAS_PIDFD = hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")
+SYS_process_mrelease = 448  # the same number on every architecture (Linux 5.15+)
 
 
 def read_boot_id(proc_root: str = "/proc") -> str | None:
@@ -54,6 +62,12 @@ def _is_live_proc(procfs: ProcFS) -> bool:
         return os.readlink(f"{procfs.root}/self") == str(os.getpid())
     except OSError:
         return False
+
+
+def pidfds_available(procfs: ProcFS) -> bool:
+    """Can identities over ``procfs`` hold pidfds: Python and the kernel have them, and ``procfs`` is the live
+    ``/proc`` of our pid namespace (pids in a recorded or foreign ``/proc`` are not ours to open)."""
+    return _HAS_PIDFD and _is_live_proc(procfs)
 
 
 class ProcessIdentity:
@@ -80,7 +94,7 @@ class ProcessIdentity:
         """Identify the process that holds ``pid`` now. ``use_pidfd`` None: when the kernel has pidfds and
         ``procfs`` is the live ``/proc``. Raises NoSuchProcess (no such pid), AccessDenied, ProcParseError."""
         if use_pidfd is None:
-            use_pidfd = _HAS_PIDFD and _is_live_proc(procfs)
+            use_pidfd = pidfds_available(procfs)
         fd = None
         if use_pidfd:
             try:
@@ -136,6 +150,23 @@ class ProcessIdentity:
         if start != self.start_time or boot != self.boot_id:
             raise ProcessReplaced(self.pid, self.comm, str(stat["comm"]))
 
+    def pinned(self, procfs: ProcFS) -> ProcessIdentity:
+        """This process, now held by a pidfd opened *after* this identity was taken: the pidfd is opened, the
+        start time re-read, the pidfd checked alive (as :meth:`capture` does), and the result compared with
+        this identity. The returned identity (close it) names this process for as long as it lives.
+
+        Raises ProcessReplaced when the pid now names another process (nothing may be done to it),
+        NoSuchProcess when it is gone, ProcessError when no pidfd can be had (Python or kernel before 5.3)."""
+        now = ProcessIdentity.capture(self.pid, procfs, use_pidfd=_HAS_PIDFD)
+        if now.pidfd is None:
+            now.close()
+            raise ProcessError(self.pid, self.comm, f"cannot hold pid {self.pid} by a pidfd (needs Linux 5.3+)",
+                               hint="without a pidfd a reused pid could be hit; nothing was done")
+        if now != self:
+            now.close()
+            raise ProcessReplaced(self.pid, self.comm, now.comm)
+        return now
+
     def is_current(self, procfs: ProcFS) -> bool:
         try:
             self.verify(procfs)
@@ -165,6 +196,24 @@ class ProcessIdentity:
         except PermissionError:
             raise ProcessError(self.pid, self.comm, f"not permitted to signal pid {self.pid}",
                                hint="run as root, or as the process owner") from None
+
+    def has_exited(self, procfs: ProcFS, timeout: float = 0.0) -> bool:
+        """True once the process has exited: its pidfd polls readable (waiting up to ``timeout`` seconds);
+        without a pidfd, when the pid no longer names it."""
+        if self._fd is not None:
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            return bool(ready)
+        return not self.is_current(procfs)
+
+    def release_memory(self) -> bool:
+        """After SIGKILL: reap the process's memory now rather than as its exit proceeds (``process_mrelease``
+        through the pidfd, Linux 5.15+). False without a pidfd, on older kernels, or when it is already gone."""
+        if self._fd is None:
+            return False
+        import ctypes  # only the daemon's early kill gets here
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.syscall(SYS_process_mrelease, ctypes.c_int(self._fd), ctypes.c_uint(0)) == 0)
 
     # --- lifetime and value semantics ------------------------------------------------------------
 

@@ -33,15 +33,19 @@ __all__ = ["ApplyOutcome", "ApplyStatus", "NewProcessPoller", "SystemdUnits", "a
            "process_infos"]
 
 
-def process_infos(procfs: ProcFS, tasks: Snapshot | Iterable[Task]) -> list[ProcessInfo]:
+def process_infos(procfs: ProcFS, tasks: Snapshot | Iterable[Task], *, identify: bool = True) -> list[ProcessInfo]:
     """A :class:`ProcessInfo` for each user-space process of a snapshot (or of the tasks given, e.g. just
     the new ones from ``procfs.iter_tasks(pids=...)``), with its identity (pid + start time, no pidfd)
     captured first. Kernel threads, zombies and this process are left out; processes that vanish are
-    skipped."""
+    skipped. ``identify=False``: no identity (nothing will be written; the daemon only weighs processes by
+    their rules), so nothing is read here."""
     me = os.getpid()
     out = []
     for t in tasks.tasks if isinstance(tasks, Snapshot) else tasks:
         if not t.has_mm or t.is_kthread or t.pid == me:
+            continue
+        if not identify:
+            out.append(ProcessInfo(t.pid, t.name, t.uid, procfs, t.oom_score_adj))
             continue
         try:
             ident = ProcessIdentity.capture(t.pid, procfs, use_pidfd=False)

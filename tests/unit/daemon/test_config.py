@@ -75,12 +75,37 @@ def test_units() -> None:
         parse_threshold("120%")
 
 
-def test_bad_policy_file_is_a_config_error(tmp_path) -> None:
+def test_bad_policy_file_is_a_config_error_with_the_policy_lines(tmp_path) -> None:
     pol = tmp_path / "p.toml"
-    pol.write_text('[[rule]]\nname = "x"\ncomm = "a"\nintent = "guard"\n')
+    pol.write_text('[[rule]]\nname = "x"\nmatch = { comm = "a" }\nintent = "guard"\n\n[[rule]]\nname = "x"\nadj = 1\n')
     with pytest.raises(ConfigError) as ei:
         parse_config(f'policy = "{pol}"\n', "d.toml")
-    assert ei.value.line == 4 and "intent 'guard'" in str(ei.value)
+    assert ei.value.line == 4 and ei.value.path == str(pol)
+    assert str(ei.value).splitlines() == [f"{pol}:4: intent must be one of protect, prefer, immune, default; got 'guard'",
+                                          f"{pol}:7: rule name 'x' already used on line 1"]
+
+
+def test_good_policy_file_is_read_by_the_policy_engine(tmp_path) -> None:
+    pol = tmp_path / "p.toml"
+    pol.write_text('[[rule]]\nname = "pg"\nmatch = { comm = "postgres", unit = "postgresql*.service" }\n'
+                   'intent = "protect"\n')
+    cfg = parse_config(f'policy = "{pol}"\n', "d.toml")
+    assert cfg.policy is not None and [(r.name, r.adj, r.line) for r in cfg.policy.rules] == [("pg", -900, 1)]
+    assert cfg.policy.rules[0].match.unit == "postgresql*.service"
+    assert parse_config("", "d.toml").policy is None
+
+
+def test_cli_refuses_to_start_with_the_policy_errors_and_exit_13(tmp_path) -> None:
+    pol = tmp_path / "p.toml"
+    pol.write_text('[[rule]]\nname = "old-style"\ncomm = "db"\nintent = "protect"\n')  # the stand-in's format
+    cfg = tmp_path / "d.toml"
+    cfg.write_text(f'policy = "{pol}"\n[exporter]\nlisten = ""\n')
+    p = subprocess.run([sys.executable, "-m", "oomlens", "daemon", "--config", str(cfg)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 13
+    lines = p.stderr.strip().splitlines()
+    assert lines[0] == f"oomlens: error: {pol}:3: unknown rule key 'comm' (known: name, match, adj, intent)"
+    assert lines[1].startswith("  hint: see README 'Policy file'") and len(lines) == 2
 
 
 def test_cli_refuses_to_start_with_one_line_and_exit_10(tmp_path) -> None:

@@ -14,9 +14,9 @@ from oomlens.daemon.action import choose_victim
 from oomlens.daemon.alerts import AlertSink
 from oomlens.daemon.config import parse_config
 from oomlens.daemon.loop import Daemon, sleep_time
-from oomlens.daemon.policy import parse_policy
 from oomlens.daemon.state import DomainState
 from oomlens.kernel.types import MemInfo, Task
+from oomlens.policy.rules import Intent
 
 MEMINFO_LOW = proc_builders.MEMINFO.replace("MemAvailable:   24384936 kB", "MemAvailable:     100000 kB") \
     .replace("SwapFree:        2097152 kB", "SwapFree:              0 kB")
@@ -34,7 +34,8 @@ def _daemon(tmp_path, tasks, cfg_text='[exporter]\nlisten = ""\n', meminfo=proc_
     root = proc_builders.make_proc(tmp_path, tasks, meminfo=meminfo)
     out = io.StringIO()
     clock = Clock()
-    cfg = parse_config(cfg_text, "d.toml")
+    (tmp_path / "d.toml").write_text(cfg_text)  # for reloads
+    cfg = parse_config(cfg_text, str(tmp_path / "d.toml"))
     d = Daemon(cfg, alerts=AlertSink(stream=out), proc_root=str(root), cgroup_root=str(tmp_path / "nocg"), clock=clock)
     return d, out, clock
 
@@ -115,44 +116,77 @@ def test_sleep_time_is_interval_when_ample_and_min_at_the_kill_threshold() -> No
     assert sleep_time((dom(500), dom(20)), 1.0, 0.1) == 0.1   # the tightest domain decides
 
 
-def _policy(text: str):
-    return parse_policy(text, lambda m, n: ValueError(m))
-
-
 def test_choose_victim_respects_protect_immune_prefer_and_never_takes_init_or_itself() -> None:
     tasks = [Task(1, "init", rss_anon=9_000_000, is_global_init=True), Task(10, "db", rss_anon=800_000),
              Task(11, "cache", rss_anon=500_000), Task(12, "me", rss_anon=400_000),
-             Task(13, "batch", rss_anon=100_000), Task(14, "pinned", rss_anon=700_000, oom_score_adj=-1000)]
+             Task(13, "batch", rss_anon=100_000), Task(14, "pinned", rss_anon=700_000, oom_score_adj=-1000),
+             Task(15, "tiny", rss_anon=1_000)]
     r = rank_tasks(tasks, MemInfo(4_000_000), release="6.18.0", page_size=4096)
     assert r.victim is not None and r.victim.task.pid == 10
-    none = _policy("")
-    assert choose_victim(r, none, self_pid=12).task.pid == 10
-    protect = _policy('[[rule]]\ncomm = "db"\nintent = "protect"\n')
-    assert choose_victim(r, protect, self_pid=12).task.pid == 11
-    immune = _policy('[[rule]]\ncomm = "db|cache"\nintent = "immune"\n')
-    assert choose_victim(r, immune, self_pid=12).task.pid == 13   # 12 is the daemon itself, 14 has adj -1000
-    prefer = _policy('[[rule]]\ncomm = "batch"\nintent = "prefer"\n')
-    assert choose_victim(r, prefer, self_pid=12).task.pid == 13
+    assert choose_victim(r, {}, self_pid=12).task.pid == 10
+    assert choose_victim(r, {10: Intent.PROTECT}, self_pid=12).task.pid == 11
+    assert choose_victim(r, {10: Intent.IMMUNE, 11: Intent.IMMUNE}, self_pid=12).task.pid == 13  # 12: itself; 14: -1000
+    assert choose_victim(r, {13: Intent.PREFER}, self_pid=12).task.pid == 13
+    assert choose_victim(r, {10: Intent.DEFAULT}, self_pid=12).task.pid == 10
+    everyone = {10: Intent.PROTECT, 11: Intent.PROTECT, 13: Intent.IMMUNE, 15: Intent.PROTECT}
+    assert choose_victim(r, everyone, self_pid=12) is None
 
 
-def test_early_kill_of_a_process_already_gone_sends_nothing(tmp_path) -> None:
+def _policy_daemon(tmp_path, policy_text: str, tasks, cfg_extra: str = "", meminfo=proc_builders.MEMINFO):
+    pol = tmp_path / "p.toml"
+    pol.write_text(policy_text)
+    return _daemon(tmp_path, tasks, f'policy = "{pol}"\n[exporter]\nlisten = ""\n{cfg_extra}', meminfo=meminfo)
+
+
+def test_policy_intents_decide_the_early_kill_in_the_policy_file_format(tmp_path) -> None:
+    # the same file format as `oomlens policy check`: big is protected by cmdline, mid by a negative adj; small
+    # is preferred by uid. TASKS' fake cmdline files do not exist, so the cmdline rule needs them written.
+    policy = ('[[rule]]\nname = "keep-big"\nmatch = { cmdline = "^/usr/bin/big " }\nintent = "protect"\n\n'
+              '[[rule]]\nname = "mid"\nmatch.comm = "mid"\nadj = -300\n\n'
+              '[[rule]]\nname = "small-first"\nintent = "prefer"\n[rule.match]\ncomm = "small"\nuser = 1000\n')
+    cfg = '[[domain]]\npath = "global"\nwarn_below = "10%"\nkill_below = "5%"\n[action]\nkill = true\ndry_run = true\n'
+    d, out, _ = _policy_daemon(tmp_path, policy, TASKS, cfg, meminfo=MEMINFO_LOW)
+    (tmp_path / "proc" / "200" / "cmdline").write_bytes(b"/usr/bin/big --serve\0")
+    d.tick()
+    kills = [x for x in _lines(out) if x.get("event") == "early-kill"]
+    assert [(x["pid"], x["verdict"]) for x in kills] == [(100, "dry-run")]   # prefer first, though the smallest
+    (g,) = d.box.current.domains
+    assert [(c.pid, c.intent) for c in g.top] == [(200, Intent.PROTECT), (300, Intent.PROTECT), (100, Intent.PREFER)]
+
+
+def test_early_kill_over_a_fake_proc_never_signals_a_host_pid(tmp_path) -> None:
     cfg = '[exporter]\nlisten = ""\n[[domain]]\npath = "global"\nwarn_below = "10%"\nkill_below = "5%"\n[action]\nkill = true\n'
     d, out, _ = _daemon(tmp_path, TASKS, cfg, meminfo=MEMINFO_LOW)
     d.tick()
-    # pid 200 is a fake task: no real process, so the identity read of the real /proc finds nothing to signal
+    # pid 200 is a fake task: a recorded /proc gives no pidfds, so the host's pid 200 (if any) is not touched
     assert not d.killer.pending
-    assert [x for x in _lines(out) if x.get("event") == "early-kill"] == []
+    assert [(x["pid"], x["verdict"]) for x in _lines(out) if x.get("event") == "early-kill"] == [(200, "unsupported")]
 
 
 def test_policy_drift_counts_processes_off_their_rules_adj(tmp_path) -> None:
-    pol = tmp_path / "p.toml"
-    pol.write_text('[[rule]]\nname = "bigs"\ncomm = "big|mid"\nintent = "protect"\noom_score_adj = -500\n')
+    policy = ('[[rule]]\nname = "bigs"\nmatch = { comm = "big" }\nadj = -500\n\n'
+              '[[rule]]\nname = "mids"\nmatch = { comm = "mid" }\nadj = -500\n\n'
+              '[[rule]]\nname = "nobody"\nmatch = { comm = "absent" }\nintent = "prefer"\n')
     tasks = TASKS[:3] + [FakeTask(300, "mid", rss_anon_kb=300_000, adj=-500)]
-    d, out, _ = _daemon(tmp_path, tasks, f'policy = "{pol}"\n[exporter]\nlisten = ""\n')
+    d, out, _ = _policy_daemon(tmp_path, policy, tasks)
     d.tick()
-    assert d.box.current.drift == {"bigs": 1}   # big has adj 0, mid has -500
+    assert d.box.current.drift == {"bigs": 1, "mids": 0, "nobody": 0}   # big has adj 0, mid has -500
     risk = [x for x in _lines(out) if x.get("event") == "protected-at-risk"]
     # three eligible tasks (init is not): both protected ones are in the top 3, each alerted once
-    assert sorted(x["pid"] for x in risk) == [200, 300]
+    assert sorted((x["pid"], x["rule"]) for x in risk) == [(200, "bigs"), (300, "mids")]
     d.tick()
     assert len([x for x in _lines(out) if x.get("event") == "protected-at-risk"]) == 2
+
+
+def test_broken_policy_on_reload_keeps_the_running_one(tmp_path) -> None:
+    d, out, clock = _policy_daemon(tmp_path, '[[rule]]\nname = "bigs"\nmatch = { comm = "big" }\nadj = -500\n', TASKS)
+    d.tick()
+    assert d.box.current.drift == {"bigs": 1}
+    (tmp_path / "p.toml").write_text('[[rule]]\nname = "bigs"\nmatch = { comm = "big" }\nadj = -5000\n')
+    assert not d.reload()
+    failed = [x for x in _lines(out) if "reload failed" in x.get("msg", "")]
+    assert len(failed) == 1 and f"{tmp_path / 'p.toml'}:4: adj must be an integer from -1000 to 1000" in failed[0]["msg"]
+    clock.t += 100
+    d.tick()
+    assert d.cfg.policy is not None and d.cfg.policy.rules[0].adj == -500
+    assert d.box.current.drift == {"bigs": 1}

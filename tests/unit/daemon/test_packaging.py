@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from oomlens.daemon.exporter import Exporter
 from oomlens.daemon.state import Candidate, DaemonState, DomainState, StateBox
 from oomlens.sources.memstatus import Psi
@@ -22,7 +24,7 @@ def _served_names() -> set[str]:
     box.counters.early_kill("global", "x")
     ex = Exporter(box)
     ex.scan_duration.observe(0.01)
-    return {s.name for fam in ex.registry.collect() for s in fam.samples}
+    return {s.name for fam in text_string_to_metric_families(ex.render().decode()) for s in fam.samples}
 
 
 def test_dashboard_uses_only_served_metrics() -> None:

@@ -90,3 +90,53 @@ def test_identity_equality_ignores_pidfd(make_proc) -> None:  # type: ignore[no-
     assert a == ProcessIdentity(7, 100, boot_id="x", comm="other")
     assert a != ProcessIdentity(7, 101, boot_id="x") and a != ProcessIdentity(8, 100, boot_id="x")
     assert len({a, ProcessIdentity(7, 100, boot_id="x")}) == 1
+
+
+def _real_child():  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfds (Linux 5.3+)")
+def test_pinned_holds_a_pidfd_only_for_the_same_process(make_proc) -> None:  # type: ignore[no-untyped-def]
+    # a fake /proc describing a real child: the start time comes from the fake stat, the pidfd from the kernel
+    child = _real_child()
+    try:
+        root = make_proc([FakeTask(pid=child.pid, name="db", starttime=5000)])
+        p = ProcFS(str(root))
+        chosen = ProcessIdentity.capture(child.pid, p, use_pidfd=False)
+        assert chosen.pidfd is None
+        with chosen.pinned(p) as held:
+            assert held == chosen and held.pidfd is not None
+            assert not held.has_exited(p)
+        _reuse_pid(root, child.pid, 9000, name="db")  # same pid and comm, another start time
+        with pytest.raises(ProcessReplaced):
+            chosen.pinned(p)
+    finally:
+        child.kill()
+        child.wait()
+    with pytest.raises(NoSuchProcess):  # reaped: no pidfd can be opened for it (unless the pid is reused already)
+        ProcessIdentity(child.pid, 9000, comm="db").pinned(p)
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfds (Linux 5.3+)")
+def test_has_exited_follows_the_pidfd(make_proc) -> None:  # type: ignore[no-untyped-def]
+    child = _real_child()
+    root = make_proc([FakeTask(pid=child.pid, name="db", starttime=5000)])
+    p = ProcFS(str(root))
+    with ProcessIdentity.capture(child.pid, p, use_pidfd=False).pinned(p) as held:
+        assert not held.has_exited(p)
+        child.kill()
+        child.wait()
+        assert held.has_exited(p, timeout=5)
+
+
+def test_has_exited_without_pidfd_is_a_changed_identity(make_proc) -> None:  # type: ignore[no-untyped-def]
+    root = make_proc([FakeTask(pid=45, name="db", starttime=5000)])
+    p = ProcFS(str(root))
+    ident = ProcessIdentity.capture(45, p)
+    assert ident.pidfd is None and not ident.has_exited(p) and not ident.release_memory()
+    _reuse_pid(root, 45, 6000)
+    assert ident.has_exited(p)
