@@ -361,8 +361,8 @@ def parse_dump_tasks_row_cut(text: str, columns: tuple[str, ...] | None, lineno:
     if lost is None:
         if len(parts) < nnum:
             lost = cols[len(parts)]
-        elif len(parts) == nnum or flag:
-            lost = "name"
+        elif flag:
+            lost = "name"   # (an empty comm, or one of escape codes only, prints as nothing)
     name = parts[nnum] if len(parts) > nnum and lost is None else ""
     row = TaskRow(pid=pid, uid=values.get("uid"), tgid=values.get("tgid"), total_vm=values.get("total_vm"),
                   rss=values.get("rss"), name=name, lineno=lineno,
@@ -862,7 +862,7 @@ def _cut_kill(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | 
         note = (f"line {lineno}: 'Killed process' line cut short ({how}): {_FIELD_NAMES.get(lost, lost)} and "
                 f"what follows unknown")
     if "pid" not in v:
-        raise Unusable("pid", text[at + 15:] or "(nothing)")
+        return None   # cut in its pid: nothing to name (a wrapped record is joined to its rest)
     vm = v.get("vm", v.get("vsz"))
     kl = KillLine(pid=_int(v["pid"], "pid"), name=v.get("name"), uid=_opt_int(v.get("uid", v.get("uid6"))),
                   total_vm_kb=_opt_int(vm), anon_rss_kb=_opt_int(v.get("anon")),
@@ -893,7 +893,7 @@ def _cut_select(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] 
     if lost == "wording" and wording_known:
         lost = None   # the wording is a fixed text: one that fits is whole
     if "pid" not in v:
-        raise Unusable("pid", text[m.end():] or "(nothing)")
+        return None   # cut in its pid: nothing to name (a wrapped record is joined to its rest)
     note = (None if lost is None else
             f"line {lineno}: selection line cut short ({how}): {lost} and what follows unknown")
     sel = SelectionLine(pid=_int(v["pid"], "pid"), name=v.get("name"), score=_opt_int(v.get("score")),
