@@ -247,7 +247,7 @@ class _Scanner:
             self._skip_giant_rest(buf, n)
             limit = buf.rfind(b"\n", 0, n) + 1
             if limit <= self.pos:
-                if n - self.pos <= 4 * chunk_size:
+                if n - self.pos <= max(4 * chunk_size, MAX_LINE_BYTES):
                     continue
                 buf[self.pos + MAX_LINE_BYTES] = 10   # a gigantic line: cut it (noted)
                 n = limit = self.pos + MAX_LINE_BYTES + 1
