@@ -445,7 +445,8 @@ def sanitize(ev: OomEvent) -> tuple[OomEvent, list[str], str | None]:
                 k = dataclasses.replace(k, **bad)  # type: ignore[arg-type]
             killed.append(k)
         ev = dataclasses.replace(ev, killed=tuple(killed))
-    if ev.selection is not None and not -_COUNTER_MAX < ev.selection.score < _COUNTER_MAX:
+    if (ev.selection is not None and ev.selection.score is not None
+            and not -_COUNTER_MAX < ev.selection.score < _COUNTER_MAX):
         notes.append(f"the printed score {_shown(ev.selection.score)} is not a kernel value: not checked")
         ev = dataclasses.replace(ev, selection=dataclasses.replace(ev.selection, score=-1, kind="unchecked"))
     reason = None
@@ -514,7 +515,8 @@ class Analyzer:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
                 self.swap_kb[key] = ev.meminfo.total_swap_kb
             for k in ev.killed:
-                self.victims.setdefault(key, {})[k.pid] = k.name
+                if k.name is not None:   # a name cut off proves nothing about a later pid's process
+                    self.victims.setdefault(key, {})[k.pid] = k.name
 
     def _analyze(self, ev: OomEvent, key: HostKey) -> EventAnalysis:
         raw = ev  # shown as printed; analysed without the values no kernel prints
@@ -678,6 +680,8 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
     if row is None:
         return None
     S = sel.score
+    if S is None:   # cut off the line
+        return None
     checkable = [e for e in eras if _printed_score(e, 1, 1000) is not None]
     if not checkable:
         return None

@@ -50,10 +50,11 @@ from oomlens.oomreport.model import (
 from oomlens.oomreport.normalize import LogLine, clock_seconds
 from oomlens.oomreport.parse import (
     OOM_FRAMES,
+    Cut,
     Kind,
     Unusable,
     classify,
-    parse_dump_tasks_row,
+    parse_dump_tasks_row_cut,
     parse_oom_summary,
     sane_release,
     table_variant,
@@ -334,13 +335,21 @@ class _Draft:
         self.columns, self.wide = p
         self.table_started = True
 
-    def _table_row(self, text: str, item: Item) -> None:
+    def _table_row(self, p: str | Cut, item: Item) -> None:
         lineno = item.lineno
+        text, flag, how = (p.payload, p.flag, p.how) if isinstance(p, Cut) else (p, 0, "")
         try:
-            row = parse_dump_tasks_row(text, self.columns, lineno)
+            row, lost = parse_dump_tasks_row_cut(text, self.columns, lineno, flag)
         except Unusable as e:
             self.table_gap = True
             self.note(f"line {lineno}: task-table row not used, the table is incomplete: {e}")
+            return
+        if row is not None and lost is not None:
+            # a cut row: ranking the numbers left would rank a wrong number
+            self.table_gap = True
+            self.table_started = True
+            self.note(f"line {lineno}: task-table row of pid {row.pid} cut short ({how or 'it ends before its name'}): "
+                      f"{lost} and what follows unknown; the row is not used and the table is incomplete")
             return
         if row is None:
             self.note(f"line {lineno}: task-table row does not fit the header: {text[:80]!r}")
@@ -365,7 +374,7 @@ class _Draft:
         self.rows.append(row)
 
     def _summary(self, p: SummaryLine, item: Item) -> None:
-        if p.task is None and p.pid is None:
+        if p.pid is None:
             # Early 5.0 printed the tail with pr_info, i.e. on a line of its own: wait for it.
             self.summary_text = item.line.text
             self.summary_lineno = item.lineno
@@ -379,6 +388,8 @@ class _Draft:
         text = self.summary_text + text
         joined = parse_oom_summary(text, self.summary_lineno, split=True)
         if joined is not None:
+            if joined.pid is not None:
+                self.summary_cut_note = None   # the second half came: not cut
             self.summary = joined
             self.summary_text = text if joined.pid is None else None
             self.hints["summary-split"] = None
@@ -423,6 +434,7 @@ class _Draft:
 
     summary_text: str | None = None
     summary_lineno: int = 0
+    summary_cut_note: str | None = None
 
 
 def _same_row(a: TaskRow, b: TaskRow) -> bool:
@@ -480,6 +492,11 @@ class Assembler:
 
     def feed(self, item: Item) -> None:
         kind = item.kind
+        cut_note: str | None = None
+        if isinstance(item.payload, Cut) and kind != Kind.TABLE_ROW:
+            # a line cut short: its whole fields, None for the rest, and a note for the event
+            cut_note = item.payload.note
+            item = item._replace(payload=item.payload.payload)
         if kind == Kind.NOISE and (item.payload is None or item.line.trusted):
             return
         h = self.hosts.get(item.line.host)
@@ -547,6 +564,11 @@ class Assembler:
         elif h.side:
             h.side.clear()   # an unrelated WARNING / page-allocation-failure trace
         cur.apply(item)
+        if cut_note is not None:
+            if kind == Kind.SUMMARY:
+                cur.summary_cut_note = cut_note   # early 5.0 printed it in two halves: wait
+            else:
+                cur.note(cut_note)
 
     def awaiting_reaper(self) -> bool:
         """Whether a report that killed something may still get ``oom_reaper`` lines."""
@@ -685,10 +707,14 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
     out: list[Item] = []
     for it in items:
         prev = out[-1] if out else None
-        if (prev is not None and it.line.continuation and prev.kind == Kind.PARTIAL
-                and it.line.text):
+        if (prev is not None and it.line.continuation and it.line.text
+                and (prev.kind == Kind.PARTIAL or (isinstance(prev.payload, Cut) and prev.payload.note is not None
+                                                   and prev.kind != Kind.TABLE_ROW))):
             text = prev.line.text + " " + it.line.text
             kind, payload = classify(text, prev.lineno)
+            if prev.kind != Kind.PARTIAL and (kind in (Kind.NOISE, Kind.PARTIAL) or isinstance(payload, Cut)):
+                out.append(it)   # joined it is no better: the record was cut, not wrapped
+                continue
             wrappers = (prev.line.wrappers + "+wrapped") if prev.line.wrappers else "wrapped"
             out[-1] = Item(prev.lineno, prev.line._replace(text=text, wrappers=wrappers),
                            kind if kind != Kind.NOISE else Kind.PARTIAL, payload, it.lineno)
@@ -802,7 +828,9 @@ def build_event(d: _Draft, source: str) -> OomEvent:
     if summ is not None:
         hints["summary"] = None
         if summ.pid is None:
-            d.note("the oom-kill: summary line is incomplete")
+            d.note(d.summary_cut_note or "the oom-kill: summary line is incomplete")
+        elif d.summary_cut_note is not None and summ.uid is None:
+            d.note(d.summary_cut_note)
     constraint = summ.constraint if summ else None
     nodemask = summ.nodemask if summ and summ.nodemask is not None else (inv.nodemask if inv else None)
     cpuset = summ.cpuset if summ and summ.cpuset is not None else (d.cpuset[1] if d.cpuset else None)
@@ -823,8 +851,8 @@ def build_event(d: _Draft, source: str) -> OomEvent:
         hints["kill:" + k.variant] = None
     if d.selection is not None:
         sel = d.selection
-        hints["select:" + sel.wording] = None
-        if sel.score > 1000:
+        hints["select:" + (sel.wording or "cut")] = None
+        if sel.score is not None and sel.score > 1000:
             d.note(f"printed score {sel.score} exceeds 1000")
         if d.killed and d.killed[0].pid != sel.pid:
             d.note(f"the selection line names pid {sel.pid} ({sel.name}) but the kill line pid "

@@ -211,7 +211,7 @@ class SummaryLine(_ToDict):
     nodemask: str | None
     cpuset: str | None
     mems_allowed: str | None
-    global_oom: bool
+    global_oom: bool | None
     oom_memcg: str | None
     task_memcg: str | None
     task: str | None
@@ -230,15 +230,16 @@ class SelectionLine(_ToDict):
 
     ``kind``: ``"global"`` (``Out of memory``), ``"memcg"`` (``Memory cgroup out of memory``),
     ``"allocating_task"`` (``Out of memory (oom_kill_allocating_task)``) or ``"other"``.
-    ``wording``: ``"or sacrifice child"`` / ``"or a child"`` / ``"and children"``.
+    ``wording``: ``"or sacrifice child"`` / ``"or a child"`` / ``"and children"``. A line cut short
+    has None for what it lost (``name``, ``score``, ``wording``).
     """
 
     pid: int
-    name: str
-    score: int
+    name: str | None
+    score: int | None
     kind: str
     prefix: str
-    wording: str
+    wording: str | None
     lineno: int
 
 
@@ -251,10 +252,12 @@ class KillLine(_ToDict):
     ``"rhel6"`` (``Killed process N, UID U, (x) total-vm:..``), ``"2.6.36"`` (total-vm, anon, file),
     ``"4.5"`` (+shmem-rss), ``"5.3"`` (+UID), ``"5.4"`` (+pgtables, oom_score_adj).
     ``kind`` is the prefix's meaning as for :class:`SelectionLine` (``"none"`` without a prefix).
+    A line cut short (see ``parse.Cut``) has None for the fields it lost (``name`` too) and
+    variant ``"cut"`` when what is left proves no format.
     """
 
     pid: int
-    name: str
+    name: str | None
     uid: int | None
     total_vm_kb: int | None
     anon_rss_kb: int | None

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 from oomlens.oomreport.model import (
     CpuLine,
@@ -44,7 +45,8 @@ __all__ = [
     "parse_dump_stack_print_info", "parse_dump_tasks", "parse_dump_tasks_header",
     "parse_dump_tasks_row", "parse_oom_summary", "parse_oom_kill_process", "parse_oom_reaper",
     "parse_mem_cgroup_print_oom_info", "parse_show_mem", "table_variant", "frame_function",
-    "Kind", "OOM_FRAMES", "Unusable", "sane_release",
+    "Kind", "OOM_FRAMES", "Unusable", "sane_release", "Cut", "CUT_EOF", "CUT_CAP", "CUT_MARKS",
+    "cut_mark", "parse_dump_tasks_row_cut",
 ]
 
 
@@ -314,6 +316,58 @@ def parse_dump_tasks_row(text: str, columns: tuple[str, ...] | None,
     name = rest.split(None, len(nums))[len(nums)] if len(parts) > len(nums) else ""
     return TaskRow(pid=pid, uid=nums[0], tgid=nums[1], total_vm=nums[2], rss=nums[3],
                    name=name, lineno=lineno)
+
+
+def parse_dump_tasks_row_cut(text: str, columns: tuple[str, ...] | None, lineno: int = 0,
+                             flag: int = 0) -> tuple[TaskRow | None, str | None]:
+    """A ``dump_task()`` row that may be cut short: ``(row, first column lost)``. A row always
+    ends with its name, so a row that stops after a number lost that number (unless no digit can
+    follow it) or its name; ``flag`` (see :class:`Cut`) says the name itself may be cut. The
+    row's lost columns are None. ``(None, None)``: not a row of this header."""
+    if not text.startswith("["):
+        return None, None
+    m = _ROW.match(text)
+    if m is None:
+        return None, None
+    pid = _int(m.group("pid"), "pid")
+    rest = m.group("rest")
+    cols = columns[1:-1] if columns else None
+    nnum = len(cols) if cols is not None else 0
+    if cols is not None:
+        parts = rest.split(None, nnum)
+    else:
+        parts = rest.split()
+        k = 0
+        while k < len(parts) and _INT.fullmatch(parts[k]):
+            k += 1
+        if k < len(parts) and k < 5:
+            return None, None
+        nnum = k if k < len(parts) else max(k, 5)
+        cols = ("uid", "tgid", "total_vm", "rss") + tuple(f"column {i + 5}" for i in range(max(nnum - 4, 0)))
+        parts = rest.split(None, nnum) if k < len(parts) else parts
+    nums = parts[:nnum]
+    values: dict[str, int | None] = {}
+    lost: str | None = None
+    for i, tok in enumerate(nums):
+        if not _INT.fullmatch(tok):
+            if i == len(parts) - 1 and tok == "-":
+                lost = cols[i]
+                break
+            return None, None
+        if i == len(parts) - 1 and not _whole_at_end(tok, 1000 if cols[i] == "oom_score_adj" else 0):
+            lost = cols[i]
+            break
+        values[cols[i]] = _int(tok, cols[i])
+    if lost is None:
+        if len(parts) < nnum:
+            lost = cols[len(parts)]
+        elif flag:
+            lost = "name"   # (an empty comm, or one of escape codes only, prints as nothing)
+    name = parts[nnum] if len(parts) > nnum and lost is None else ""
+    row = TaskRow(pid=pid, uid=values.get("uid"), tgid=values.get("tgid"), total_vm=values.get("total_vm"),
+                  rss=values.get("rss"), name=name, lineno=lineno,
+                  **{k: v for k, v in values.items() if k in _ROW_FIELDS and k not in ("uid", "tgid", "total_vm", "rss")})
+    return row, lost
 
 
 def parse_dump_tasks(lines: Iterable[str]) -> TaskTable | None:
@@ -631,6 +685,352 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Lines cut short (terminal / editor width, a paste that stops mid-line, the line cap)
+#
+# A cut line keeps the fields it shows whole; the field it was cut in, and every later one, are
+# unknown (None). A field is whole when something the format prints after it follows it (a
+# number followed by "kB", a name by ")"); a number that ends the visible text is whole only when
+# no digit can follow it (``0``, or an oom_score_adj of 101..1000) or when the format may end
+# there and nothing says the line went on. Each format is walked as the kernel's printk format:
+# ("lit", text) literals, ("int", field, bound) numbers, ("name", field) a comm in parentheses,
+# ("end",) where a format of some era may end.
+
+CUT_EOF = "the input ends inside it, without a newline"
+CUT_CAP = "it is longer than the 1 MiB line cap"
+CUT_MARKS = ("\u2026", "...", ">", "$", "\\", "+")
+"""Marks a terminal, pager or editor puts where it cut or wrapped a long line."""
+
+
+class Cut(NamedTuple):
+    """A payload parsed from a line that was cut short. ``note`` names the line's format and the
+    first field lost (None when the line was flagged as cut but turned out whole); ``flag`` is 1
+    when the line may have been cut (end of input), 2 when it surely went on (a wrap mark, the
+    line cap). Task-table rows carry their text as payload: the row is parsed with its header."""
+
+    payload: Any
+    note: str | None
+    flag: int = 2
+    how: str = ""
+
+
+_Step = tuple[Any, ...]
+_NUM = re.compile(r"-?\d+")
+_U64 = 0
+_ADJ = 1000
+
+
+def _whole_at_end(v: str, bound: int) -> bool:
+    """Whether a number that ends the visible text cannot have lost digits."""
+    digits = v.lstrip("-")
+    if digits == "0":
+        return True
+    return bound > 0 and len(digits) <= 6 and int(digits) * 10 > bound
+
+
+def _next_field(steps: list[_Step], i: int) -> str | None:
+    for st in steps[i:]:
+        if st[0] in ("int", "name"):
+            return str(st[1])
+        if st[0] == "lit" and len(st) > 2:
+            return str(st[2])
+    return None
+
+
+_WalkResult = tuple[dict[str, str], str | None]
+
+
+def _walk(text: str, pos: int, steps: list[_Step], flag: int, i: int = 0) -> _WalkResult | None:
+    """Walk ``steps`` over ``text`` from ``pos``: (whole values, first field lost or None), or None
+    when the text is not this format."""
+    vals: dict[str, str] = {}
+    n = len(text)
+    while i < len(steps):
+        st = steps[i]
+        op = st[0]
+        if op == "end":
+            if pos == n:
+                return vals, (_next_field(steps, i) if flag >= 2 else None)
+            i += 1
+            continue
+        if pos == n:
+            return vals, _next_field(steps, i)
+        if op == "lit":
+            lit = st[1]
+            if text.startswith(lit, pos):
+                pos += len(lit)
+                i += 1
+                continue
+            if n - pos < len(lit) and lit.startswith(text[pos:]):
+                return vals, _next_field(steps, i)
+            return None
+        if op == "int":
+            m = _NUM.match(text, pos)
+            if m is None:
+                return (vals, st[1]) if text[pos:] == "-" else None
+            v = m.group()
+            if m.end() == n:
+                may_end = i + 1 < len(steps) and steps[i + 1][0] == "end"
+                if not (_whole_at_end(v, st[2]) or (may_end and flag == 0)):
+                    return vals, st[1]
+            vals[st[1]] = v
+            pos = m.end()
+            i += 1
+            continue
+        # ("name", field): a comm in parentheses, "(" already read; it ends at a ")" after
+        # which the rest of the format fits (the last such ")" within 64 characters)
+        stop = min(n, pos + 65)
+        j = text.rfind(")", pos, stop)
+        while j >= 0:
+            sub = _walk(text, j + 1, steps, flag, i + 1)
+            if sub is not None:
+                vals[st[1]] = text[pos:j]
+                vals.update(sub[0])
+                return vals, sub[1]
+            j = text.rfind(")", pos, j)
+        if n - pos <= 64 and ")" not in text[pos:]:
+            return vals, st[1]
+        return None
+    return (vals, None) if pos == n else None
+
+
+def _best(text: str, pos: int, alts: list[list[_Step]], flag: int) -> tuple[_WalkResult, int] | None:
+    """The alternative (era) that fits best: a whole line unless the line surely went on; then
+    the one that read the most fields. Returns (result, how many alternatives fit)."""
+    res = [r for r in (_walk(text, pos, a, flag) for a in alts) if r is not None]
+    if not res:
+        return None
+    res.sort(key=lambda r: ((r[1] is not None) == (flag >= 2), len(r[0])), reverse=True)
+    return res[0], len(res)
+
+
+_KILL_TAIL: list[_Step] = [
+    ("lit", " total-vm:", "total-vm"), ("int", "vm", _U64), ("lit", "kB, anon-rss:", "anon-rss"),
+    ("int", "anon", _U64), ("lit", "kB, file-rss:", "file-rss"), ("int", "file", _U64), ("lit", "kB"),
+    ("end",), ("lit", ", shmem-rss:", "shmem-rss"), ("int", "shmem", _U64), ("lit", "kB"), ("end",),
+    ("lit", ", UID:", "UID"), ("int", "uid", _U64), ("end",), ("lit", " pgtables:", "pgtables"),
+    ("int", "pgt", _U64), ("lit", "kB oom_score_adj:", "oom_score_adj"), ("int", "adj", _ADJ), ("end",)]
+_KILL_ALTS: list[list[_Step]] = [
+    [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), ("lit", "."), ("end",)],
+    [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), ("end",)],
+    [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), ("lit", " vsz:", "vsz"),
+     ("int", "vsz", _U64), ("lit", "kB, anon-rss:", "anon-rss"), ("int", "anon", _U64),
+     ("lit", "kB, file-rss:", "file-rss"), ("int", "file", _U64), ("lit", "kB"), ("end",)],
+    [("int", "pid", _U64), ("lit", ", UID ", "UID"), ("int", "uid6", _U64), ("lit", ", (", "name"),
+     ("name", "name"), *_KILL_TAIL[:8]],
+    [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), *_KILL_TAIL],
+]
+_FIELD_NAMES = {"vm": "total-vm", "anon": "anon-rss", "file": "file-rss", "shmem": "shmem-rss",
+                "uid": "UID", "pgt": "pgtables", "adj": "oom_score_adj", "uid6": "UID"}
+
+
+def _kill_variant(v: dict[str, str], text: str) -> str:
+    """The earliest kill-line format the visible part proves (``cut`` when it proves none)."""
+    if "uid6" in v:
+        return "rhel6"
+    if " pgtables:" in text:
+        return "5.4"
+    if ", UID:" in text:
+        return "5.3"
+    if ", shmem-rss:" in text:
+        return "4.5"
+    if " vsz:" in text:
+        return "vsz"
+    if " total-vm:" in text:
+        return "2.6.36"
+    return "cut"
+
+
+def _cut_kill(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | None:
+    at = text.find("Killed process ")
+    if at < 0 or (at > 0 and not text.endswith(": ", 0, at)):
+        return None
+    r = _best(text, at + len("Killed process "), _KILL_ALTS, flag)
+    if r is None:
+        return None
+    (v, lost), _n = r
+    prefix = text[:at - 2] if at else None
+    if lost is None:
+        if "." in text[-1:] and prefix == "Out of Memory":
+            variant = "2.4"
+        elif "vm" in v or "vsz" in v:
+            variant = _kill_variant(v, text)
+        else:
+            variant = "bare"
+        note = None
+    else:
+        variant = _kill_variant(v, text)
+        note = (f"line {lineno}: 'Killed process' line cut short ({how}): {_FIELD_NAMES.get(lost, lost)} and "
+                f"what follows unknown")
+    if "pid" not in v:
+        return None   # cut in its pid: nothing to name (a wrapped record is joined to its rest)
+    vm = v.get("vm", v.get("vsz"))
+    kl = KillLine(pid=_int(v["pid"], "pid"), name=v.get("name"), uid=_opt_int(v.get("uid", v.get("uid6"))),
+                  total_vm_kb=_opt_int(vm), anon_rss_kb=_opt_int(v.get("anon")),
+                  file_rss_kb=_opt_int(v.get("file")), shmem_rss_kb=_opt_int(v.get("shmem")),
+                  pgtables_kb=_opt_int(v.get("pgt")), oom_score_adj=_opt_int(v.get("adj")),
+                  kind=_prefix_kind(prefix), prefix=prefix, variant=variant, lineno=lineno)
+    return Kind.KILLED, Cut(kl, note, flag, how)
+
+
+_WORDINGS = ("or sacrifice child", "or a child", "and children")
+_SELECT_ALTS: list[list[_Step]] = [
+    [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), ("lit", " score ", "score"),
+     ("int", "score", _U64), ("lit", " " + w, "wording"), ("end",), ("lit", "."), ("end",)]
+    for w in _WORDINGS]
+_SELECT_HEAD = re.compile(r"(?P<prefix>[^:]*?): [Kk]ill process ")
+
+
+def _cut_select(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | None:
+    m = _SELECT_HEAD.match(text)
+    if m is None or " sharing same memory" in text:
+        return None
+    results = [(w, r) for w, a in zip(_WORDINGS, _SELECT_ALTS) if (r := _walk(text, m.end(), a, flag)) is not None]
+    if not results:
+        return None
+    results.sort(key=lambda wr: len(wr[1][0]), reverse=True)
+    wording_known = len(results) == 1 or results[0][1][1] is None
+    wording, (v, lost) = results[0]
+    if lost == "wording" and wording_known:
+        lost = None   # the wording is a fixed text: one that fits is whole
+    if "pid" not in v:
+        return None   # cut in its pid: nothing to name (a wrapped record is joined to its rest)
+    note = (None if lost is None else
+            f"line {lineno}: selection line cut short ({how}): {lost} and what follows unknown")
+    sel = SelectionLine(pid=_int(v["pid"], "pid"), name=v.get("name"), score=_opt_int(v.get("score")),
+                        kind=_prefix_kind(m.group("prefix")), prefix=m.group("prefix"),
+                        wording=wording if wording_known else None, lineno=lineno)
+    return Kind.SELECT, Cut(sel, note, flag, how)
+
+
+_USAGE_HEAD = re.compile(r"(?P<which>memory\+swap|memory|swap|kmem\.tcp|kmem|tcpmem): usage ")
+_USAGE_STEPS: list[_Step] = [("int", "usage", _U64), ("lit", "kB, limit ", "limit"), ("int", "limit", _U64),
+                             ("lit", "kB, failcnt ", "failcnt"), ("int", "failcnt", _U64), ("end",)]
+
+
+def _cut_usage(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | None:
+    m = _USAGE_HEAD.match(text)
+    if m is None:
+        return None
+    r = _walk(text, m.end(), _USAGE_STEPS, flag)
+    if r is None:
+        return None
+    v, lost = r
+    note = (None if lost is None else
+            f"line {lineno}: memcg '{m.group('which')}: usage' line cut short ({how}): {lost} and what "
+            f"follows unknown")
+    return Kind.MEMCG_USAGE, Cut(("usage", m.group("which"), _opt_int(v.get("usage")), _opt_int(v.get("limit")),
+                                  _opt_int(v.get("failcnt"))), note, flag, how)
+
+
+_TOTAL_TAILS = ("pages RAM", "pages reserved", "pages HighMem/MovableOnly", "pages MovableOnly",
+                "pages cma reserved", "pages hwpoisoned", "pages shared", "pages non-shared",
+                "pages in swap cache", "total pagecache pages", "pages of RAM", "pages of HIGHMEM",
+                "reserved pages")
+_SWAP_CUT = re.compile(r"(?P<what>Free|Total) swap\s*+(?:[=:]\s*+-?\d*+k?)?")
+_DIGITS = re.compile(r"\d++ ")
+
+
+def _cut_meminfo(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | None:
+    """``N pages RAM`` / ``Total swap = NkB`` totals cut short: no value of them is used."""
+    c = text[:1]
+    if c.isdigit():
+        m = _DIGITS.match(text)
+        if m is None or (flag and (_PAGES.match(text) or _PAGES_OLD.match(text) or _PAGECACHE.match(text))):
+            return None   # whole (it ends with its last word)
+        rest = text[m.end():]
+        if not any(t.startswith(rest) and t != rest for t in _TOTAL_TAILS):
+            return None
+        what = "Mem-Info total"
+    elif c in "FT":
+        m = _SWAP_CUT.fullmatch(text)
+        if m is None or (flag and _SWAPKB.match(text)):
+            return None
+        what = f"'{m.group('what')} swap'"
+    else:
+        return None
+    return Kind.MEMINFO, Cut(("misc",), f"line {lineno}: {what} line cut short ({how}): its value unknown",
+                             flag, how)
+
+
+def _cut_summary(text: str, lineno: int, flag: int, how: str, whole: SummaryLine | None) -> tuple[str, Any] | None:
+    """``oom-kill:constraint=..`` cut short: the values read up to the last key shown are whole,
+    that last value and every later one unknown."""
+    if not text.startswith("oom-kill:"):
+        return None
+    if whole is not None and whole.pid is not None:
+        u = text.rstrip().rsplit("=", 1)[-1]
+        if flag == 0 or (flag == 1 and _whole_at_end(u, 0)):
+            return None
+        return Kind.SUMMARY, Cut(replace(whole, uid=None),
+                                 f"line {lineno}: oom-kill: summary line cut short ({how}): uid unknown", flag, how)
+    head = "oom-kill:constraint="
+    if not text.startswith(head) and head.startswith(text):
+        return None
+    m = _SUMMARY_HEAD.match(text)
+    keys = _SUMMARY_KEYS + (",task=", ",pid=", ",uid=")
+    found: list[tuple[str, int]] = []
+    pos = len(head)
+    for key in keys:
+        if key == ",oom_memcg=" and found and found[-1][0] == ",global_oom":
+            continue
+        k = text.find(key, pos)
+        if k < 0:
+            continue
+        found.append((key, k))
+        pos = k + len(key)
+    vals: dict[str, str | None] = {}
+    for i, (key, k) in enumerate(found):
+        stop = found[i + 1][1] if i + 1 < len(found) else len(text)
+        vals[key] = text[k + len(key):stop] if i + 1 < len(found) else None
+    if m is None or (found and found[0][1] != m.end()):
+        constraint = None
+        lost = "constraint"
+    else:
+        constraint = m.group("constraint") if found else None
+        lost = found[-1][0].strip(",=") if found else "constraint"
+    global_oom: bool | None = True if ",global_oom" in vals else (False if ",oom_memcg=" in vals else None)
+    if ",global_oom" in vals and vals[",global_oom"] is None:
+        lost = "oom_memcg/task_memcg"
+    pid = vals.get(",pid=")
+    s = SummaryLine(constraint=constraint, nodemask=vals.get(",nodemask="), cpuset=vals.get(",cpuset="),
+                    mems_allowed=vals.get(",mems_allowed="), global_oom=global_oom,
+                    oom_memcg=vals.get(",oom_memcg="), task_memcg=vals.get(",task_memcg="),
+                    task=vals.get(",task="), pid=_opt_int(pid, "pid") if pid and pid.isdigit() else None,
+                    uid=None, split=False, lineno=lineno)
+    return Kind.SUMMARY, Cut(s, f"line {lineno}: oom-kill: summary line cut short ({how}): {lost} and what "
+                             f"follows unknown", flag, how)
+
+
+def cut_mark(text: str) -> str | None:
+    """The wrap mark a line ends with, if any."""
+    for m in CUT_MARKS:
+        if text.endswith(m):
+            return m
+    return None
+
+
+def _classify_cut(text: str, lineno: int, flag: int, how: str, kind: str, payload: Any) -> tuple[str, Any] | None:
+    """Re-read a line flagged as cut (``flag``), or an OOM line that did not parse, as a cut line of
+    its format; None when it is none of the formats handled here."""
+    c = text[:1]
+    if c == "[":
+        if kind == Kind.TABLE_ROW or (flag and _ROW.match(text)):
+            return Kind.TABLE_ROW, Cut(text, None, flag, how)
+        return None
+    if c == "o":
+        if text.startswith("oom-kill:"):
+            return _cut_summary(text, lineno, flag, how, payload if kind == Kind.SUMMARY else None)
+        return None
+    if "Killed process " in text:
+        return _cut_kill(text, lineno, flag, how)
+    if "ill process " in text:
+        return _cut_select(text, lineno, flag, how)
+    if c in "mskt" and ": usage " in text:
+        return _cut_usage(text, lineno, flag, how)
+    return _cut_meminfo(text, lineno, flag, how)
+
+
+# ---------------------------------------------------------------------------------------------
 # classify()
 
 _SYSRQ = re.compile(r"(?:sysrq|SysRq) ?: (?:Manual OOM execution|Trigger OOM)")
@@ -648,11 +1048,31 @@ _EVIDENCE_WORDS = ("Killed process", "ill process", "oom-killer:", "oom-kill:", 
                    "oom_reaper:", "Task in ")
 
 
-def classify(text: str, lineno: int = 0) -> tuple[str, Any]:
+def classify(text: str, lineno: int = 0, cut: str | None = None) -> tuple[str, Any]:
     """``(kind, payload)`` for one normalised kernel message; see :class:`Kind`. Never raises:
-    a line whose numbers no kernel prints is ``(Kind.UNUSABLE, (why, is_oom_line))``."""
+    a line whose numbers no kernel prints is ``(Kind.UNUSABLE, (why, is_oom_line))``.
+
+    A line of a parsed format that is cut short (it stops inside or right after a field that is
+    not its format's last, it ends with a wrap mark of :data:`CUT_MARKS`, or ``cut`` says so:
+    :data:`CUT_EOF`, :data:`CUT_CAP`) gets a :class:`Cut` payload: its whole fields, None for the
+    rest, and a note naming the line and the first field lost."""
     try:
-        return _classify(text, lineno)
+        kind, payload = _classify(text, lineno)
+        flag = (1 if cut == CUT_EOF else 2) if cut else 0
+        how = cut or "it stops mid-field"
+        mark = cut_mark(text)
+        if mark is not None and not (mark == "+" and kind == Kind.TABLE_ROW and not text[-2:-1].isdigit()):
+            flag, how = 2, f"it ends with the wrap mark {mark!r}"
+            body = text[:-len(mark)].rstrip()
+        else:
+            body = text
+        if (flag or kind == Kind.PARTIAL or (kind == Kind.SUMMARY and payload.pid is None)
+                or (kind == Kind.NOISE and (text[:1].isdigit() or ": usage " in text
+                                            or text.startswith(("Free swap", "Total swap"))))):
+            r = _classify_cut(body, lineno, flag, how, kind, payload)
+            if r is not None:
+                return r
+        return kind, payload
     except Unusable as e:
         return Kind.UNUSABLE, (str(e), any(w in text for w in _EVIDENCE_WORDS))
 

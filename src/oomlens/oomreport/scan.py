@@ -50,7 +50,7 @@ from typing import Any, Protocol, runtime_checkable
 from oomlens.oomreport.events import Assembler, Item, process_region
 from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, normalize_line
-from oomlens.oomreport.parse import Kind, classify
+from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
 
 __all__ = ["iter_events", "EventParser", "ANCHORS", "CHUNK_SIZE"]
 
@@ -103,8 +103,8 @@ class _LineEnds:
         return data[1:] if drop else data
 
 
-def _classify(line_text: str, trusted: bool, lineno: int) -> tuple[str, object]:
-    kind, payload = classify(line_text, lineno)
+def _classify(line_text: str, trusted: bool, lineno: int, cut: str | None = None) -> tuple[str, object]:
+    kind, payload = classify(line_text, lineno, cut)
     if not trusted:
         # Keep what it looked like, for a warning; never treat it as kernel output.
         return Kind.NOISE, (kind if kind not in (Kind.NOISE, Kind.PARTIAL) else None)
@@ -139,15 +139,19 @@ class _Scanner:
         self.reaper_end = -1   # search REAPER_ANCHOR too while pos < reaper_end
         self.ends = _LineEnds()
         self.buf: Buf = b""    # feed_chunk's buffer: lookback context + unprocessed tail
+        self.eof_lineno = -1   # the last line, when the input ends without a newline
+        self.in_giant = False  # a line over the cap was cut: skip its rest up to its newline
 
     # -- line level ----------------------------------------------------------------------------
     def _feed_line(self, raw: Buf, lineno: int) -> bool:
         """Normalise + classify one line into the open region; True when it is an OOM line."""
-        if len(raw) > MAX_LINE_BYTES:
-            raw = raw[:MAX_LINE_BYTES]
+        cut = CUT_EOF if lineno == self.eof_lineno else None
+        if len(raw) >= MAX_LINE_BYTES:
+            raw, cut = raw[:MAX_LINE_BYTES], CUT_CAP
         oom = False
-        for ll in self.norm.normalize(raw.decode("utf-8", "replace")):
-            kind, payload = _classify(ll.text, ll.trusted, lineno)
+        lls = self.norm.normalize(raw.decode("utf-8", "replace"))
+        for i, ll in enumerate(lls):
+            kind, payload = _classify(ll.text, ll.trusted, lineno, cut if i == len(lls) - 1 else None)
             self.region.append(Item(lineno, ll, kind, payload))
             if kind not in _NOT_OOM:
                 oom = True
@@ -186,23 +190,39 @@ class _Scanner:
         buf = self.buf
         keep = self._keep_from(buf)
         buf = buf[keep:] + chunk if keep < len(buf) else bytes(chunk)
+        self._skip_giant_rest(buf, len(buf))
         limit = buf.rfind(b"\n") + 1
-        if limit == 0:
-            if len(buf) <= 4 * CHUNK_SIZE:
+        if limit <= self.pos:
+            if len(buf) - self.pos <= 4 * CHUNK_SIZE:
                 self.buf = buf
                 return
-            buf = buf[:MAX_LINE_BYTES] + b"\n"   # a gigantic line: cut it
+            buf = buf[:self.pos + MAX_LINE_BYTES] + b"\n"   # a gigantic line: cut it (noted)
             limit = len(buf)
+            self.in_giant = True
         self.buf = buf
         self._scan(buf, limit)
+
+    def _skip_giant_rest(self, buf: Buf, end: int) -> None:
+        """After a line over the cap was cut, its rest (up to its newline) is not a new line."""
+        if not self.in_giant:
+            return
+        nl = buf.find(b"\n", self.pos, end)
+        self.pos = self.fed = end if nl < 0 else nl + 1
+        self.in_giant = nl < 0
 
     def flush(self) -> None:
         """Treat what was fed as complete: scan a partial last line, close the open region and
         finish every report (a live follower calls this on a time-out)."""
         buf = self.buf
+        self._skip_giant_rest(buf, len(buf))
+        self.in_giant = False
         if self.pos < len(buf):
-            buf = self.buf = buf if buf.endswith(b"\n") else buf + b"\n"
+            if not buf.endswith(b"\n"):   # the last line may be cut short: noted if it is
+                self.eof_lineno = self.lineno + buf.count(b"\n", self.pos)
+                buf = buf + b"\n"
+            self.buf = buf
             self._scan(buf, len(buf))
+            self.eof_lineno = -1
         if self.open:
             self._close()
         self.asm.flush()
@@ -228,12 +248,14 @@ class _Scanner:
                 buf[n:n + r] = fixed
                 r = len(fixed)
             n += r
+            self._skip_giant_rest(buf, n)
             limit = buf.rfind(b"\n", 0, n) + 1
-            if limit == 0:
-                if n <= 4 * chunk_size:
+            if limit <= self.pos:
+                if n - self.pos <= max(4 * chunk_size, MAX_LINE_BYTES):
                     continue
-                buf[MAX_LINE_BYTES] = 10   # a gigantic line: cut it
-                n = limit = MAX_LINE_BYTES + 1
+                buf[self.pos + MAX_LINE_BYTES] = 10   # a gigantic line: cut it (noted)
+                n = limit = self.pos + MAX_LINE_BYTES + 1
+                self.in_giant = True
             self._scan(buf, limit)
             yield from self.asm.take()
         self.buf = bytes(buf[:n])
