@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -36,7 +37,12 @@ def test_scrape_matches_top_json(memcg_oracle: str, tmp_path) -> None:
             started = d.wait_for(lambda x: x.get("msg") == "started", 20)
             assert started is not None, "".join(d.raw)
             assert d.wait_for(lambda x: x.get("msg") == "watching", 20)
+            # "watching" is logged as the first scan ends; the exporter serves its result right after
+            deadline = time.monotonic() + 10
             m = _scrape(f"http://{started[1]['exporter']}/metrics")
+            while "oomlens_domain_totalpages" not in m and time.monotonic() < deadline:
+                time.sleep(0.1)
+                m = _scrape(f"http://{started[1]['exporter']}/metrics")
         top = json.loads(subprocess.run([sys.executable, "-m", "oomlens", "top", "--cgroup", sb.path, "--json"],
                                         capture_output=True, text=True, timeout=60, check=True).stdout)
     dom = sb.kernel_path
