@@ -49,7 +49,8 @@ def test_builtin_scenarios_are_well_formed() -> None:
 @pytest.mark.parametrize("kwargs, match", [
     ({"name": "x" * 16}, "1-15 characters"),
     ({"name": "has space"}, "1-15 characters"),
-    ({"name": "a", "oom_score_adj": -1}, "0..1000"),
+    ({"name": "a", "oom_score_adj": -1001}, "-1000..1000"),
+    ({"name": "a", "oom_score_adj": 1001}, "-1000..1000"),
     ({"name": "a", "anon_mib": 0.1}, "at least"),
     ({"name": "a", "cgroup": "../escape"}, "sub-cgroup"),
 ])

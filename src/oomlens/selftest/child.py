@@ -49,8 +49,7 @@ def dirty(m, start, end):
 try:
     put(a["procs"], "0")
     put("/proc/self/comm", a["comm"])
-    if a["adj"]:
-        put("/proc/self/oom_score_adj", str(a["adj"]))
+    put("/proc/self/oom_score_adj", str(a["adj"]))   # always: do not inherit the harness's own value
     if a["anon"]:
         dirty(region(a["anon"]), 0, a["anon"])
     if a["shmem"]:

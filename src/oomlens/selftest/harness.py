@@ -181,6 +181,9 @@ class _Hierarchy:
     version: int       # 1 or 2
     kernel_base: str   # the same directory as the kernel prints cgroup paths ("/" for a hierarchy root)
 
+    def describe(self) -> str:
+        return f"cgroup v{self.version} at {self.base}"
+
 
 def _v2_has_memory(path: str) -> bool:
     try:
@@ -226,6 +229,11 @@ def _resolve_hierarchy(base: str | None) -> _Hierarchy:
         return _Hierarchy(base, 2, _kernel_path(base))
     raise SelftestError(f"{base} is not a memory cgroup directory (no memory.* control files)",
                         hint=_HINT_HIERARCHY)
+
+
+def describe_hierarchy(base: str | None = None) -> str:
+    """Which memory hierarchy sandboxes go to, e.g. ``cgroup v2 at /sys/fs/cgroup`` (SelftestError if none)."""
+    return _resolve_hierarchy(base).describe()
 
 
 def _disk_file_dir() -> str:
@@ -330,8 +338,8 @@ class Holder:
     ``name`` becomes the process's comm (at most 15 characters, unique within a scenario); memory is
     in MiB; ``pgtable_mib`` is the page-table footprint built by reading one byte per 2 MiB of a
     sparse read-only mapping (each read maps the shared zero page, so RSS does not grow, and costs
-    one PTE page); ``threads`` extra threads make it multi-threaded; ``oom_score_adj`` is raised
-    (0..1000) after joining; ``cgroup`` is a path relative to the sandbox ("" = the sandbox itself);
+    one PTE page); ``threads`` extra threads make it multi-threaded; ``oom_score_adj`` (-1000..1000;
+    below 0 needs CAP_SYS_RESOURCE) is written after joining, whatever the harness's own value; ``cgroup`` is a path relative to the sandbox ("" = the sandbox itself);
     ``trigger`` makes this holder the allocating task that provokes the OOM.
     """
 
@@ -352,8 +360,8 @@ class Holder:
             raise ValueError(f"holder {self.name}: negative size")
         if self.charged_mib < MIN_CHARGED_MIB:
             raise ValueError(f"holder {self.name}: must hold at least {MIN_CHARGED_MIB} MiB inside the memcg")
-        if not 0 <= self.oom_score_adj <= 1000:
-            raise ValueError(f"holder {self.name}: oom_score_adj must be 0..1000 (lowering needs CAP_SYS_RESOURCE)")
+        if not -1000 <= self.oom_score_adj <= 1000:
+            raise ValueError(f"holder {self.name}: oom_score_adj must be -1000..1000")
         if self.cgroup and not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", self.cgroup):
             raise ValueError(f"holder {self.name}: bad sub-cgroup {self.cgroup!r}")
 
@@ -493,6 +501,7 @@ class MemcgSandbox:
         self._file_dir = file_dir
         self._sweep = sweep
         self.version = 0
+        self.hierarchy = ""        # "cgroup v2 at /sys/fs/cgroup": where the sandbox lives
         self.path = ""             # filesystem path of the sandbox cgroup (the OOM domain)
         self.kernel_path = ""      # the same cgroup as the kernel prints it (oom_memcg=)
         self.procs: list[HolderProcess] = []
@@ -534,7 +543,7 @@ class MemcgSandbox:
         self._created = True
         self._cgroups.append(path)
         atexit.register(self.close)
-        self.version, self.path = hier.version, path
+        self.version, self.path, self.hierarchy = hier.version, path, hier.describe()
         self.kernel_path = os.path.normpath(os.path.join(hier.kernel_base, name))
         if not os.path.exists(os.path.join(path, "cgroup.procs")):
             raise SelftestError(f"{hier.base} is not a cgroup filesystem (mkdir made a plain directory)",
@@ -933,6 +942,7 @@ class ScenarioResult:
     attempts: int = 1
     extra_kills: list[int] = field(default_factory=list)   # see provoke(): a rare kernel race
     trigger_outcome: str | None = None
+    hierarchy: str = ""             # the memory hierarchy used: "cgroup v1 at /sys/fs/cgroup/memory", ...
 
     @property
     def trigger_allocated_pages(self) -> int | None:
@@ -979,7 +989,7 @@ class ScenarioResult:
             "kernel_holder": self.kernel_holder,
             "pids": self.pids, "limit_bytes": self.limit_bytes, "cgroup": self.cgroup,
             "report_complete": self.report_complete, "report": self.report, "elapsed": round(self.elapsed, 3),
-            "attempts": self.attempts, "extra_kills": self.extra_kills,
+            "attempts": self.attempts, "extra_kills": self.extra_kills, "hierarchy": self.hierarchy,
         }
 
 
@@ -1014,7 +1024,7 @@ def run_scenario(scenario: Scenario, predict: Predictor, *, base: str | None = N
                 report_complete=pr.report.complete, kernel_tasks=pr.report.tasks, limit_bytes=limit,
                 cgroup=sb.path, trigger_pid=trigger.pid, headroom_bytes=sb.headroom_bytes,
                 elapsed=time.monotonic() - t0, attempts=attempt, extra_kills=pr.extra_kills,
-                trigger_outcome=pr.trigger_outcome)
+                trigger_outcome=pr.trigger_outcome, hierarchy=sb.hierarchy)
         if result.report_complete or attempt > retries:
             return result
         time.sleep(5.0)
