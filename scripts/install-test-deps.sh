@@ -87,6 +87,11 @@ for series in 6.1 6.12; do
         [ -f "$mods/modules.dep" ] || depmod "$release"
         rm -rf "$dest" && mv "$dest.tmp" "$dest"
     fi
+    # virtme-ng looks for the modules beside the kernel image (<root>/boot/vmlinuz -> <root>/lib/modules)
+    # to build its initramfs on this side: point it there.
+    if [ "$(readlink "$dest/lib/modules/$release" 2>/dev/null)" != "$mods" ]; then
+        mkdir -p "$dest/lib/modules" && rm -rf "$dest/lib/modules/$release" && ln -s "$mods" "$dest/lib/modules/$release"
+    fi
     printf '%s\t%s\t%s\t%s\n' "$series" "$release" "$dest/boot/vmlinuz-$release" "$pkg" >>"$CACHE/kernels.tsv.new"
 done
 mv "$CACHE/kernels.tsv.new" "$CACHE/kernels.tsv"
