@@ -17,6 +17,7 @@ protects itself with adj -1000 (holders write their own adj, so they do not inhe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -237,20 +238,36 @@ def run_memcg(case: Case, ctx: Ctx) -> dict[str, Any]:
     return rec
 
 
+def _pinned(h: Holder) -> Holder:
+    return dataclasses.replace(h, pin=True)
+
+
+def _pin_self() -> None:
+    """mlockall(MCL_CURRENT): this process's code stays resident through the global OOMs."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).mlockall(1):
+        raise OSError(ctypes.get_errno(), "mlockall")
+
+
 def run_global(case: Case, ctx: Ctx) -> dict[str, Any]:
     rec: dict[str, Any] = {}
+    t = rec["timings"] = {}
+    t0 = time.monotonic()
     # never limited: the sandbox only groups and counts our kills; the allocating task may take the
     # reserve, the swap and then some (its mapping must stay below RAM + swap: heuristic overcommit)
     headroom = GLOBAL_RESERVE_MIB + (SWAP_MIB if case.swap else 0) + 64
     with MemcgSandbox(headroom_mib=headroom) as sb:
         if case.swap:
             _write(os.path.join(sb.path, "memory.swap.max"), "max")
-        sb.spawn(case.holders, timeout=300)
+        holders = tuple(map(_pinned, case.holders))
+        if not any(h.trigger for h in holders):
+            holders += (Holder(ALLOCATOR_NAME, anon_mib=1.0, trigger=True, pin=True),)
+        sb.spawn(holders, timeout=300)
         avail = meminfo_kb()["MemAvailable"] // 1024
         filler = max(1, avail - GLOBAL_RESERVE_MIB)
-        sb.spawn([Holder("filler", anon_mib=filler, oom_score_adj=-1000)], timeout=300)
-        if sb.trigger is None:
-            sb.spawn([Holder(ALLOCATOR_NAME, anon_mib=1.0, trigger=True)])
+        sb.spawn([Holder("filler", anon_mib=filler, oom_score_adj=-1000, pin=True)], timeout=300)
+        t["spawn"] = round(time.monotonic() - t0, 1)
         trigger = sb.trigger
         assert trigger is not None
         rec["pids"] = {hp.name: hp.pid for hp in sb.procs}
@@ -259,6 +276,7 @@ def run_global(case: Case, ctx: Ctx) -> dict[str, Any]:
         rec["expected_totalpages"] = global_T()
         rec["status_kb"] = {hp.name: status_kb(hp.pid) for hp in sb.procs}
         rec["top"] = top_json(None)
+        t["top"] = round(time.monotonic() - t0, 1)
         wait = ctx.last_oom + GLOBAL_SPACING_S - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -276,6 +294,7 @@ def run_global(case: Case, ctx: Ctx) -> dict[str, Any]:
                                    f"{trigger.stderr_text()!r}, said {trigger.readline(0)!r}; meminfo {meminfo_kb()})")
             ctx.cur.wait(0.5)
         ctx.last_oom = time.monotonic()
+        t["oom"] = round(time.monotonic() - t0, 1)
         rec["kernel_victim_pid"] = kills[0]
         victim = next((hp for hp in sb.procs if hp.pid == kills[0]), None)
         if victim is not None:
@@ -419,15 +438,14 @@ def zram_setup(ctx: Ctx) -> None:
 
 def run_selftest(ctx: Ctx) -> dict[str, Any]:
     """``oomlens selftest`` on this kernel's cgroup v2, with the builtins the cases above do not repeat."""
-    env = dict(os.environ, OOMLENS_SELFTEST_FILE_DIR=ctx.disk or "")
+    os.environ["OOMLENS_SELFTEST_FILE_DIR"] = ctx.disk or ""
     names = ["adj-beats-larger", "file-counts", "adj1000-tiny", "allocator-itself"]
-    args = [sys.executable, "-m", "oomlens", "selftest", "--json"] + [a for n in names for a in ("--scenario", n)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, env=env, check=False)
-    rec: dict[str, Any] = {"rc": proc.returncode, "stderr": proc.stderr[-4000:], "names": names}
+    rc, out, err = oomlens("selftest", "--json", *[a for n in names for a in ("--scenario", n)])
+    rec: dict[str, Any] = {"rc": rc, "stderr": err[-4000:], "names": names}
     try:
-        rec["json"] = json.loads(proc.stdout)
+        rec["json"] = json.loads(out)
     except ValueError:
-        rec["stdout"] = proc.stdout[-4000:]
+        rec["stdout"] = out[-4000:]
         return rec
     rec["postmortem"] = [postmortem_json(r["report"] + "\n") for r in rec["json"].get("results", [])]
     return rec
@@ -439,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="scenario names (and/or 'selftest')")
     opts = ap.parse_args(argv)
     _write("/proc/self/oom_score_adj", "-1000")
+    oomlens("--help")       # import the CLI now, then lock this process's code in memory
+    _pin_self()
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     out: dict[str, Any] = {"release": os.uname().release, "page_size": PAGE_SIZE, "started": time.time(),
                            "meminfo_kb": meminfo_kb(), "cases": {}, "done": False}

@@ -345,7 +345,8 @@ class Holder:
     sparse read-only mapping (each read maps the shared zero page, so RSS does not grow, and costs
     one PTE page); ``threads`` extra threads make it multi-threaded; ``oom_score_adj`` (-1000..1000;
     below 0 needs CAP_SYS_RESOURCE) is written after joining, whatever the harness's own value; ``cgroup`` is a path relative to the sandbox ("" = the sandbox itself);
-    ``trigger`` makes this holder the allocating task that provokes the OOM.
+    ``trigger`` makes this holder the allocating task that provokes the OOM; ``pin`` mlocks the
+    interpreter's own pages (mapped at start) so a global OOM does not thrash on them first.
     """
 
     name: str
@@ -357,6 +358,7 @@ class Holder:
     oom_score_adj: int = 0
     cgroup: str = ""
     trigger: bool = False
+    pin: bool = False
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.+-]{1,15}", self.name):
@@ -674,7 +676,7 @@ class MemcgSandbox:
             args = {
                 "procs": os.path.join(self.cgroup(h.cgroup), "cgroup.procs"), "comm": h.name,
                 "adj": h.oom_score_adj, "anon": int(h.anon_mib * MiB), "shmem": int(h.shmem_mib * MiB),
-                "file": int(h.file_mib * MiB), "file_dir": "", "ptes": h.pte_regions, "threads": h.threads,
+                "file": int(h.file_mib * MiB), "file_dir": "", "ptes": h.pte_regions, "threads": h.threads, "pin": h.pin,
                 "trigger": None,
             }
             if h.file_mib:
