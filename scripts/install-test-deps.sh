@@ -4,9 +4,9 @@
 #   * Debian packages qemu-system-x86, kmod and busybox-static (qemu runs the guests; virtme-ng builds
 #     the initramfs that loads the 9p/virtiofs modules with busybox; modprobe loads zram inside);
 #   * Debian's 6.1 and 6.12 amd64 kernels (linux-image-*-amd64-unsigned), downloaded with
-#     `apt-get download` and extracted with `dpkg-deb -x` into $OOMLENS_VM_CACHE
-#     (default /var/cache/oomlens-vm); their modules are moved to /lib/modules/<release>, because a
-#     virtme-ng guest sees this machine's root file system (read-only) but not /var/cache;
+#     `apt-get download` and extracted with `dpkg-deb -x` into $OOMLENS_VM_CACHE (default
+#     /opt/oomlens-vm); /lib/modules/<release> links to the extracted modules (a virtme-ng guest sees
+#     this machine's root file system read-only, and links its /lib/modules/<release> there too);
 #   * virtme-ng (PyPI) into the repo's .venv.
 #
 # Needs root (apt-get, /lib/modules). Writes $OOMLENS_VM_CACHE/kernels.tsv: one "series release vmlinuz" line
@@ -15,7 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-CACHE=${OOMLENS_VM_CACHE:-/var/cache/oomlens-vm}
+# Not under /var/cache: a virtme-ng guest mounts a tmpfs there, and it loads the modules from beside the
+# kernel image (<cache>/kernels/<release>/lib/modules/<release>), through this machine's root.
+CACHE=${OOMLENS_VM_CACHE:-/opt/oomlens-vm}
 VIRTME_NG_VERSION=${VIRTME_NG_VERSION:-1.42}
 export DEBIAN_FRONTEND=noninteractive
 
@@ -68,10 +70,7 @@ for series in 6.1 6.12; do
     release=${pkg#linux-image-}; release=${release%-unsigned}
     dest="$CACHE/kernels/$release"
     mods=/lib/modules/$release
-    # The guest sees this machine's /lib but not /var/cache (virtme-ng puts a tmpfs there), so the
-    # modules live at /lib/modules/<release> itself: moved there, not linked.
-    [ -L "$mods" ] && rm -f "$mods"
-    if [ ! -f "$dest/boot/vmlinuz-$release" ] || [ ! -f "$mods/modules.dep" ]; then
+    if [ ! -f "$dest/boot/vmlinuz-$release" ] || [ ! -f "$dest/lib/modules/$release/modules.dep" ]; then
         deb=$(ls "$CACHE/debs/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
         if [ -z "$deb" ]; then
             log "apt-get download $pkg"
@@ -82,15 +81,12 @@ for series in 6.1 6.12; do
         log "extracting $deb"
         rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
         dpkg-deb -x "$deb" "$dest.tmp"
-        mkdir -p /lib/modules
-        rm -rf "$mods" && mv "$dest.tmp/lib/modules/$release" "$mods"
-        [ -f "$mods/modules.dep" ] || depmod "$release"
+        [ -f "$dest.tmp/lib/modules/$release/modules.dep" ] || depmod -b "$dest.tmp" "$release"
         rm -rf "$dest" && mv "$dest.tmp" "$dest"
     fi
-    # virtme-ng looks for the modules beside the kernel image (<root>/boot/vmlinuz -> <root>/lib/modules)
-    # to build its initramfs on this side: point it there.
-    if [ "$(readlink "$dest/lib/modules/$release" 2>/dev/null)" != "$mods" ]; then
-        mkdir -p "$dest/lib/modules" && rm -rf "$dest/lib/modules/$release" && ln -s "$mods" "$dest/lib/modules/$release"
+    # a real directory there is an installed kernel's: leave it alone
+    if [ -L "$mods" ] || [ ! -e "$mods" ]; then
+        mkdir -p /lib/modules && ln -sfn "$dest/lib/modules/$release" "$mods"
     fi
     printf '%s\t%s\t%s\t%s\n' "$series" "$release" "$dest/boot/vmlinuz-$release" "$pkg" >>"$CACHE/kernels.tsv.new"
 done

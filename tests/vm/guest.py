@@ -418,7 +418,9 @@ CASES: tuple[Case, ...] = (
 # ------------------------------------------------------------------------------------------ machine set-up
 
 def _sh(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()}")
 
 
 def zram_setup(ctx: Ctx) -> None:

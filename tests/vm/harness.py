@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("OOMLENS_VM_CACHE", "/var/cache/oomlens-vm"))
+CACHE = Path(os.environ.get("OOMLENS_VM_CACHE", "/opt/oomlens-vm"))
 #: One guest runs every scenario of tests.vm.guest; the whole boot must finish within this.
 BOOT_TIMEOUT_S = float(os.environ.get("OOMLENS_VM_TIMEOUT", "1500"))
 GUEST_MEMORY = "1G"
@@ -78,8 +78,8 @@ def unavailable_reason(kernel: Kernel | None = None) -> str | None:
     for k in [kernel] if kernel else found:
         if not k.vmlinuz.is_file():
             return f"{k.vmlinuz} missing (run scripts/install-test-deps.sh)"
-        if not (Path("/lib/modules") / k.release / "modules.dep").is_file():
-            return f"/lib/modules/{k.release} missing (run scripts/install-test-deps.sh)"
+        if not (k.vmlinuz.parents[1] / "lib" / "modules" / k.release / "modules.dep").is_file():
+            return f"modules of {k.release} missing beside {k.vmlinuz} (run scripts/install-test-deps.sh)"
     return None
 
 

@@ -61,8 +61,10 @@ def test_top_names_the_kernels_victim_and_postmortem_agrees(vm: dict[str, Any], 
     assert ev["verdict"] == "agrees", f"postmortem: {ev.get('reason')} {ev.get('notes')}" + ctx
     assert ev["model_victim"]["pid"] == victim
     assert ev["constraint"] == want_constraint
-    assert ev["totalpages"] == rec["expected_totalpages"], (
-        f"postmortem T {ev['totalpages']} ({ev.get('totalpages_how')}), expected {rec['expected_totalpages']}" + ctx)
+    # a memcg report does not print the host's total swap: T may come as a range, which must hold the truth
+    lo, hi = ev.get("totalpages_range") or (ev["totalpages"], ev["totalpages"])
+    assert lo <= rec["expected_totalpages"] <= hi, (
+        f"postmortem T {lo}..{hi} ({ev.get('totalpages_how')}), expected {rec['expected_totalpages']}" + ctx)
 
 
 def _only(name: str) -> Case:
