@@ -29,7 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("OOMLENS_VM_CACHE", "/opt/oomlens-vm"))
 #: One guest runs every scenario of tests.vm.guest; the whole boot must finish within this.
-BOOT_TIMEOUT_S = float(os.environ.get("OOMLENS_VM_TIMEOUT", "1500"))
+BOOT_TIMEOUT_S = float(os.environ.get("OOMLENS_VM_TIMEOUT", "900"))
 GUEST_MEMORY = "1G"
 GUEST_CPUS = 2
 
