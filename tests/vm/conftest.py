@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.vm import harness
 
 _SERIES = ("6.1", "6.12")

@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             if case.swap:
                 zram_setup(ctx)
             entry.update(run_memcg(case, ctx) if case.kind == "memcg" else run_global(case, ctx))
-        except Exception:  # noqa: BLE001 - a failed case is a result; the next one still runs
+        except Exception:
             entry["error"] = traceback.format_exc()
         entry["elapsed"] = round(time.monotonic() - t0, 1)
         out["cases"][case.name] = entry
@@ -496,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             zram_setup(ctx)
             out["selftest"] = run_selftest(ctx)
-        except Exception:  # noqa: BLE001
+        except Exception:
             out["selftest"] = {"error": traceback.format_exc()}
         out["selftest"]["elapsed"] = round(time.monotonic() - t0, 1)
         save()
@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         dmesg = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=60, check=True).stdout
         out["whole_log"] = postmortem_json(dmesg)
-    except Exception:  # noqa: BLE001
+    except Exception:
         out["whole_log"] = {"error": traceback.format_exc()}
     out["done"] = True
     out["elapsed"] = round(time.time() - out["started"], 1)

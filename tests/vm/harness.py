@@ -100,7 +100,7 @@ class GuestRun:
                "--cpus", str(GUEST_CPUS), f"--rwdir={self.rwdir}", "--exec", guest_cmd]
         env = dict(os.environ, PATH=f"{_vng().parent}:{os.environ.get('PATH', '/usr/bin:/bin')}")
         self.started = time.monotonic()
-        self._console = open(self.console_path, "wb")  # noqa: SIM115 - closed in wait()
+        self._console = open(self.console_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._console, stderr=subprocess.STDOUT,
                                      env=env, cwd=REPO, start_new_session=True)
         self.elapsed: float | None = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from tests.vm.guest import CASES, Case
 
 pytestmark = pytest.mark.vm

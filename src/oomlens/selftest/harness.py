@@ -344,7 +344,8 @@ class Holder:
     in MiB; ``pgtable_mib`` is the page-table footprint built by reading one byte per 2 MiB of a
     sparse read-only mapping (each read maps the shared zero page, so RSS does not grow, and costs
     one PTE page); ``threads`` extra threads make it multi-threaded; ``oom_score_adj`` (-1000..1000;
-    below 0 needs CAP_SYS_RESOURCE) is written after joining, whatever the harness's own value; ``cgroup`` is a path relative to the sandbox ("" = the sandbox itself);
+    below 0 needs CAP_SYS_RESOURCE) is written after joining, whatever the harness's own value;
+    ``cgroup`` is a path relative to the sandbox ("" = the sandbox itself);
     ``trigger`` makes this holder the allocating task that provokes the OOM; ``pin`` mlocks the
     interpreter's own pages (mapped at start) so a global OOM does not thrash on them first.
     """
