@@ -453,6 +453,38 @@ def run_selftest(ctx: Ctx) -> dict[str, Any]:
     return rec
 
 
+class _Outcomes:
+    """A pytest plugin that records each test's outcome."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+        self.failures: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.when == "call" or report.outcome != "passed":
+            self.outcomes[report.nodeid] = report.outcome
+            if report.outcome == "failed":
+                self.failures[report.nodeid] = str(report.longrepr)[-3000:]
+
+
+def run_capability_tests() -> dict[str, Any]:
+    """The ``vm``-marked tests meant to run where root has every capability (tests/vm/test_protect_*.py),
+    run here in the guest with pytest."""
+    import glob
+
+    import pytest
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    files = sorted(glob.glob(os.path.join(repo, "tests", "vm", "test_protect_*.py")))
+    plugin = _Outcomes()
+    _write("/proc/self/oom_score_adj", "0")     # the processes these tests start must not inherit -1000
+    try:
+        rc = pytest.main(["-q", "-m", "vm", "-p", "no:cacheprovider", "--rootdir", repo, *files], plugins=[plugin])
+    finally:
+        _write("/proc/self/oom_score_adj", "-1000")
+    return {"rc": int(rc), "files": files, "outcomes": plugin.outcomes, "failures": plugin.failures}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
@@ -499,6 +531,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             out["selftest"] = {"error": traceback.format_exc()}
         out["selftest"]["elapsed"] = round(time.monotonic() - t0, 1)
+        save()
+    if wanted is None or "capabilities" in wanted:
+        t0 = time.monotonic()
+        try:
+            out["capability_tests"] = run_capability_tests()
+        except Exception:
+            out["capability_tests"] = {"error": traceback.format_exc()}
+        out["capability_tests"]["elapsed"] = round(time.monotonic() - t0, 1)
         save()
     # the whole boot's kernel log, every OOM in it, judged at once (previous victims are not candidates)
     try:

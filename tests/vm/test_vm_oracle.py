@@ -163,3 +163,14 @@ def test_postmortem_of_the_whole_boot_log_agrees_on_every_oom(vm: dict[str, Any]
     assert victims <= seen, f"postmortem missed the OOMs of {victims - seen}"
     bad = [(e.get("kernel_victim"), e["verdict"], e.get("reason")) for e in events if e["verdict"] != "agrees"]
     assert not bad, bad
+
+
+def test_capability_tests_pass_inside_the_guest(vm: dict[str, Any]) -> None:
+    """tests/vm/test_protect_*.py need root with CAP_SYS_RESOURCE: the guest has it, so none may skip."""
+    ct = vm.get("capability_tests")
+    assert ct is not None and "error" not in ct, ct
+    if not ct["files"]:
+        pytest.skip("no tests/vm/test_protect_*.py in this tree")
+    assert ct["outcomes"], "no test ran"
+    assert set(ct["outcomes"].values()) == {"passed"}, f"{ct['outcomes']}\n" + "\n".join(ct.get("failures", {}).values())
+    assert ct["rc"] == 0
