@@ -282,3 +282,24 @@ def test_a_command_imports_only_its_own_module(tmp_path, snapfile):
     assert {m for m in mods if m.startswith("oomlens.cli.") and m.endswith("_cmd")} == {"oomlens.cli.daemon_cmd"}
     assert "oomlens.policy.engine" in mods  # the daemon weighs by the policy engine ...
     assert not any(m == "rich" or m.startswith("rich.") for m in mods)  # ... but renders nothing
+
+
+def test_selftest_list_names_every_builtin_scenario() -> None:
+    from oomlens.selftest.harness import BUILTIN_SCENARIOS
+
+    res = CliRunner().invoke(cli, ["selftest", "--list"])
+    assert res.exit_code == 0, res.output
+    listed = [line.split(":", 1)[0] for line in res.output.splitlines()]
+    assert listed == [s.name for s in BUILTIN_SCENARIOS]
+
+
+def test_selftest_names_the_hierarchy_it_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oomlens.selftest import harness
+
+    monkeypatch.setattr(harness, "_resolve_hierarchy",
+                        lambda base: harness._Hierarchy("/sys/fs/cgroup", 2, "/"))
+    assert harness.describe_hierarchy() == "cgroup v2 at /sys/fs/cgroup"
+    monkeypatch.setattr(harness, "run_selftest", lambda scenarios, progress=None: [])
+    res = CliRunner().invoke(cli, ["selftest", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["hierarchy"] == "cgroup v2 at /sys/fs/cgroup"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -197,3 +198,42 @@ def test_already_exiting_victim_without_kill_line_gets_a_verdict():
     assert d["verdict"] == "agrees" and "already exiting" in d["reason"] and d["model_victim"]["pid"] == 11
     result = CliRunner().invoke(cli, ["postmortem", "-"], input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
+
+# ------------------------------------------------------------------ memcg v2 with swap: T only bounded
+# Real reports from Debian's 6.12 in a qemu guest (tests/vm): a cgroup whose sw64 lives in zram swap
+# (swap: usage 65536kB, limit 67584kB), memory.max 49656 kB, adj800 at oom_score_adj 800. A memcg
+# report does not print the host's total swap; the swap the cgroup uses proves at least that much.
+_VM_DATA = Path(__file__).resolve().parents[1] / "data" / "oomreport"
+
+
+def _vm_events(*names: str, edit: tuple[str, str] | None = None) -> list[dict]:
+    text = "".join((_VM_DATA / n).read_text() for n in names)
+    if edit:
+        assert edit[0] in text
+        text = text.replace(*edit)
+    return [a.to_dict() for a in analyze_events(parse_text(text, "vm"))]
+
+
+def test_memcg_swap_in_use_bounds_T_and_the_kernels_choice_agrees() -> None:
+    (ev,) = _vm_events("6.12-memcg-v2-swap.log")
+    # T = 49656/4 + min(67584/4, total swap >= 65536/4) = 12414 + 16384..16896
+    assert ev["totalpages_range"] == [28798, 29310]
+    assert ev["totalpages"] == 28798
+    # with the total swap taken as 0 (T = 12414, T//1000 = 12) the model would pick sw64 (19099 > 13318)
+    assert ev["verdict"] == "agrees", ev["reason"]
+    assert ev["model_victim"]["pid"] == ev["kernel_victim"]["pid"] == 298
+
+
+def test_an_earlier_report_without_swap_does_not_cap_a_later_memcg_reports_swap() -> None:
+    # the global report says "Total swap = 0kB"; swap was turned on before the memcg OOM
+    g, m = _vm_events("6.12-global-noswap.log", "6.12-memcg-v2-swap.log")
+    assert g["verdict"] == "agrees"
+    assert m["totalpages_range"] == [28798, 29310]
+    assert m["verdict"] == "agrees", m["reason"]
+
+
+def test_memcg_swap_range_that_changes_the_choice_is_undecidable() -> None:
+    # adj 540: adj800's row scores 3718 + 540*28 = 18838 < sw64's 19099 at T//1000 = 28, but 19378 at 29
+    (ev,) = _vm_events("6.12-memcg-v2-swap.log", edit=("           800 adj800", "           540 adj800"))
+    assert ev["verdict"] == "undecidable"
+    assert "28798..29310" in ev["reason"]

@@ -145,6 +145,8 @@ class Domain:
     totalpages: int | None
     exact: bool
     how: str
+    t_range: tuple[int, int] | None = None
+    """When T is only bounded (``totalpages`` is the low end): the pages T lies within."""
 
 
 def _nodes(spec: str | None) -> set[int] | None:
@@ -214,18 +216,34 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         used = (mb.swap_usage_kb if version == 2 else
                 (None if mb.memsw_usage_kb is None or mb.usage_kb is None else max(mb.memsw_usage_kb - mb.usage_kb, 0)))
         swap_lb = used // page_kb if used is not None else None
+        stale = ""
+        if swap_pages is not None and swap_lb is not None and swap_lb > swap_pages:
+            # an earlier report's total swap is less than this cgroup uses now: swap was added since
+            stale = (f" (an earlier report's {swap_pages} swap pages are fewer than this cgroup uses: "
+                     "swap was added since)")
+            swap_pages = None
         if swap_pages is None and swap_lb and swap_room is not None and swap_lb >= swap_room:
             swap_pages = swap_lb
         exact = swap_room == 0 or swap_pages is not None
         limit_era = era if era.memcg_limit != "none" else era_for("3.10")
-        T = mem_cgroup_get_max(memcg, limit_era, swap_pages or 0, page_size=page_kb * 1024) or 1
+        t_range = None
         how = f"memcg limit {mb.limit_kb} kB"
-        if swap_room:
+        if not exact and swap_lb:
+            # the host has at least the swap this cgroup uses: min(room, total) is between that and the room
+            lo = mem_cgroup_get_max(memcg, limit_era, swap_lb, page_size=page_kb * 1024) or 1
+            if swap_room is not None:
+                t_range = (lo, mem_cgroup_get_max(memcg, limit_era, swap_room, page_size=page_kb * 1024) or 1)
+            how += (f" + swap: the host has at least the {swap_lb} swap pages this cgroup uses{stale}, so T is "
+                    + (f"{t_range[0]}..{t_range[1]}" if t_range else f"at least {lo}")
+                    + " (swappiness assumed non-zero)")
+            swap_pages = swap_lb
+        elif swap_room:
             how += (f" + swap (min of the memcg's swap room and the host's {swap_pages}+ swap pages)"
                     if swap_pages is not None else "; the host's total swap is not in a memcg report "
                     "(assumed 0; swappiness also assumed non-zero)")
+        T = mem_cgroup_get_max(memcg, limit_era, swap_pages or 0, page_size=page_kb * 1024) or 1
         return Domain(constraint, path, MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0), memcg, T,
-                      exact and era.memcg_limit != "none", how)
+                      exact and era.memcg_limit != "none", how, t_range)
     if mi is None or mi.pages_ram is None:
         return Domain(constraint, None, MemInfo(0, swap_pages or 0), None, None, False,
                       "no Mem-Info totals printed: T unknown")
@@ -335,6 +353,7 @@ class EventAnalysis:
             "cgroup": d.cgroup if d else (ev.oom_memcg or ev.task_memcg),
             "totalpages": d.totalpages if d else None,
             "totalpages_exact": d.exact if d else False,
+            "totalpages_range": list(d.t_range) if d and d.t_range else None,
             "totalpages_how": d.how if d else None,
             "badness_unit": self.era.badness_unit if self.era else None,
             "invoked_by": ({"comm": ev.invoked.comm, "pid": ev.invoked.pid or (ev.cpu.pid if ev.cpu else None),
@@ -600,6 +619,18 @@ class Analyzer:
         sel = ranking.selection
         model_chosen = sel.chosen
         model_victim = sel.victim
+        if domain.t_range is not None and not domain.exact and T == domain.t_range[0]:
+            # T is only bounded: adj terms are linear in T//1000, so a task that wins at both ends wins
+            # throughout; otherwise the log cannot tell
+            hi = domain.t_range[1]
+            od_hi = recovered_domain(tasks, domain.meminfo, totalpages=hi, page_size=page_kb * 1024,
+                                     memcg=domain.memcg, constraint=OomConstraint(domain.constraint),
+                                     exact=domain.exact)
+            top_hi = rank_domain(od_hi, release=release, era=era).selection.chosen
+            if (top_hi.pid if top_hi else None) != (model_chosen.pid if model_chosen else None):
+                return result("undecidable", f"T is only known to lie in {T}..{hi} ({domain.how}) and the "
+                              "choice changes within it", ranking, model_victim)
+            notes.append(f"T is only known to lie in {T}..{hi} pages; the model's choice is the same at both ends")
         notes.extend(_caveats(ev, era, tasks))
         if table.filtered or table.truncated:
             what = ("filtered (a grep kept only some rows)" if table.filtered

@@ -37,10 +37,14 @@ def selftest(as_json: bool, names: tuple[str, ...], list_only: bool) -> None:
 
     # a terminal sees each result as its scenario ends (one line each, on stdout); JSON waits for all
     progress = None if as_json else (lambda msg: click.echo(visible(msg)))
+    hierarchy = st.describe_hierarchy()
+    if progress is not None:
+        progress(f"memory hierarchy: {hierarchy}")
     results = st.run_selftest(scenarios, progress=progress)
     ok = all(r.agrees for r in results)
     if as_json:
-        _emit_json({"agrees": ok, "results": [r.to_dict() if hasattr(r, "to_dict") else vars(r) for r in results]})
+        _emit_json({"agrees": ok, "hierarchy": hierarchy,
+                    "results": [r.to_dict() if hasattr(r, "to_dict") else vars(r) for r in results]})
     else:
         click.echo(f"{sum(r.agrees for r in results)}/{len(results)} scenarios agree with the kernel")
     sys.exit(exit_codes.OK if ok else exit_codes.SELFTEST_FAILED)

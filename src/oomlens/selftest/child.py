@@ -5,7 +5,7 @@ Run as ``python -I -S child.py JSON`` by :class:`oomlens.selftest.harness.MemcgS
 only and nothing of oomlens (it must start fast, and must not drag the harness's memory into the
 cgroup). ``JSON`` keys: ``procs`` (the cgroup.procs file to join), ``comm``, ``adj``, ``anon``,
 ``shmem``, ``file`` (bytes), ``file_dir``, ``ptes`` (2 MiB regions whose page tables to fill),
-``threads``, ``trigger`` (None, or ``{root, file, key, chunk, max}``). Protocol: it prints ``ready``
+``threads``, ``pin`` (mlockall the interpreter's current mappings first), ``trigger`` (None, or ``{root, file, key, chunk, max}``). Protocol: it prints ``ready``
 after touching every page; on ``g`` (trigger only) it allocates in ``chunk`` steps until the sum of
 ``key`` in every ``file`` under ``root`` moves, then prints ``killed N`` or ``no-oom N`` (bytes
 allocated). EOF on stdin (the harness died) makes it exit.
@@ -17,7 +17,7 @@ import json, mmap, os, sys
 a = json.loads(sys.argv[1])
 if a["threads"]:
     import threading
-if a["file"]:
+if a["file"] or a.get("pin"):
     import ctypes
 P = mmap.PAGESIZE
 keep = []
@@ -49,8 +49,12 @@ def dirty(m, start, end):
 try:
     put(a["procs"], "0")
     put("/proc/self/comm", a["comm"])
-    if a["adj"]:
-        put("/proc/self/oom_score_adj", str(a["adj"]))
+    put("/proc/self/oom_score_adj", str(a["adj"]))   # always: do not inherit the harness's own value
+    if a.get("pin"):
+        # lock what is mapped now (the interpreter's code and data), not the memory held below: near a
+        # global OOM, reclaim would otherwise evict and refault these pages for minutes (thrashing)
+        if ctypes.CDLL(None, use_errno=True).mlockall(1):   # MCL_CURRENT
+            fail("mlockall: " + os.strerror(ctypes.get_errno()))
     if a["anon"]:
         dirty(region(a["anon"]), 0, a["anon"])
     if a["shmem"]:
