@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oomlens.errors import InputError, SelftestError
+from oomlens.sources.cgroupfs import kernel_cgroup_path, mount_of, mounts, v2_has_memory
 from oomlens.sources.kernellog import KmsgCursor, KmsgRecord
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -141,41 +142,6 @@ def _is_our_descendant(pid: int) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class _Mount:
-    mountpoint: str
-    root: str          # the mount's root inside its filesystem (field 4 of mountinfo)
-    fstype: str
-    superopts: frozenset[str]
-
-
-def _unescape_octal(s: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), s)
-
-
-def _mounts(mountinfo: str = "/proc/self/mountinfo") -> list[_Mount]:
-    out = []
-    for line in _read(mountinfo).splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        lf, rf = left.split(), right.split()
-        if len(lf) < 5 or len(rf) < 3:
-            continue
-        out.append(_Mount(_unescape_octal(lf[4]), _unescape_octal(lf[3]), rf[0], frozenset(rf[2].split(","))))
-    return out
-
-
-def _mount_of(path: str) -> _Mount | None:
-    path = os.path.realpath(path)
-    best = None
-    for m in _mounts():
-        mp = m.mountpoint.rstrip("/") or "/"
-        if path == mp or path.startswith(mp.rstrip("/") + "/"):
-            if best is None or len(mp) >= len(best.mountpoint):
-                best = m
-    return best
-
 
 # --------------------------------------------------------------------------------------------------
 # which memory hierarchy
@@ -190,33 +156,16 @@ class _Hierarchy:
         return f"cgroup v{self.version} at {self.base}"
 
 
-def _v2_has_memory(path: str) -> bool:
-    try:
-        return "memory" in _read(os.path.join(path, "cgroup.controllers")).split()
-    except OSError:
-        return False
-
-
-def _kernel_path(fs_path: str) -> str:
-    """``/sys/fs/cgroup/memory/a/b`` -> ``/a/b`` (the path the kernel prints in oom_memcg=)."""
-    m = _mount_of(fs_path)
-    if m is None:
-        return "/" + os.path.basename(fs_path)
-    rel = os.path.relpath(os.path.realpath(fs_path), m.mountpoint)
-    rel = "" if rel == "." else rel
-    return os.path.normpath(os.path.join(m.root, rel))
-
-
 def _resolve_hierarchy(base: str | None) -> _Hierarchy:
     if base is None:
-        mounts = _mounts()
-        for m in mounts:
+        found = mounts()
+        for m in found:
             if m.fstype == "cgroup" and "memory" in m.superopts:
                 base = m.mountpoint
                 break
         else:
-            for m in mounts:
-                if m.fstype == "cgroup2" and _v2_has_memory(m.mountpoint):
+            for m in found:
+                if m.fstype == "cgroup2" and v2_has_memory(m.mountpoint):
                     base = m.mountpoint
                     break
             else:
@@ -225,13 +174,13 @@ def _resolve_hierarchy(base: str | None) -> _Hierarchy:
         raise SelftestError(f"{base}: not a directory", hint=_HINT_HIERARCHY)
     if os.path.exists(os.path.join(base, "memory.limit_in_bytes")) or os.path.exists(
             os.path.join(base, "memory.usage_in_bytes")):
-        return _Hierarchy(base, 1, _kernel_path(base))
-    if _v2_has_memory(base):
+        return _Hierarchy(base, 1, kernel_cgroup_path(base))
+    if v2_has_memory(base):
         if "memory" not in _read(os.path.join(base, "cgroup.subtree_control")).split() and not _try_write(
                 os.path.join(base, "cgroup.subtree_control"), "+memory"):
             raise SelftestError(f"{base}: cannot enable the memory controller for child cgroups",
                                 hint=_HINT_HIERARCHY)
-        return _Hierarchy(base, 2, _kernel_path(base))
+        return _Hierarchy(base, 2, kernel_cgroup_path(base))
     raise SelftestError(f"{base} is not a memory cgroup directory (no memory.* control files)",
                         hint=_HINT_HIERARCHY)
 
@@ -247,7 +196,7 @@ def _disk_file_dir() -> str:
     for d in candidates:
         if not d or not os.path.isdir(d) or not os.access(d, os.W_OK):
             continue
-        m = _mount_of(d)
+        m = mount_of(d)
         if m is not None and m.fstype not in {"tmpfs", "ramfs", "devtmpfs", "hugetlbfs", "proc", "sysfs"}:
             return d
     raise SelftestError("no writable directory on a disk filesystem for file-backed holders",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -385,3 +386,65 @@ def _read_text_quiet(path: str) -> str | None:
         return _read_text(path)
     except CgroupError:
         return None
+
+
+# --- mounts (/proc/self/mountinfo) ------------------------------------------------------------
+# The cgroup hierarchies as mounted, wherever they are (a container or a VM may mount them elsewhere than
+# /sys/fs/cgroup), and the path the kernel prints for a cgroup directory (oom_memcg=, /proc/PID/cgroup).
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One mountinfo line: where it is mounted, its root inside its filesystem, type and super options."""
+
+    mountpoint: str
+    root: str          # the mount's root inside its filesystem (field 4 of mountinfo)
+    fstype: str
+    superopts: frozenset[str]
+
+
+def _unescape_octal(s: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), s)
+
+
+def mounts(mountinfo: str = "/proc/self/mountinfo") -> list[Mount]:
+    """Every mount of this mount namespace (an unreadable mountinfo gives none)."""
+    text = _read_text_quiet(mountinfo) or ""
+    out = []
+    for line in text.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        lf, rf = left.split(), right.split()
+        if len(lf) < 5 or len(rf) < 3:
+            continue
+        out.append(Mount(_unescape_octal(lf[4]), _unescape_octal(lf[3]), rf[0], frozenset(rf[2].split(","))))
+    return out
+
+
+def mount_of(path: str) -> Mount | None:
+    """The mount a path lives on (the longest mountpoint that contains it)."""
+    path = os.path.realpath(path)
+    best = None
+    for m in mounts():
+        mp = m.mountpoint.rstrip("/") or "/"
+        if path == mp or path.startswith(mp.rstrip("/") + "/"):
+            if best is None or len(mp) >= len(best.mountpoint):
+                best = m
+    return best
+
+
+def v2_has_memory(path: str) -> bool:
+    """Whether a cgroup2 directory has the memory controller (``cgroup.controllers`` lists it)."""
+    text = _read_text_quiet(os.path.join(path, "cgroup.controllers"))
+    return text is not None and "memory" in text.split()
+
+
+def kernel_cgroup_path(fs_path: str) -> str:
+    """``/sys/fs/cgroup/memory/a/b`` -> ``/a/b``: the path the kernel prints (oom_memcg=, /proc/PID/cgroup)."""
+    m = mount_of(fs_path)
+    if m is None:
+        return "/" + os.path.basename(fs_path)
+    rel = os.path.relpath(os.path.realpath(fs_path), m.mountpoint)
+    rel = "" if rel == "." else rel
+    return os.path.normpath(os.path.join(m.root, rel))

@@ -222,3 +222,17 @@ def test_limited_domain_of_is_the_nearest_limit(tmp_path: Path, make_proc) -> No
     assert found is not None and found[0].path == "/top/mid/leaf" and found[1].path == "/top"
     assert found[1].memory_max == 102_400
     assert cg.limited_domain_of(11) is None
+
+
+def test_mountinfo_parsing_and_kernel_paths(tmp_path: Path) -> None:
+    from oomlens.sources import cgroupfs
+
+    mi = tmp_path / "mountinfo"
+    # a v1 memory hierarchy mounted at a path with a space (octal-escaped by the kernel) and a cgroup2 mount
+    mi.write_text("35 25 0:30 / /sys/fs/cgroup/mem\\040ory rw,nosuid - cgroup cgroup rw,memory\n"
+                  "36 25 0:31 /sub /mnt/cg2 rw - cgroup2 cgroup2 rw,nsdelegate\n"
+                  "bogus line without separator\n")
+    ms = cgroupfs.mounts(str(mi))
+    assert [(m.mountpoint, m.root, m.fstype) for m in ms] == [("/sys/fs/cgroup/mem ory", "/", "cgroup"),
+                                                               ("/mnt/cg2", "/sub", "cgroup2")]
+    assert "memory" in ms[0].superopts and cgroupfs.mounts(str(tmp_path / "missing")) == []
