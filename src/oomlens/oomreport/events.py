@@ -14,7 +14,12 @@ belong to the open one:
   of kill lines without headers (``dump_header`` is ratelimited, the kill line is not).
 
 CPU/Call-Trace lines seen after the memory stage go to a side buffer: they either open the next
-(header-less) report or were an unrelated warning interleaved with this one.
+(header-less) report, which then starts (and is timed) at them, or were an unrelated warning
+interleaved with this one.
+
+Only a draft with OOM evidence outlives its region (the scanner's run of adjacent lines): what
+waits for the next report (side lines, ratelimit notes, lookalike warnings) and an evidence-less
+draft are dropped when the region closes (see :meth:`Assembler.region_closed`).
 
 A draft without OOM evidence (only ``Mem-Info`` of a page-allocation failure, or the trace of an
 unrelated WARNING) is dropped. Finished drafts that killed something wait (bounded: a few events,
