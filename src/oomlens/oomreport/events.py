@@ -14,7 +14,12 @@ belong to the open one:
   of kill lines without headers (``dump_header`` is ratelimited, the kill line is not).
 
 CPU/Call-Trace lines seen after the memory stage go to a side buffer: they either open the next
-(header-less) report or were an unrelated warning interleaved with this one.
+(header-less) report, which then starts (and is timed) at them, or were an unrelated warning
+interleaved with this one.
+
+Only a draft with OOM evidence outlives its region (the scanner's run of adjacent lines): what
+waits for the next report (side lines, ratelimit notes, lookalike warnings) and an evidence-less
+draft are dropped when the region closes (see :meth:`Assembler.region_closed`).
 
 A draft without OOM evidence (only ``Mem-Info`` of a page-allocation failure, or the trace of an
 unrelated WARNING) is dropped. Finished drafts that killed something wait (bounded: a few events,
@@ -576,10 +581,22 @@ class Assembler:
                    or any(d.wants_reaper() for d in h.done) for h in self.hosts.values())
 
     def region_closed(self, lineno: int) -> None:
-        """The input went quiet: finish reports that have their outcome (kill line etc.)."""
+        """The input went quiet (``scan.QUIET_CLOSE`` unrelated lines): finish reports that have
+        their outcome (kill line etc.) and drop what only the lines next to it could use.
+
+        A region boundary is where a report's lines stop being adjacent, so nothing that waits for
+        *what follows* crosses it: lookalike-line warnings and ratelimit notes held for the next
+        report, held-back CPU / Call Trace lines, and a draft without OOM evidence (the
+        ``Mem-Info`` of a page-allocation failure, an unrelated WARNING's stack). The scanner's
+        fast path never feeds a region without an anchor line (such regions have no evidence),
+        so anything such a region left behind would make ``scan_all`` differ from it."""
         for h in self.hosts.values():
-            if h.cur is not None and h.cur.complete:
+            cur = h.cur
+            if cur is not None and (cur.complete or not cur.evidence):
                 self._finish(h, "region")
+            h.side.clear()
+            h.untrusted.clear()
+            h.ratelimit.clear()
         self.expire(lineno)
 
     def expire(self, lineno: int) -> None:
@@ -607,20 +624,25 @@ class Assembler:
         return min(abs(lineno - d.end), abs(lineno - d.start))
 
     def _new(self, h: _Host, item: Item) -> _Draft:
-        d = _Draft(item.line.host, item.lineno, item.line)
-        d.reversed = self.reversed_context
-        if h.untrusted:
-            for w in h.untrusted:
-                d.warn(w)
-            h.untrusted.clear()
+        stack: list[Item] = []
         if h.side and STAGE.get(item.kind, 0) >= 30:
             # CPU / Call Trace held back after the previous report: the stack of this one,
             # from its last CPU line on (earlier lines belong to an unrelated warning).
             side = h.side
             cpus = [i for i, s in enumerate(side) if s.kind == Kind.CPU]
-            for s in side[cpus[-1]:] if cpus else side:
-                d.apply(s)
+            stack = side[cpus[-1]:] if cpus else list(side)
         h.side.clear()
+        # The report starts at its first line: the held-back stack when there is one (its time,
+        # as when the CPU line had opened the draft itself), else this line.
+        first = stack[0] if stack else item
+        d = _Draft(first.line.host, first.lineno, first.line)
+        d.reversed = self.reversed_context
+        if h.untrusted:
+            for w in h.untrusted:
+                d.warn(w)
+            h.untrusted.clear()
+        for s in stack:
+            d.apply(s)
         if h.ratelimit:
             for r in h.ratelimit:
                 d.apply(r)
