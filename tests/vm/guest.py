@@ -415,6 +415,165 @@ CASES: tuple[Case, ...] = (
 )
 
 
+# ------------------------------------------------------------------------------------------ daemon early kill
+
+EARLY_KILL = "global-early-kill"
+#: The daemon's global domain: warn / kill thresholds (percent of T = MemTotal + SwapTotal).
+EARLY_WARN_PCT = 10
+EARLY_KILL_PCT = 5
+#: Holders: the protected one is the largest (the kernel's victim), the unprotected ``victim`` the next.
+EARLY_HOLDERS = (Holder("precious", anon_mib=192), Holder("victim", anon_mib=128), Holder("small", anon_mib=48))
+EARLY_PROTECTED, EARLY_VICTIM = "precious", "victim"
+#: Headroom above kill_below left beside the immune filler; the grower eats it at GROW_MIB_S.
+EARLY_MARGIN_MIB = 64
+GROW_MIB_S = 20
+#: The grower does not stop by itself before this much past the margin: without the daemon, a kernel OOM.
+GROW_PAST_MIB = 160
+
+_GROWER = r"""
+import ctypes, mmap, os, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(15, b"grower", 0, 0, 0)
+open("/proc/self/oom_score_adj", "w").write("0")
+if libc.mlockall(3):                          # MCL_CURRENT | MCL_FUTURE: no thrashing over 9p
+    sys.exit("mlockall: " + os.strerror(ctypes.get_errno()))
+step, every, cap = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+print("ready", flush=True)
+sys.stdin.readline()
+held, t0 = [], time.monotonic()
+while len(held) * step < cap:
+    m = mmap.mmap(-1, step)
+    for i in range(0, step, 4096):
+        m[i] = 1
+    held.append(m)
+    time.sleep(max(0.0, t0 + len(held) * every - time.monotonic()))
+print("capped", flush=True)
+time.sleep(3600)
+"""
+
+
+def proc_sizes() -> dict[int, dict[str, Any]]:
+    """Every user process's comm, oom_score_adj and VmRSS/VmSwap/VmPTE (kB), read from /proc here
+    (not by oomlens): what the kernel's badness weighs."""
+    out: dict[int, dict[str, Any]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            kb = status_kb(int(d))
+            if "VmRSS" not in kb:          # kernel thread
+                continue
+            out[int(d)] = {"comm": _read(f"/proc/{d}/comm").strip(), "adj": int(_read(f"/proc/{d}/oom_score_adj")),
+                           "rss_kb": kb["VmRSS"], "swap_kb": kb.get("VmSwap", 0), "pte_kb": kb.get("VmPTE", 0)}
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def run_early_kill(ctx: Ctx) -> dict[str, Any]:
+    """``oomlens daemon`` with an early kill on the global domain: pinned holders (the largest protected by the
+    policy), an immune filler, then a process growing at GROW_MIB_S until the daemon acts. Collected: the
+    daemon's JSON lines, who died how, the sizes from /proc before the growth and the kernel log after."""
+    from pathlib import Path
+
+    from tests.oracle.daemon_proc import DaemonProc
+
+    rec: dict[str, Any] = {"protected": EARLY_PROTECTED, "expected": EARLY_VICTIM, "timings": {}}
+    tmp = Path(tempfile.mkdtemp(prefix="oomlens-vm-daemon-"))
+    policy = tmp / "policy.toml"
+    policy.write_text(f'[[rule]]\nname = "keep"\nmatch = {{ comm = "{EARLY_PROTECTED}" }}\nintent = "protect"\n')
+    config = (f'interval = "1s"\nmin_interval = "100ms"\nscan_interval = "5s"\npolicy = "{policy}"\n'
+              f'[exporter]\nlisten = ""\n[[domain]]\npath = "global"\nwarn_below = "{EARLY_WARN_PCT}%"\n'
+              f'kill_below = "{EARLY_KILL_PCT}%"\n[action]\nkill = true\ngrace = "1s"\n')
+    rec["config"] = config
+    with MemcgSandbox(headroom_mib=1.0) as sb:
+        # the daemon first: its interpreter takes a minute to start under TCG; the holders start meanwhile
+        daemon = DaemonProc(config, tmp)
+        try:
+            return _early_kill(ctx, sb, daemon, rec)
+        finally:
+            daemon.stop()
+
+
+def _early_kill(ctx: Ctx, sb: MemcgSandbox, daemon: Any, rec: dict[str, Any]) -> dict[str, Any]:
+    """run_early_kill's body, with the daemon (a tests.oracle.daemon_proc.DaemonProc) already starting."""
+    t = rec["timings"]
+    t0 = time.monotonic()
+    sb.spawn(tuple(map(_pinned, EARLY_HOLDERS)), timeout=300)
+    t["spawn"] = round(time.monotonic() - t0, 1)
+    rec["pids"] = {hp.name: hp.pid for hp in sb.procs}
+    cap = (EARLY_MARGIN_MIB + GROW_PAST_MIB) * MiB
+    grower = subprocess.Popen(      # idle (interpreter started, pinned) until told to go
+        [sys.executable, "-I", "-S", "-c", _GROWER, os.path.join(sb.path, "cgroup.procs"), str(MiB),
+         str(1.0 / GROW_MIB_S), str(cap)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert grower.stdout is not None and grower.stdin is not None
+        line = grower.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"grower: {line!r} {grower.stderr.read() if grower.stderr else ''}")
+        rec["pids"]["grower"] = grower.pid
+        with daemon as d:
+            try:
+                rec["daemon_pid"] = d.proc.pid
+                watching = d.wait_for(lambda x: x.get("msg") == "watching", 120)
+                t["daemon_watching"] = round(time.monotonic() - t0, 1)
+                if watching is None:
+                    raise RuntimeError("the daemon never said 'watching':\n" + "".join(d.raw)[-3000:])
+                rec["watching"] = watching[1]
+                rec["T_pages"] = global_T()
+                kill_below_mib = rec["T_pages"] * PAGE_SIZE * EARLY_KILL_PCT // 100 // MiB
+                m = meminfo_kb()
+                headroom_mib = (m["MemAvailable"] + m["SwapFree"]) // 1024
+                filler = max(1, headroom_mib - kill_below_mib - EARLY_MARGIN_MIB)
+                rec["marker"] = ctx.cur.mark(f"daemon {EARLY_KILL}")
+                sb.spawn([Holder("filler", anon_mib=filler, oom_score_adj=-1000, pin=True)], timeout=300)
+                rec["filler_mib"] = filler
+                rec["pids"]["filler"] = sb.procs[-1].pid
+                t["filler"] = round(time.monotonic() - t0, 1)
+                m = meminfo_kb()
+                rec["meminfo_before_kb"] = m
+                rec["sizes_before"] = proc_sizes()
+                views = [x for _, x in d.lines if x.get("msg") == "watching" or x.get("event") == "victim-changed"]
+                rec["model_victim_before"] = views[-1].get("victim", views[-1].get("pid"))
+                t["grow"] = round(time.monotonic() - t0, 1)
+                grower.stdin.write("go\n")
+                grower.stdin.flush()
+                got = d.wait_for(lambda x: x.get("event") == "early-kill", (cap // MiB) / GROW_MIB_S + 30)
+                t["early_kill"] = round(time.monotonic() - t0, 1)
+                rec["grower_after_kb"] = status_kb(grower.pid) if grower.poll() is None else None
+                rec["meminfo_after_kb"] = meminfo_kb()
+                if got is not None:
+                    rec["early_kill"] = got[1]
+                    target = next((hp for hp in sb.procs if hp.pid == got[1].get("pid")), None)
+                    if target is not None:
+                        target.reap(15)
+                # stop the growth (ours, not the daemon's doing), then let the daemon settle
+                grower.kill()
+                grower.wait()
+                time.sleep(2.0)
+            finally:
+                rec["daemon_rc"] = d.stop()
+                rec["daemon_lines"] = [x for _, x in d.lines]
+                rec["daemon_raw_tail"] = "".join(d.raw)[-4000:]
+        ctx.cur.poll()
+        rec["died"] = {hp.name: hp.returncode for hp in sb.procs if hp.returncode is not None}
+        rec["grower_rc"] = grower.returncode
+        if "marker" in rec:
+            rec["killed_pids"] = kills_after(ctx.cur, rec["marker"])
+            rec["log"] = log_after(ctx.cur, rec["marker"])
+    finally:
+        if grower.poll() is None:
+            grower.kill()
+            grower.wait()
+        for f in (grower.stdin, grower.stdout, grower.stderr):
+            if f is not None:
+                f.close()
+    t["done"] = round(time.monotonic() - t0, 1)
+    return rec
+
+
 # ------------------------------------------------------------------------------------------ machine set-up
 
 def _sh(*cmd: str) -> None:
@@ -488,7 +647,7 @@ def run_capability_tests() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--only", nargs="*", default=None, help="scenario names (and/or 'selftest')")
+    ap.add_argument("--only", nargs="*", default=None, help=f"scenario names (and/or 'selftest', 'capabilities', '{EARLY_KILL}')")
     opts = ap.parse_args(argv)
     _write("/proc/self/oom_score_adj", "-1000")
     oomlens("--help")       # import the CLI now, then lock this process's code in memory
@@ -506,6 +665,16 @@ def main(argv: list[str] | None = None) -> int:
 
     save()
     wanted = set(opts.only) if opts.only else None
+    if wanted is None or EARLY_KILL in wanted:        # first: no swap yet, and no OOM before it
+        t0 = time.monotonic()
+        try:
+            out["early_kill"] = run_early_kill(ctx)
+        except Exception:
+            out["early_kill"] = {"error": traceback.format_exc()}
+        out["early_kill"]["elapsed"] = round(time.monotonic() - t0, 1)
+        print(f"oomlens-vm: {EARLY_KILL}: {out['early_kill'].get('error', '').strip().splitlines()[-1:] or 'done'} "
+              f"({out['early_kill']['elapsed']} s)", flush=True)
+        save()
     for case in CASES:
         if wanted is not None and case.name not in wanted:
             continue

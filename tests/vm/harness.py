@@ -153,6 +153,16 @@ def summarize(data: dict[str, Any]) -> list[str]:
     if st:
         lines.append(f"selftest: rc {st.get('rc')}, hierarchy {st.get('json', {}).get('hierarchy')}, "
                      f"agrees {st.get('json', {}).get('agrees')} ({st.get('elapsed')} s)")
+    ek = data.get("early_kill")
+    if ek:
+        if "error" in ek:
+            lines.append(f"global-early-kill: ERROR {ek['error'].strip().splitlines()[-1]}")
+        else:
+            who = {v: k for k, v in ek.get("pids", {}).items()}
+            alert = ek.get("early_kill") or {}
+            lines.append(f"global-early-kill: designed {ek.get('expected')}, daemon killed "
+                         f"{who.get(alert.get('pid'), alert.get('pid'))} ({alert.get('verdict')}), died {ek.get('died')}, "
+                         f"kernel kills {ek.get('killed_pids')} ({ek.get('elapsed')} s)")
     wl = data.get("whole_log", {})
     lines.append(f"whole log: {[e.get('verdict') for e in wl.get('events', [])]}")
     return lines
