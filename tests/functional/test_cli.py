@@ -303,3 +303,17 @@ def test_selftest_names_the_hierarchy_it_uses(monkeypatch: pytest.MonkeyPatch) -
     res = CliRunner().invoke(cli, ["selftest", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["hierarchy"] == "cgroup v2 at /sys/fs/cgroup"
+
+
+def test_oom_kill_disable_says_nobody_dies_in_top_explain_and_predict(tmp_path):
+    # memory.oom_control oom_kill_disable=1: the kernel kills nobody in this memcg; no command may name a victim
+    p = tmp_path / "okd.json"
+    save_snapshot(_snap(TASKS[2:], cgroup=MemcgLimits("/app", 1, memory_max=GIB, oom_kill_disable=True)), p)
+    top = json.loads(run("top", "--json", "--snapshot", str(p)).output)
+    assert top["victim"] is None and top["outcome"] == "oom_kill_disabled"
+    human = run("predict", "--snapshot", str(p)).output
+    assert human.startswith("no victim") and "oom_kill_disable=1" in human.splitlines()[0]
+    pred = json.loads(run("predict", "--json", "--snapshot", str(p)).output)
+    assert pred["kills"] == [] and pred["outcome"] == "oom_kill_disabled"
+    ex = run("explain", "200", "--snapshot", str(p))
+    assert "kills nobody" in ex.output and "would spare" not in ex.output

@@ -456,11 +456,16 @@ class Prediction:
             "kills": [{"order": i, **s.victim.to_dict(page_size), "also_killed": [t.pid for t in s.also_killed],
                        "freed_pages": s.freed_pages, "cumulative_pages": s.cumulative_pages}
                       for i, s in enumerate(self.steps, 1)],
-            "notes": ["the kernel kills one process per OOM invocation and re-evaluates; this order assumes "
-                      "nothing else changes between kills",
-                      "freed = anon + swap + page tables; file pages stay in the page cache, shmem while referenced"]
-                     + r.notes,
+            "notes": self.notes,
         }
+
+    @property
+    def notes(self) -> list[str]:
+        """What the prediction assumes, then the domain's notes."""
+        return ["the kernel kills one process per OOM invocation and re-evaluates; this order assumes nothing "
+                "else changes between kills",
+                "freed = anon + swap + page tables; file pages stay in the page cache, shmem while referenced",
+                *self.ranking.notes]
 
 
 def predict_snapshot(snapshot: Snapshot, *, kernel: str | None = None, need_pages: int | None = None) -> Prediction:

@@ -78,7 +78,7 @@ def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, p
         return
     from oomlens.cli import render
 
-    render.predict(doc, page, prediction.ranking.era, verbose=verbose)
+    render.predict(prediction, verbose=verbose)
 
 
 def _check_set_adj(adjs: dict[int, int], snap: object, *, snapshot_file: str | None, cgroup: str | None,

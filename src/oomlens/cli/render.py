@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oomlens.analysis.ranking import Explanation, Ranking, ScoredTask
+from oomlens.analysis.ranking import Explanation, Prediction, Ranking, ScoredTask
 from oomlens.cli.text import visible
 from oomlens.kernel.eras import Era, badness_pages
 
@@ -476,35 +476,37 @@ def explain(ex: Explanation, *, verbose: bool = False, writer: Writer | None = N
 
 # --------------------------------------------------------------------------- predict
 
-def predict(doc: dict[str, Any], page_size: int, era: Era, *, verbose: bool = False,
-            writer: Writer | None = None) -> None:
+def predict(p: Prediction, *, verbose: bool = False, writer: Writer | None = None) -> None:
+    """``oomlens predict`` for a person: the answer (enough? first victim?), then the kill order."""
     w = writer or Writer()
-    d = doc["domain"]
-    kills = doc["kills"]
-    if doc["need_pages"] is not None:
-        msg = ("enough" if doc["satisfied"]
-               else "NOT enough: the kernel would run out of candidates")
-        w.line(f"need {human(doc['need_pages'], page_size)}: ", (msg, "bold" if doc["satisfied"] else "bold red"),
-               f" after {len(kills)} kill{'s' if len(kills) != 1 else ''}")
-    elif kills:
-        k = kills[0]
-        w.line("first victim: ", (f"{k['pid']} ({k['name']})", "bold red"),
-               f"; {len(kills)} kills until no candidate is left")
+    r = p.ranking
+    era, page_size = r.era, r.page_size
+    steps = p.steps
+    if p.need_pages is not None:
+        msg = "enough" if p.satisfied else "NOT enough: the kernel would run out of candidates"
+        w.line(f"need {human(p.need_pages, page_size)}: ", (msg, "bold" if p.satisfied else "bold red"),
+               f" after {len(steps)} kill{'s' if len(steps) != 1 else ''}")
+    elif steps:
+        v = steps[0].victim.task
+        w.line("first victim: ", (f"{v.pid} ({v.name})", "bold red"),
+               f"; {len(steps)} kills until no candidate is left")
+    elif r.selection.message and r.selection.outcome != "no_killable":
+        w.line(("no victim", "bold"), f": {r.selection.message}")
     else:
         w.line(("no victim", "bold"), ": no OOM candidate in this domain")
-    w.line(f"kernel {doc['kernel']['release']} (rules {doc['kernel']['era']}) · domain "
-           f"{'memcg ' + d['cgroup'] if d['cgroup'] else 'global'} · T = {d['totalpages']} pages")
+    w.line(f"kernel {r.release} (rules {era.name}) · domain "
+           f"{'memcg ' + r.cgroup if r.cgroup else 'global'} · T = {r.totalpages} pages")
     cols = [Column("#"), Column("PID"), Column("NAME", right=False, shrink=6), Column("ADJ", drop=3),
             Column("BADNESS"), Column("FREES", drop=2), Column("TOTAL FREED"),
             Column("ALSO KILLED", right=False, drop=1, shrink=12, last=True)]
-    rows = [[str(k["order"]), str(k["pid"]), visible(k["name"]), str(k["oom_score_adj"]), str(k["badness"]),
-             human(k["freed_pages"], page_size), human(k["cumulative_pages"], page_size),
-             ",".join(map(str, k["also_killed"]))] for k in kills]
+    rows = [[str(i), str(s.victim.task.pid), visible(s.victim.task.name), str(s.victim.task.oom_score_adj),
+             str(s.victim.terms.points), human(s.freed_pages, page_size), human(s.cumulative_pages, page_size),
+             ",".join(str(t.pid) for t in s.also_killed)] for i, s in enumerate(steps, 1)]
     table, dropped = layout(cols, rows, w.screen.width)
     foot = f"BADNESS in {unit_word(era)}" + ("" if era.badness_unit == "pages" else " (not pages)")
     if dropped:
         foot += f"; hidden at {w.screen.width} columns: {', '.join(dropped)}"
-    w.lines(table + [(foot, "dim")] + _note_lines(doc["notes"], verbose))
+    w.lines(table + [(foot, "dim")] + _note_lines(p.notes, verbose))
 
 
 # --------------------------------------------------------------------------- postmortem
