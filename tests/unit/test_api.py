@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from oomlens.analysis import ranking as api
@@ -160,3 +162,17 @@ def test_oom_kill_disable_means_no_victim():
     ex = api.explain(r, 10)
     assert ex.rival is None and ex.spare_adj is None and "kills nobody" in ex.notes[0]
     assert api.predict_snapshot(snap(domain(), cg)).steps == []
+
+
+def test_predict_starts_from_ranks_victim_under_the_legacy_heuristic():
+    # <=2.6.35 badness divides by int_sqrt(int_sqrt(run_time)), run_time = (uptime - start) >> 10, so uptime
+    # matters. uptime 100,000 s: A (total_vm 1000, started at 0) -> run_time 97 -> 1000 // 3 = 333;
+    # B (900, started at 99,990) -> run_time 0 -> 900. B is the victim. predict once re-ranked with uptime 0
+    # (run_time 0 for both: A 1000 > B 900) and so named A first.
+    a = Task(pid=10, name="A", uid=1000, total_vm=1000, rss_anon=100, start_time_s=0.0)
+    b = Task(pid=11, name="B", uid=1000, total_vm=900, rss_anon=100, start_time_s=99_990.0)
+    s = dataclasses.replace(snap([a, b]), uptime_s=100_000.0)
+    r = api.rank(s, kernel="2.6.30")
+    assert r.victim.task.pid == 11 and r.victim.terms.points == 900 and r.get(10).terms.points == 333
+    steps = api.predict_snapshot(s, kernel="2.6.30").steps
+    assert [st.victim.task.pid for st in steps] == [11, 10]

@@ -370,18 +370,17 @@ def freed_by_kill(task: Task, page_size: int) -> int:
     return task.rss_anon + task.swapents + task.pgtables_bytes // page_size
 
 
-def predict(domain: OomDomain, *, release: str, era: Era, sysctls: VmSysctls | None = None,
-            need_pages: int | None = None, oom_groups: dict[str, bool] | None = None,
+def predict(first: Ranking, *, sysctls: VmSysctls | None = None, uptime_s: float = 0.0,
+            oom_groups: dict[str, bool] | None = None, need_pages: int | None = None,
             max_kills: int = 10_000) -> list[KillStep]:
-    """The kernel's kill order in ``domain``, one OOM at a time (each kill is a separate OOM invocation), until
-    ``need_pages`` would be freed (None: until nobody is left)."""
-    remaining = list(domain.tasks)
+    """The kernel's kill order, one OOM at a time (each kill is a separate OOM invocation), from ``first`` (the
+    domain ranked now) until ``need_pages`` would be freed (None: until nobody is left). Later OOMs re-rank the
+    survivors in the same domain with the same inputs."""
     steps: list[KillStep] = []
     total = 0
-    page_size = domain.page_size
-    while remaining and len(steps) < max_kills:
-        r = rank_domain(dataclasses.replace(domain, tasks=tuple(remaining)), release=release, era=era,
-                        sysctls=sysctls, oom_groups=oom_groups)
+    page_size = first.page_size
+    r = first
+    while len(steps) < max_kills:
         v = r.victim
         if v is None or r.selection.outcome == "panic":
             break
@@ -389,10 +388,14 @@ def predict(domain: OomDomain, *, release: str, era: Era, sysctls: VmSysctls | N
         freed = sum(freed_by_kill(t, page_size) for t in dead)
         total += freed
         steps.append(KillStep(v, list(r.selection.also_killed), freed, total))
-        gone = {t.pid for t in dead}
-        remaining = [t for t in remaining if t.pid not in gone]
         if need_pages is not None and total >= need_pages:
             break
+        gone = {t.pid for t in dead}
+        remaining = tuple(t for t in r.domain.tasks if t.pid not in gone)
+        if not remaining:
+            break
+        r = rank_domain(dataclasses.replace(r.domain, tasks=remaining), release=first.release, era=first.era,
+                        sysctls=sysctls, uptime_s=uptime_s, oom_groups=oom_groups)
     return steps
 
 
@@ -469,9 +472,9 @@ class Prediction:
 
 
 def predict_snapshot(snapshot: Snapshot, *, kernel: str | None = None, need_pages: int | None = None) -> Prediction:
-    """:func:`predict` in the snapshot's OOM domain (the same domain :func:`rank` uses)."""
-    era = era_for(kernel or snapshot.kernel_release)
-    domain = snapshot_domain(snapshot, era)
-    steps = predict(domain, release=snapshot.kernel_release, era=era, sysctls=snapshot.sysctls,
-                    need_pages=need_pages, oom_groups=dict(snapshot.oom_groups))
-    return Prediction(rank(snapshot, kernel=kernel), steps, need_pages)
+    """:func:`predict` in the snapshot's OOM domain, starting from :func:`rank`'s ranking (one domain, one
+    first ranking)."""
+    first = rank(snapshot, kernel=kernel)
+    steps = predict(first, sysctls=snapshot.sysctls, uptime_s=snapshot.uptime_s,
+                    oom_groups=dict(snapshot.oom_groups), need_pages=need_pages)
+    return Prediction(first, steps, need_pages)
