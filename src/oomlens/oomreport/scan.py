@@ -65,13 +65,13 @@ class ReadInto(Protocol):
     def readinto(self, buffer: Any, /) -> int | None: ...
 
 # One pass over the input per anchor (a pass costs about what grep's whole run does): " process " finds every
-# selection and kill line; "oom" followed by one of OOM_SUFFIXES the header (oom-killer: gfp_mask=), the 5.0+
+# selection and kill line; "oom" followed by one of its ANCHOR_FOLLOWERS the header (oom-killer: gfp_mask=), the 5.0+
 # summary (oom-kill:constraint=) and reaper lines (oom_reaper: ) in one pass instead of two (a short needle
 # hits more often, but a hit is checked in nanoseconds); "is already exiting" the exiting-victim line.
 ANCHORS: tuple[bytes, ...] = (b" process ", b"oom", b"is already exiting. Skip killing the task")
-OOM_SUFFIXES = (b"-kill", b"_reap")
-"""After an ``oom`` hit, what makes it an anchor (``oom-kill``, ``oom_reaper``); anything else (``room``,
-``systemd-oomd``...) is skipped."""
+ANCHOR_FOLLOWERS: dict[bytes, tuple[bytes, ...]] = {b"oom": (b"-kill", b"_reap")}
+"""An anchor listed here is a hit only when one of these follows it (``oom-kill``, ``oom_reaper``); any other
+``oom`` (``room``, ``systemd-oomd``...) is skipped."""
 REAPER_ANCHOR = b"oom_reaper: "
 REAPER_WINDOW = 256 << 10
 CHUNK_SIZE = 8 << 20
@@ -271,8 +271,9 @@ class _Scanner:
             p = nxt[i]
             if p != -1 and p < pos:
                 p = find(a, pos, limit)
-                if a == b"oom":
-                    while p >= 0 and buf[p + 3:p + 8] not in OOM_SUFFIXES:
+                followers = ANCHOR_FOLLOWERS.get(a)
+                if followers is not None:
+                    while p >= 0 and not buf.startswith(followers, p + len(a)):
                         p = find(a, p + 1, limit)
                 nxt[i] = p
             if p >= 0 and (h < 0 or p < h):
