@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from oomlens.kernel.eras import Era
-from oomlens.kernel.oom_kill import OomControl, constrained_alloc
+from oomlens.kernel.oom_kill import OomControl, constrained_alloc, nearest_limited_memcg
 from oomlens.kernel.snapshot import Snapshot
 from oomlens.kernel.types import MemcgLimits, MemInfo, OomConstraint, Task
 
@@ -91,7 +91,7 @@ def snapshot_domain(snapshot: Snapshot, era: Era) -> OomDomain:
         constraint, T = _totalpages(meminfo, requested, era, snapshot.page_size)
         return OomDomain(constraint, T, global_T, snapshot.page_size, members, meminfo, memcg=requested)
     marked = frozenset(t.pid for t in members)
-    limited = next((a for a in snapshot.cgroup_ancestors if a.memory_max is not None), None)  # parent first
+    limited = nearest_limited_memcg(snapshot.cgroup_ancestors)  # parent first
     if limited is not None:
         if snapshot.domain_pids is None:
             # a snapshot that did not record the ancestor's members cannot rank its domain

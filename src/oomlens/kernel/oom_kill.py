@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from oomlens.kernel.eras import Era
@@ -580,6 +580,12 @@ def parent_mem_cgroup(path: str) -> str | None:
     if path == "/":
         return None
     return path.rsplit("/", 1)[0] or "/"
+
+
+def nearest_limited_memcg(own_then_ancestors: Iterable[MemcgLimits]) -> MemcgLimits | None:
+    """The memcg whose limit an OOM in a cgroup hits: the first with a ``memory.max`` of its own, walking from
+    the cgroup up (``try_charge`` fails at the first page counter over its limit); None: only a global OOM."""
+    return next((m for m in own_then_ancestors if m.memory_max is not None), None)
 
 
 def mem_cgroup_is_descendant(path: str, ancestor: str) -> bool:

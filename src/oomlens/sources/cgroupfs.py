@@ -22,7 +22,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from oomlens.errors import CgroupError, NoMemoryController
-from oomlens.kernel.oom_kill import mem_cgroup_get_oom_group, mem_cgroup_is_descendant, parent_mem_cgroup
+from oomlens.kernel.oom_kill import (
+    mem_cgroup_get_oom_group,
+    mem_cgroup_is_descendant,
+    nearest_limited_memcg,
+    parent_mem_cgroup,
+)
 from oomlens.kernel.types import LONG_MAX, MemcgLimits
 
 __all__ = ["Cgroup", "CgroupFS", "is_descendant", "oom_group_target", "parent_of"]
@@ -299,10 +304,8 @@ class CgroupFS:
         """The memory cgroup of ``pid`` and the nearest limits a memcg OOM would hit there (its own, else the
         closest ancestor's), or None when neither it nor an ancestor has a limit (then only a global OOM)."""
         cg = self.memcg_of(pid)
-        for m in (self.limits(cg), *self.ancestor_limits(cg)):
-            if m.memory_max is not None:
-                return cg, m
-        return None
+        limited = nearest_limited_memcg((self.limits(cg), *self.ancestor_limits(cg)))
+        return None if limited is None else (cg, limited)
 
     # --- members -------------------------------------------------------------------------------
 

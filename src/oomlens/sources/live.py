@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from oomlens.errors import CgroupError, OomLensError, OutputAccessDenied, OutputError, SnapshotError
+from oomlens.kernel.oom_kill import nearest_limited_memcg
 from oomlens.kernel.snapshot import MAX_BYTES, Snapshot
 from oomlens.kernel.types import MemcgLimits, Task, VmSysctls
 from oomlens.sources.cgroupfs import CgroupFS
@@ -150,10 +151,11 @@ def take_snapshot(procfs: Any = None, cgroups: Any = None, *, cgroup: str | None
             members, memcg_of = _members_in_scan_order(cgfs.member_pids(cg), tasks, cg.version, notes)
             if limits.memory_max is None:
                 # no limit of its own: the OOM domain is the nearest limited ancestor's whole subtree
-                limited = next((i for i, a in enumerate(ancestors) if a.memory_max is not None), None)
+                limited = nearest_limited_memcg(ancestors)
                 if limited is not None:
+                    domain_cg = cgfs.ancestors(cg)[ancestors.index(limited)]
                     domain_pids, domain_memcg_of = _members_in_scan_order(
-                        cgfs.member_pids(cgfs.ancestors(cg)[limited]), tasks, cg.version, [])
+                        cgfs.member_pids(domain_cg), tasks, cg.version, [])
                     memcg_of = {**domain_memcg_of, **memcg_of}
         elif cgfs.v1_memory is None and cgfs.v2 is not None:
             # cgroup v2 with memory: record each task's memcg so memory.oom.group can be applied.
