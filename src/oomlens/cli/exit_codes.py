@@ -43,8 +43,8 @@ ERROR_CODES: tuple[tuple[type[errors.OomLensError], int], ...] = (
     (errors.OomLensError, INTERNAL),
 )
 
-HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel, SIZE; --html without its extra); 3 unknown pid or pid
-outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
+HELP = """Exit status: 0 ok; 1 internal error; 2 usage (bad option, --kernel, SIZE; --html without its extra);
+3 unknown pid or pid outside the OOM domain; 4 bad cgroup path or no memory controller; 5 bad snapshot file; 6 permission denied;
 7 a postmortem input was unreadable (the others were still read); 8 selftest: model disagreed with the
 kernel; 9 selftest cannot run here;
 10 the kernel refused to lower oom_score_adj (needs CAP_SYS_RESOURCE); 11 an oom_score_adj write failed or
