@@ -173,3 +173,44 @@ def test_throwaway_memcg() -> None:
             except OSError:
                 time.sleep(0.05)
     assert not os.path.exists(path)
+
+
+def test_parallel_scan_equals_one_reader_on_real_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked second reader on this host's /proc: the same Tasks and pidfs creation numbers as one reader."""
+    import signal
+
+    import oomlens.sources.procfs as procfs_mod
+
+    if not procfs_mod._can_fork_a_reader():
+        pytest.skip("one CPU, or this test process has other threads")
+    readers: list[int] = []
+    real_fork = os.fork
+
+    kids = []
+    for _ in range(40):
+        pid = os.fork()
+        if pid == 0:
+            signal.pause()
+            os._exit(0)
+        kids.append(pid)
+    try:
+        p = ProcFS()
+        if not p.has_pidfs_ids():
+            pytest.skip("no pidfs inode numbers on this kernel")
+        one_ids: dict[int, int] = {}
+        p.parallel_min = 10**9
+        one = list(p.iter_tasks(pids=kids, pidfs_ids=one_ids))
+        two_ids: dict[int, int] = {}
+        p.parallel_min = 2
+        monkeypatch.setattr(os, "fork", lambda: readers.append(0) or real_fork())
+        two = list(p.iter_tasks(pids=kids, pidfs_ids=two_ids))
+        monkeypatch.undo()
+        assert len(readers) == 1
+        assert len(one) == 40 and two == one
+        assert two_ids == one_ids and sorted(two_ids, key=two_ids.__getitem__) == kids  # forked in this order
+        assert len(set(two_ids.values())) == 40
+    finally:
+        for pid in kids:
+            os.kill(pid, signal.SIGKILL)
+        for pid in kids:
+            os.waitpid(pid, 0)
