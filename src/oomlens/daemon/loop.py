@@ -79,7 +79,9 @@ class Daemon:
         self.alerts = alerts
         self.box = box or StateBox()
         self.clock = clock
-        self.procfs = ProcFS(proc_root)
+        # one reader per scan: a second one halves a big scan's latency but costs CPU (fork, pickling),
+        # and the daemon's budget is CPU (bench/bench_daemon.py)
+        self.procfs = ProcFS(proc_root, parallel=False)
         self.cgroups = CgroupFS(cgroup_root, procfs=self.procfs)
         self.status = MemStatus(proc_root, self.cgroups)
         self.cfg = cfg

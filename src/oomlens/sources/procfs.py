@@ -384,11 +384,14 @@ class ProcFS:
     """Reader of a procfs tree (default ``/proc``); the only code in oomlens that reads ``/proc``.
 
     ``root`` may be a recorded fixture; a ``meta.json`` there may give ``page_size`` and
-    ``clk_tck`` (else the running system's ``sysconf`` values) and ``kernel_release``.
+    ``clk_tck`` (else the running system's ``sysconf`` values) and ``kernel_release``. ``parallel=False``:
+    scans never fork a second reader (see :meth:`iter_tasks`).
     """
 
-    def __init__(self, root: str = "/proc") -> None:
+    def __init__(self, root: str = "/proc", *, parallel: bool = True) -> None:
         self.root = os.path.abspath(root)
+        if not parallel:  # one reader always (a daemon spends less CPU that way; latency is not its concern)
+            self.parallel_min = sys.maxsize
         meta: dict[str, object] = {}
         meta_path = os.path.join(self.root, "meta.json")
         if os.path.isfile(meta_path):

@@ -3,6 +3,7 @@ child that fails or is abandoned costs nothing but time."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 from pathlib import Path
@@ -152,3 +153,26 @@ def test_can_fork_a_reader_only_single_threaded() -> None:
     finally:
         ev.set()
         t.join()
+
+
+def test_parallel_false_never_forks(make_proc, forked) -> None:  # type: ignore[no-untyped-def]
+    from oomlens.sources.procfs import ProcFS
+
+    p = ProcFS(str(make_proc(_tasks(6))), parallel=False)
+    assert len(list(p.iter_tasks())) == 6
+    assert not forked
+
+
+def test_the_daemon_scans_with_one_reader(tmp_path, make_proc, forked, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from oomlens.daemon.alerts import AlertSink
+    from oomlens.daemon.config import parse_config
+    from oomlens.daemon.loop import Daemon
+
+    cfg = parse_config('[exporter]\nlisten = ""\n', str(tmp_path / "d.toml"))
+    d = Daemon(cfg, alerts=AlertSink(stream=io.StringIO()), proc_root=str(make_proc(_tasks(8))),
+               cgroup_root=str(tmp_path / "nocg"))
+    monkeypatch.setattr(procfs_mod.ProcFS, "parallel_min", 2)  # any other ProcFS would fork for 8 processes
+    assert len(list(d.procfs.iter_tasks())) == 8
+    assert not forked
+    list(procfs_mod.ProcFS(d.procfs.root).iter_tasks())
+    assert len(forked) == 1
