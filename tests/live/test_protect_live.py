@@ -11,7 +11,6 @@ import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,6 @@ def _cap_sys_resource() -> bool:
     with open("/proc/self/status") as f:
         caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
     return bool(caps >> 24 & 1)
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    p = subprocess.Popen(["sleep", "300"])
-    try:
-        yield p
-    finally:
-        p.kill()
-        p.wait()
 
 
 def _adj(pid: int) -> int:

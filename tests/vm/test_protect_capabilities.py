@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,16 +24,6 @@ def _cap() -> bool:
 
 if not _cap():
     pytestmark = [pytest.mark.vm, pytest.mark.skip(reason="needs CAP_SYS_RESOURCE (runs in the VM harness)")]
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    p = subprocess.Popen(["sleep", "300"])
-    try:
-        yield p
-    finally:
-        p.kill()
-        p.wait()
 
 
 def test_lowering_to_negative_and_immune(sleeper) -> None:  # type: ignore[no-untyped-def]
