@@ -110,7 +110,7 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
                 if debug:
                     raise
                 src.error = OomLensError(f"{src.path}: internal error while reading it ({type(exc).__name__}: "
-                                         f"{str(exc)[:200]}); the events before it were analysed",
+                                         f"{str(exc)[:200]}); the events completed before it were analysed",
                                          hint="please report it, with the traceback OOMLENS_DEBUG=1 shows")
                 report_error(src.error)
 
@@ -134,7 +134,7 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
         for a in analyses:
             tally.add(a)
             render.postmortem_event(a, verbose=verbose)
-        render.postmortem_summary(tally, [(s.path, s.error is not None) for s in sources])
+        render.postmortem_summary(tally, [(s.path, s.error is not None, s.events) for s in sources])
     failed = next((s.error for s in sources if s.error is not None), None)
     if failed is not None:
         sys.exit(exit_codes.code_for(failed))

@@ -39,7 +39,7 @@ def cells(text: str) -> int:
 
 def _env_int(name: str) -> int | None:
     v = os.environ.get(name, "")
-    return int(v) if v.isdigit() and int(v) > 0 else None
+    return int(v) if v.isascii() and v.isdigit() and int(v) > 0 else None
 
 
 @dataclass(slots=True)
@@ -582,11 +582,15 @@ def postmortem_event(a: Any, verbose: bool = False, writer: Writer | None = None
     w.lines(lines)
 
 
-def postmortem_summary(tally: Any, sources: list[tuple[str, bool]], writer: Writer | None = None) -> None:
-    """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named."""
+def postmortem_summary(tally: Any, sources: list[tuple[str, bool, int]], writer: Writer | None = None) -> None:
+    """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named.
+    ``sources``: (path, failed, events read from it) per input; one that failed after giving events was read
+    in part."""
     w = writer or Writer()
-    read = [p for p, failed in sources if not failed]
-    bad = [p for p, failed in sources if failed]
+    read = [p for p, failed, _ in sources if not failed]
+    read += [f"{p} (in part: unreadable after {n} event{'s' if n != 1 else ''})" for p, failed, n in sources
+             if failed and n]
+    bad = [p for p, failed, n in sources if failed and not n]
     where = ", ".join(read) if read else "no readable input"
     unread = f" ({len(bad)} unreadable: {', '.join(bad)})" if bad else ""
     n = tally.events

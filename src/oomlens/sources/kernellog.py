@@ -30,9 +30,9 @@ DEFAULT_CHUNK_SIZE = 8 << 20
 _MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")  # gzip, bzip2, xz (modules imported lazily)
 
 
-def _open(path: str) -> tuple[Any, Any]:
-    """(stream to read, underlying file to close or None). The stream is a buffered binary
-    reader, decompressing when the first bytes are a gzip / bzip2 / xz magic number."""
+def _open(path: str) -> tuple[Any, Any, bool]:
+    """(stream to read, underlying file to close or None, whether the stream decompresses). The stream
+    is a buffered binary reader, decompressing when the first bytes are a gzip / bzip2 / xz magic number."""
     if path == "-":
         raw = sys.stdin.buffer
         peekable: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
@@ -58,24 +58,32 @@ def _open(path: str) -> tuple[Any, Any]:
         raise InputError(path, f"cannot read: {e.strerror or e}") from None
     if head.startswith(_MAGIC[0]):
         import gzip
-        return gzip.GzipFile(fileobj=peekable, mode="rb"), owned
+        return gzip.GzipFile(fileobj=peekable, mode="rb"), owned, True
     if head.startswith(_MAGIC[1]):
         import bz2
-        return bz2.BZ2File(peekable), owned
+        return bz2.BZ2File(peekable), owned, True
     if head.startswith(_MAGIC[2]):
         import lzma
-        return lzma.LZMAFile(peekable), owned
-    return peekable, owned
+        return lzma.LZMAFile(peekable), owned, True
+    return peekable, owned, False
 
 
 class _Guarded(io.RawIOBase):
     """A readable binary stream whose read errors (I/O, corrupt or truncated compression)
-    become :class:`InputError`."""
+    become :class:`InputError` — after everything read before the error.
 
-    def __init__(self, stream: Any, path: str) -> None:
+    A read that fails reads as the end of the input and the error is kept (:attr:`error`):
+    :func:`open_binary` raises it when the reading is done, so a parser has flushed what it read
+    first (a truncated ``.gz`` of a log being rotated still gives its events). A compressed stream is
+    read in the pieces its decompressor returns, so no more than the piece being decompressed is
+    lost to the error (``zcat`` recovers the same bytes)."""
+
+    def __init__(self, stream: Any, path: str, compressed: bool = False) -> None:
         super().__init__()
         self._s = stream
         self._path = path
+        self._compressed = compressed
+        self.error: InputError | None = None
 
     def readable(self) -> bool:
         return True
@@ -85,27 +93,47 @@ class _Guarded(io.RawIOBase):
                           hint="is the file truncated, or not really compressed?")
 
     def readinto(self, b: Any, /) -> int | None:
-        try:
-            n: int | None = self._s.readinto(b)
-            return n
-        except Exception as e:  # noqa: BLE001 - OSError, EOFError, zlib.error, lzma.LZMAError, ...
-            raise self._fail(e) from None
+        if self.error is not None:
+            return 0
+        if not self._compressed:
+            try:
+                n: int | None = self._s.readinto(b)
+                return n
+            except Exception as e:  # noqa: BLE001 - OSError, ...
+                self.error = self._fail(e)
+                return 0
+        with memoryview(b) as mv, mv.cast("B") as out:
+            got = 0
+            try:
+                while got < len(out):
+                    piece = self._s.read1(len(out) - got)  # one decompressed piece, at most that
+                    if not piece:
+                        break
+                    out[got:got + len(piece)] = piece
+                    got += len(piece)
+            except Exception as e:  # noqa: BLE001 - EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ...
+                self.error = self._fail(e)
+        return got
 
     def read(self, size: int | None = -1, /) -> bytes:
-        try:
-            data: bytes = self._s.read(size)
-            return data
-        except Exception as e:  # noqa: BLE001 - as readinto
-            raise self._fail(e) from None
+        if size is None or size < 0:
+            return self.readall()
+        buf = bytearray(size)
+        n = self.readinto(buf) or 0
+        return bytes(buf[:n])
 
 
 @contextlib.contextmanager
 def open_binary(path: str) -> Iterator[_Guarded]:
     """Open ``path`` (``-`` = stdin) for binary reading, gzip / bzip2 / xz decompressed
-    transparently (detected by magic bytes). Raises :class:`InputError`."""
-    stream, owned = _open(path)
+    transparently (detected by magic bytes). Raises :class:`InputError`: on opening, or once the
+    caller is done when a read failed (the stream read as ended at the error; see :class:`_Guarded`)."""
+    stream, owned, compressed = _open(path)
     try:
-        yield _Guarded(stream, path)
+        guarded = _Guarded(stream, path, compressed)
+        yield guarded
+        if guarded.error is not None:
+            raise guarded.error
     finally:
         if stream is not owned and stream is not getattr(sys.stdin, "buffer", None):
             stream.close()
