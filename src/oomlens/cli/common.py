@@ -80,8 +80,28 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:  # `oomlens top | head`
             sys.stderr.close()
             sys.exit(exit_codes.OK)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # usage errors and exits: click's main (cli.main) formats them
+        except Exception as exc:  # a bug: the one error format too, the traceback only when asked for
+            if os.environ.get("OOMLENS_DEBUG"):
+                raise
+            internal_error(exc)
 
     return wrapper
+
+
+def internal_error(exc: Exception) -> None:
+    """An exception that is not an :class:`OomLensError` (a bug): one line and a hint, exit 1."""
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    msg = " ".join(f"internal error: {type(exc).__name__}: {exc}{where}".split())
+    click.echo(error_lines(msg, "this is a bug in oomlens; please report it with the traceback that "
+                                "OOMLENS_DEBUG=1 oomlens ... prints"), err=True)
+    sys.exit(exit_codes.INTERNAL)
 
 
 def one_shot(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -235,7 +255,7 @@ def missing_pid(pid: int, snap: Any, *, snapshot_file: str | None, cgroup: str |
     except (OomLensError, OSError):
         return err(f"no such process: pid {pid}", "list candidates with `oomlens top --all`")
     name, tgid = status.get("Name", "?"), status.get("Tgid", str(pid))
-    if tgid.isdigit() and int(tgid) != pid:
+    if tgid.isascii() and tgid.isdigit() and int(tgid) != pid:
         try:
             leader = pfs.read_status(int(tgid)).get("Name", "?")
         except (OomLensError, OSError):
