@@ -149,16 +149,22 @@ class Domain:
     """When T is only bounded (``totalpages`` is the low end): the pages T lies within."""
 
 
+_MAX_NUMNODES = 1 << 10
+"""``MAX_NUMNODES`` at its largest (``NODES_SHIFT`` 10, x86-64 and arm64 configs)."""
+
+
 def _nodes(spec: str | None) -> set[int] | None:
     if not spec or spec in ("(null)", "null"):
         return None
     out: set[int] = set()
     for part in spec.split(","):
         part = part.strip()
-        if re.fullmatch(r"\d+-\d+", part):
+        if re.fullmatch(r"[0-9]+-[0-9]+", part):  # ASCII digits: int() takes others ("²" raises)
             a, b = map(int, part.split("-"))
+            if b >= _MAX_NUMNODES or a > b:
+                return None  # no kernel has that node (a corrupt or hostile mask: unknown, not a giant set)
             out.update(range(a, b + 1))
-        elif part.isdigit():
+        elif part.isascii() and part.isdigit():
             out.add(int(part))
     return out or None
 
@@ -411,7 +417,14 @@ _ROW_COUNTERS = ("pid", "uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file"
 _MEMCG_FIELDS = ("usage_kb", "limit_kb", "failcnt", "memsw_usage_kb", "memsw_limit_kb", "swap_usage_kb",
                  "swap_limit_kb")
 _MEMINFO_FIELDS = ("pages_ram", "pages_reserved", "total_swap_kb")
-_KILL_FIELDS = ("anon_rss_kb", "file_rss_kb", "shmem_rss_kb")
+_KILL_FIELDS = ("anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "pgtables_kb", "total_vm_kb")
+_PID_MAX_LIMIT = 4 * 1024 * 1024
+"""``PID_MAX_LIMIT`` (include/linux/threads.h, 64-bit; 32-bit kernels stop at 32768): every pid a kernel prints is
+1 <= pid < this (pid 0 is the idle task, never an OOM candidate)."""
+
+
+def _bad_pid(pid: int | None) -> bool:
+    return pid is not None and not 1 <= pid < _PID_MAX_LIMIT
 
 
 def _shown(v: int) -> str:
@@ -458,20 +471,37 @@ def sanitize(ev: OomEvent) -> tuple[OomEvent, list[str], str | None]:
     if ev.killed:
         killed = []
         for k in ev.killed:
-            bad = {f: None for f in _KILL_FIELDS if _bad_counter(getattr(k, f))}
-            if bad:
-                notes.append(f"kill line of {_shown(k.pid)}: {', '.join(bad)} not kernel values: ignored")
-                k = dataclasses.replace(k, **bad)  # type: ignore[arg-type]
+            if _bad_pid(k.pid):
+                notes.append(f"kill line {k.lineno}: pid {_shown(k.pid)} is not a pid a kernel prints: the line "
+                             f"is not used")
+                continue
+            unknown: dict[str, None] = {f: None for f in _KILL_FIELDS if _bad_counter(getattr(k, f))}
+            if k.oom_score_adj is not None and not -1000 <= k.oom_score_adj <= 1000:
+                unknown["oom_score_adj"] = None
+            if unknown:
+                notes.append(f"kill line of {_shown(k.pid)}: {', '.join(unknown)} not kernel values: ignored")
+                k = dataclasses.replace(k, **unknown)  # type: ignore[arg-type]
             killed.append(k)
         ev = dataclasses.replace(ev, killed=tuple(killed))
+    if ev.summary is not None and ev.summary.pid is not None and _bad_pid(ev.summary.pid):
+        notes.append(f"the oom-kill: summary's pid {_shown(ev.summary.pid)} is not a pid a kernel prints: ignored")
+        ev = dataclasses.replace(ev, summary=dataclasses.replace(ev.summary, pid=None))
+    if any(_bad_pid(x.pid) for x in ev.reaped):
+        notes.append("oom_reaper lines naming pids no kernel prints: ignored")
+        ev = dataclasses.replace(ev, reaped=tuple(x for x in ev.reaped if not _bad_pid(x.pid)))
+    if ev.selection is not None and _bad_pid(ev.selection.pid):
+        notes.append(f"selection line {ev.selection.lineno}: pid {_shown(ev.selection.pid)} is not a pid a kernel "
+                     f"prints: the line is not used")
+        ev = dataclasses.replace(ev, selection=None)
     if (ev.selection is not None and ev.selection.score is not None
-            and not -_COUNTER_MAX < ev.selection.score < _COUNTER_MAX):
+            and not 0 <= ev.selection.score < _COUNTER_MAX):
         notes.append(f"the printed score {_shown(ev.selection.score)} is not a kernel value: not checked")
         ev = dataclasses.replace(ev, selection=dataclasses.replace(ev.selection, score=-1, kind="unchecked"))
     reason = None
     if ev.table is not None:
         for r in ev.table.rows:
             wrong = [f for f in _ROW_COUNTERS if _bad_counter(getattr(r, f))]
+            wrong += [f for f in ("pid", "tgid") if f not in wrong and _bad_pid(getattr(r, f))]
             if r.oom_score_adj is not None and not -1000 <= r.oom_score_adj <= 1000:
                 wrong.append("oom_score_adj")
             if r.oom_adj is not None and not -17 <= r.oom_adj <= 15:

@@ -196,7 +196,7 @@ def parse_config(text: str, path: str = "<config>", *, read_policy: bool = True)
     listen = get("exporter", "listen", typed(str, "a string like \"127.0.0.1:9717\""), "127.0.0.1:9717")
     if listen:
         host, sep, port = listen.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
             raise fail(f"[exporter] listen {listen!r}: expected HOST:PORT (\"\" disables the exporter)", "exporter", "listen")
     alert_exec = get("alerts", "exec", typed(str, "a program path"), None) or None
     if alert_exec is not None and not alert_exec.startswith("/"):

@@ -490,7 +490,7 @@ def _decode_snapshot_doc(doc: Any) -> Snapshot:
     if scores_doc is not None:
         scores = {}
         for k, v in scores_doc.items():
-            if not k.isdigit():
+            if not (k.isascii() and k.isdigit()):
                 raise _Bad(f"field 'oom_scores.{k}': key is not a pid")
             if not _is_int(v):
                 raise _Bad(f"field 'oom_scores.{k}': expected an integer, got {_json_type(v)}")

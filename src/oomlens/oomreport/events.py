@@ -356,8 +356,11 @@ class _Draft:
             self.note(f"line {lineno}: task-table row of pid {row.pid} cut short ({how or 'it ends before its name'}): "
                       f"{lost} and what follows unknown; the row is not used and the table is incomplete")
             return
-        if row is None:
-            self.note(f"line {lineno}: task-table row does not fit the header: {text[:80]!r}")
+        if row is None:  # unused, so the table lacks a task: the ranking would be of the others only
+            self.table_gap = True
+            self.table_started = True
+            self.note(f"line {lineno}: task-table row does not fit the header: {text[:80]!r}; the row is not used "
+                      f"and the table is incomplete")
             return
         if self.columns is None:
             self.headerless_rows += 1

@@ -193,7 +193,7 @@ def sane_release(release: str) -> bool:
     """Whether a printed release can be a Linux release: ``major.minor[.patch]`` with a major of
     2-99 (vendors append anything after it). ``1.2.3``, ``100.0``, ``4294967296.13.0`` are not."""
     m = _RELEASE.match(release)
-    return m is not None and 2 <= int(m.group(1)) <= 99
+    return m is not None and m.group(1).isascii() and 2 <= int(m.group(1)) <= 99
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ _KNOWN_COLUMNS = frozenset({
     "nr_puds", "pgtables_bytes", "swapents", "rss_anon", "rss_file", "rss_shmem", "name",
 })
 _HEADER = re.compile(r"\[\s*+pid\s*+\]\s++(?P<cols>[a-z_]++(?:[ \t]++[a-z_]++)*+)\s*+$")
-_ROW = re.compile(r"\[\s*(?P<pid>\d+)\]\s+(?P<rest>\S.*)$")
+_ROW = re.compile(r"\[\s*(?P<pid>-?\d+)\]\s+(?P<rest>\S.*)$")  # -1: not a kernel pid, but a row (noted, not skipped)
 
 
 def parse_dump_tasks_header(text: str) -> tuple[str, ...] | None:
@@ -995,7 +995,7 @@ def _cut_summary(text: str, lineno: int, flag: int, how: str, whole: SummaryLine
     s = SummaryLine(constraint=constraint, nodemask=vals.get(",nodemask="), cpuset=vals.get(",cpuset="),
                     mems_allowed=vals.get(",mems_allowed="), global_oom=global_oom,
                     oom_memcg=vals.get(",oom_memcg="), task_memcg=vals.get(",task_memcg="),
-                    task=vals.get(",task="), pid=_opt_int(pid, "pid") if pid and pid.isdigit() else None,
+                    task=vals.get(",task="), pid=_opt_int(pid, "pid") if pid and pid.isascii() and pid.isdigit() else None,
                     uid=None, split=False, lineno=lineno)
     return Kind.SUMMARY, Cut(s, f"line {lineno}: oom-kill: summary line cut short ({how}): {lost} and what "
                              f"follows unknown", flag, how)
@@ -1108,7 +1108,7 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
         cols = parse_dump_tasks_header(text)
         if cols is not None:
             return Kind.TABLE_HEADER, (cols, text.startswith("[  pid  ]"))
-        if text[1:2] in " 0123456789":
+        if text[1:2] in " -0123456789":
             m = _ROW.match(text)
             if m is not None:
                 return Kind.TABLE_ROW, text
@@ -1191,7 +1191,8 @@ class Unusable(ValueError):
 
 
 def _int(s: str, field: str = "number", base: int = 10) -> int:
-    if len(s) - (s[:1] in "+-") > (MAX_DIGITS if base == 10 else 16):
+    # a kernel prints ASCII digits only: int() would also take "²"-like digits (a ValueError) and Arabic-Indic ones
+    if len(s) - (s[:1] in "+-") > (MAX_DIGITS if base == 10 else 16) or not s.isascii():
         raise Unusable(field, s)
     return int(s, base)
 

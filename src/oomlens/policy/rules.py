@@ -76,7 +76,7 @@ class Match:
         if self.comm is not None and p.comm != self.comm:
             return False
         if self.user is not None:
-            if self.user.isdigit():
+            if self.user.isascii() and self.user.isdigit():
                 if p.uid != int(self.user):
                     return False
             elif p.user != self.user:

@@ -905,7 +905,7 @@ class ScenarioResult:
     def trigger_allocated_pages(self) -> int | None:
         """Pages the trigger touched after the prediction (None when it was killed before saying so)."""
         word, _, n = (self.trigger_outcome or "").partition(" ")
-        return int(n) // PAGE_SIZE if word == "killed" and n.isdigit() else None
+        return int(n) // PAGE_SIZE if word == "killed" and n.isascii() and n.isdigit() else None
 
     @property
     def expected(self) -> str:

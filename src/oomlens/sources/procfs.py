@@ -457,7 +457,7 @@ class ProcFS:
             names = os.listdir(self.root)
         except OSError as exc:
             raise ProcParseError(self.root, None, f"cannot list {self.root}: {exc.strerror}") from None
-        return sorted(int(n) for n in names if n.isdigit())
+        return sorted(int(n) for n in names if n.isascii() and n.isdigit())
 
     def pid_exists(self, pid: int) -> bool:
         return os.path.exists(f"{self.root}/{pid}")
@@ -713,7 +713,7 @@ class ProcFS:
     def _thread_with_mm(self, pid: int) -> bytes | None:
         """``status`` of the first other thread of ``pid`` that still has an mm, if any."""
         try:
-            tids = sorted(int(t) for t in os.listdir(f"{self.root}/{pid}/task") if t.isdigit())
+            tids = sorted(int(t) for t in os.listdir(f"{self.root}/{pid}/task") if t.isascii() and t.isdigit())
         except OSError as exc:
             raise self._translate(pid, f"{self.root}/{pid}/task", exc) from None
         for tid in tids:
