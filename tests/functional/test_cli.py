@@ -118,6 +118,10 @@ def test_predict_need_and_what_if(snapfile):
     (["explain", "99999"], 3, "no such process in snapshot"),
     (["top", "--kernel", "banana"], 2, "not a kernel release"),
     (["predict", "--need", "lots"], 2, "not a size"),
+    (["predict", "--need", "0"], 2, "less than one page"),
+    (["predict", "--need", "1K"], 2, "less than one page"),
+    (["predict", "--need", "\u0661\u0662M"], 2, "not a size"),  # Arabic-Indic digits: no size
+    (["predict", "--set-adj", "\u0663\u0660\u0660=0"], 2, "PID=ADJ"),
     (["predict", "--set-adj", "300"], 2, "PID=ADJ"),
     (["predict", "--set-adj", "4242=5"], 3, "4242"),
     (["predict", "--add", "x:1G:2000"], 2, "-1000..1000"),

@@ -23,7 +23,7 @@ from oomlens.cli.text import visible
 from oomlens.errors import OomLensError
 
 PAGE = 4096
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)?\s*$", re.I)
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)?\s*$", re.I)
 
 
 def parse_size(text: str, page_size: int = PAGE) -> int:

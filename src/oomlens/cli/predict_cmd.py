@@ -28,7 +28,7 @@ def _parse_add(values: tuple[str, ...]) -> list[tuple[str, int, int]]:
         parts = v.split(":")
         if len(parts) not in (2, 3) or not parts[0]:
             raise click.BadParameter(f"{v!r}: expected NAME:RSS[:ADJ], e.g. java:4G:0", param_hint="--add")
-        adj = int(parts[2]) if len(parts) == 3 and re.fullmatch(r"-?\d+", parts[2]) else (0 if len(parts) == 2 else None)
+        adj = int(parts[2]) if len(parts) == 3 and re.fullmatch(r"-?[0-9]+", parts[2]) else (0 if len(parts) == 2 else None)
         if adj is None or not -1000 <= adj <= 1000:
             raise click.BadParameter(f"{v!r}: ADJ must be an integer in -1000..1000", param_hint="--add")
         out.append((parts[0], parse_size(parts[1]), adj))
@@ -38,7 +38,7 @@ def _parse_add(values: tuple[str, ...]) -> list[tuple[str, int, int]]:
 def _parse_set_adj(values: tuple[str, ...]) -> dict[int, int]:
     out = {}
     for v in values:
-        m = re.fullmatch(r"(\d+)=(-?\d+)", v.strip())
+        m = re.fullmatch(r"([0-9]+)=(-?[0-9]+)", v.strip())
         if not m or not -1000 <= int(m.group(2)) <= 1000:
             raise click.BadParameter(f"{v!r}: expected PID=ADJ with ADJ in -1000..1000", param_hint="--set-adj")
         out[int(m.group(1))] = int(m.group(2))
@@ -71,6 +71,9 @@ def predict(cgroup: str | None, snapshot_file: str | None, kernel: str | None, p
     _check_set_adj(adjs, snap, snapshot_file=snapshot_file, cgroup=cgroup, proc=proc)
     snap = api.apply_what_if(snap, add=adds, set_adj=adjs, limit_pages=limit_pages)
     need_pages = parse_size(need, page) if need else None
+    if need_pages is not None and need_pages < 1:
+        raise click.BadParameter(f"{need!r} is less than one page: nothing needs to be freed, no OOM "
+                                 "(examples: 512M, 2G)", param_hint="--need")
     prediction = api.predict_snapshot(snap, kernel=kernel, need_pages=need_pages)
     doc = prediction.to_dict()
     if as_json:
