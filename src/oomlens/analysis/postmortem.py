@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from oomlens.analysis.domain import recovered_domain
@@ -285,6 +286,17 @@ def row_to_task(row: TaskRow, *, skip: bool = False) -> Task:
 
 # --------------------------------------------------------------------------- verdict
 
+class Verdict(StrEnum):
+    """The post-mortem's judgement of the kernel's choice (the JSON carries the value)."""
+
+    AGREES = "agrees"
+    """The model picks the task the kernel killed."""
+    DISAGREES = "disagrees"
+    """The model picks another task; the reason gives the most likely cause."""
+    UNDECIDABLE = "undecidable"
+    """The log lacks what the decision needs."""
+
+
 @dataclass(slots=True)
 class EventAnalysis:
     event: OomEvent
@@ -293,7 +305,7 @@ class EventAnalysis:
     alternatives: list[str]
     domain: Domain | None
     ranking: Ranking | None
-    verdict: str
+    verdict: Verdict
     reason: str | None
     model_victim: Task | None = None
     score_check: dict[str, Any] | None = None
@@ -368,7 +380,7 @@ class EventAnalysis:
             "reaped": [{"pid": x.pid, "name": x.name, "reaped": x.reaped} for x in ev.reaped],
             "model_victim": ({"pid": self.model_victim.pid, "name": self.model_victim.name}
                              if self.model_victim else None),
-            "verdict": self.verdict,
+            "verdict": self.verdict.value,
             "reason": self.reason,
             "score_check": self.score_check,
             "explanation": self.explanation,
@@ -526,7 +538,7 @@ class Analyzer:
         except Exception as exc:  # one event must not end the run: its verdict says so
             if self.strict:
                 raise
-            return EventAnalysis(ev, None, "not analysed", [], None, None, "undecidable",
+            return EventAnalysis(ev, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
                                  f"oomlens could not analyse this event ({type(exc).__name__}: {str(exc)[:200]}); "
                                  "please report it with the log excerpt",
                                  notes=["internal error while analysing this event: the verdict is not the model's"])
@@ -551,24 +563,24 @@ class Analyzer:
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
         table = ev.table
 
-        def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
+        def result(verdict: Verdict, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
             return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
                                  notes=notes, page_kb=page_kb, **kw)
 
         if insane is not None:
-            return result("undecidable", insane)
+            return result(Verdict.UNDECIDABLE, insane)
         if ev.no_killable:
-            return result("undecidable", "the kernel found no killable process"
+            return result(Verdict.UNDECIDABLE, "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
         if ev.panic and kernel_pid is None:
-            return result("undecidable", f"the kernel panicked instead of killing: {ev.panic}")
+            return result(Verdict.UNDECIDABLE, f"the kernel panicked instead of killing: {ev.panic}")
         if table is None or not table.rows:
             why = "no task table in the log (vm.oom_dump_tasks=0, ratelimited, or not captured)"
-            return result("undecidable", why if kernel_pid is not None or ev.selection else
+            return result(Verdict.UNDECIDABLE, why if kernel_pid is not None or ev.selection else
                           why + "; the kernel's choice is not in the log either")
         if era.scoring == "legacy":
-            return result("undecidable", f"{era.name} scored with a heuristic (cpu time, run time, nice, "
+            return result(Verdict.UNDECIDABLE, f"{era.name} scored with a heuristic (cpu time, run time, nice, "
                           "capabilities) whose inputs are not in OOM logs")
         prev = self.victims.get(key, {})
         # a reused pid with another name is another task
@@ -628,33 +640,33 @@ class Analyzer:
                                      exact=domain.exact)
             top_hi = rank_domain(od_hi, release=release, era=era).selection.chosen
             if (top_hi.pid if top_hi else None) != (model_chosen.pid if model_chosen else None):
-                return result("undecidable", f"T is only known to lie in {T}..{hi} ({domain.how}) and the "
+                return result(Verdict.UNDECIDABLE, f"T is only known to lie in {T}..{hi} ({domain.how}) and the "
                               "choice changes within it", ranking, model_victim)
             notes.append(f"T is only known to lie in {T}..{hi} pages; the model's choice is the same at both ends")
         notes.extend(_caveats(ev, era, tasks))
         if table.filtered or table.truncated:
             what = ("filtered (a grep kept only some rows)" if table.filtered
                     else "incomplete (rows cut off or unusable: see the notes)")
-            return result("undecidable", f"the task table is {what}: other candidates may be missing",
+            return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
                           ranking, model_victim, explanation=_explain(ranking, kernel_pid), score_check=score_check)
         if t_matters:
-            return result("undecidable", "T is unknown (" + domain.how + ") and oom_score_adj / the root "
+            return result(Verdict.UNDECIDABLE, "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
                 pid, name, _kind = ev.already_exiting[0]
                 agree = model_victim is not None and model_victim.pid == pid
-                return result("agrees" if agree else "disagrees",
+                return result(Verdict.AGREES if agree else Verdict.DISAGREES,
                               f"the kernel chose {pid} ({name}), already exiting, and skipped the kill"
                               + ("" if agree else f"; the model picks {model_victim.pid if model_victim else None}"),
                               ranking, model_victim, score_check=score_check)
-            return result("undecidable", "the kernel's choice is not in the log (no selection or kill line; "
+            return result(Verdict.UNDECIDABLE, "the kernel's choice is not in the log (no selection or kill line; "
                           "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
                           ranking, model_victim, explanation=_explain(ranking, None))
         if ev.selection is not None and ev.selection.kind == "allocating_task":
             cur = ev.cpu.pid if ev.cpu else (ev.invoked.pid if ev.invoked else None)
             agree = kernel_pid is not None and (cur is None or kernel_pid == cur or ev.selection.pid == cur)
-            return result("agrees" if agree else "disagrees",
+            return result(Verdict.AGREES if agree else Verdict.DISAGREES,
                           "vm.oom_kill_allocating_task=1: the kernel killed the allocating task without a scan",
                           ranking, None, score_check=score_check)
         kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
@@ -664,7 +676,7 @@ class Analyzer:
             kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
         explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None)
         if kernel_chosen not in pids and kernel_pid not in pids:
-            return result("disagrees" if model_victim else "undecidable",
+            return result(Verdict.DISAGREES if model_victim else Verdict.UNDECIDABLE,
                           f"the kernel's victim {kernel_pid} is not in the task table (it may have been "
                           "printed from another domain, or the table is incomplete)", ranking, model_victim,
                           explanation=explanation, score_check=score_check)
@@ -678,22 +690,22 @@ class Analyzer:
             if score_check is not None and not score_check["matches"]:
                 detail = f"same victim; printed score {score_check['printed']} vs model {score_check['model']}: " \
                     + score_check["why"]
-            return result("agrees", detail, ranking, model_victim, score_check=score_check, explanation=explanation)
+            return result(Verdict.AGREES, detail, ranking, model_victim, score_check=score_check, explanation=explanation)
         # disagreement: find the most likely cause
         for e, r in zip(eras[1:], rankings[1:]):
             if r.selection.chosen is not None and r.selection.chosen.pid == kernel_chosen:
                 notes.append(f"the {e.name} rules (also consistent with this format) pick the kernel's victim")
-                return result("agrees", f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
+                return result(Verdict.AGREES, f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
                               r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid))
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
             implied = f" ({score_check['implied']})" if score_check and not score_check["matches"] else ""
-            return result("undecidable", "this table format prints no swap or page-table columns, which the kernel "
+            return result(Verdict.UNDECIDABLE, "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
         cause = _cause(kv, sel.chosen_points, domain, era, T)
-        return result("disagrees", cause, ranking, model_victim, score_check=score_check, explanation=explanation)
+        return result(Verdict.DISAGREES, cause, ranking, model_victim, score_check=score_check, explanation=explanation)
 
 
 def _lacks_swap(ev: OomEvent) -> bool:
@@ -847,7 +859,8 @@ def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Itera
         yield a.analyze(ev)
 
 
-VERDICTS = ("agrees", "disagrees", "undecidable")
+def _verdict_counts() -> dict[Verdict, int]:
+    return dict.fromkeys(Verdict, 0)
 
 
 @dataclass(slots=True)
@@ -855,14 +868,15 @@ class HostTally:
     host: str | None
     source: str | None
     """Set when the host prints no (distinctive) name: the events of that source only."""
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+    counts: dict[Verdict, int] = field(default_factory=_verdict_counts)
 
     @property
     def events(self) -> int:
         return sum(self.counts.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "source": self.source, "events": self.events, **self.counts}
+        return {"host": self.host, "source": self.source, "events": self.events,
+                **{v.value: n for v, n in self.counts.items()}}
 
 
 @dataclass(slots=True)
@@ -876,13 +890,13 @@ class Tally:
         h = self.hosts.get(key)
         if h is None:
             h = self.hosts[key] = HostTally(a.event.host, None if key[0] == "host" else a.event.source)
-        h.counts[a.verdict] = h.counts.get(a.verdict, 0) + 1
+        h.counts[a.verdict] += 1
 
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(VERDICTS, 0)
+    def counts(self) -> dict[Verdict, int]:
+        out = _verdict_counts()
         for h in self.hosts.values():
             for k, n in h.counts.items():
-                out[k] = out.get(k, 0) + n
+                out[k] += n
         return out
 
     @property
@@ -890,4 +904,5 @@ class Tally:
         return sum(self.counts().values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, **self.counts(), "hosts": [h.to_dict() for h in self.hosts.values()]}
+        return {"events": self.events, **{v.value: n for v, n in self.counts().items()},
+                "hosts": [h.to_dict() for h in self.hosts.values()]}

@@ -18,11 +18,14 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oomlens.analysis.ranking import Explanation, Prediction, Ranking, ScoredTask
 from oomlens.cli.text import visible
 from oomlens.kernel.eras import Era, badness_pages
+
+if TYPE_CHECKING:  # imported where used: `oomlens top` does not load the post-mortem analysis
+    from oomlens.analysis.postmortem import EventAnalysis, Tally, Verdict
 
 # --------------------------------------------------------------------------- text that is data
 
@@ -511,16 +514,19 @@ def predict(p: Prediction, *, verbose: bool = False, writer: Writer | None = Non
 
 # --------------------------------------------------------------------------- postmortem
 
-_VERDICT_STYLE = {"agrees": "bold green", "disagrees": "bold red", "undecidable": "bold yellow"}
+def _verdict_style(v: Verdict) -> str:
+    from oomlens.analysis.postmortem import Verdict
+
+    return {Verdict.AGREES: "bold green", Verdict.DISAGREES: "bold red", Verdict.UNDECIDABLE: "bold yellow"}[v]
 
 
-def postmortem_event(a: Any, verbose: bool = False, writer: Writer | None = None) -> None:
+def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | None = None) -> None:
     w = writer or Writer()
     d = a.to_dict()
     when = f" at {d['timestamp']}" if d["timestamp"] else ""
     host = f" host {d['host']}" if d["host"] else ""
     w.line((f"── {d['source']}:{d['lines'][0]}-{d['lines'][1]}{host}{when}", "bold"))
-    w.line((f"verdict: {d['verdict']}", _VERDICT_STYLE.get(d["verdict"], "bold")),
+    w.line((f"verdict: {d['verdict']}", _verdict_style(a.verdict)),
            f" — {d['reason']}" if d["reason"] else "")
     rel = d["kernel_release"] or "release not printed"
     w.line(f"kernel: {rel} · rules {d['kernel_era']} ({d['era_source']})")
@@ -582,8 +588,10 @@ def postmortem_event(a: Any, verbose: bool = False, writer: Writer | None = None
     w.lines(lines)
 
 
-def postmortem_summary(tally: Any, sources: list[tuple[str, bool]], writer: Writer | None = None) -> None:
+def postmortem_summary(tally: Tally, sources: list[tuple[str, bool]], writer: Writer | None = None) -> None:
     """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named."""
+    from oomlens.analysis.postmortem import Verdict
+
     w = writer or Writer()
     read = [p for p, failed in sources if not failed]
     bad = [p for p, failed in sources if failed]
@@ -594,8 +602,9 @@ def postmortem_summary(tally: Any, sources: list[tuple[str, bool]], writer: Writ
         w.line(f"no OOM event found in {where}{unread}")
         return
 
-    def counts(c: dict[str, int]) -> str:
-        return f"{c['agrees']} agree, {c['disagrees']} disagree, {c['undecidable']} undecidable"
+    def counts(c: dict[Verdict, int]) -> str:
+        return (f"{c[Verdict.AGREES]} agree, {c[Verdict.DISAGREES]} disagree, "
+                f"{c[Verdict.UNDECIDABLE]} undecidable")
 
     w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
     hosts = list(tally.hosts.values())
