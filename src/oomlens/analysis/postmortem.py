@@ -297,6 +297,37 @@ class Verdict(StrEnum):
     """The log lacks what the decision needs."""
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreCheck:
+    """The selection line's printed ``score S`` (2.6.36-5.0) against the model's score for the row the kernel
+    chose. The JSON has the optional keys only where they apply (see :meth:`to_dict`)."""
+
+    printed: int
+    """The score the selection line printed."""
+    model: int
+    """The model's score for that row (equal to ``printed`` when they match)."""
+    matches: bool
+    why: str | None = None
+    """Why they differ, with the likely causes (None when they match)."""
+    inferred_totalpages: tuple[int, int] | None = None
+    """T was not exact: the pages T lies within for the printed score to come out (then ``matches``)."""
+    implied: str | None = None
+    """A mismatch: what the printed score means for the row, in words."""
+    implied_points: tuple[int, int] | None = None
+    """A mismatch in a pages era: the badness points the kernel counted (low, high)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"printed": self.printed, "model": self.model, "matches": self.matches}
+        if self.inferred_totalpages is not None:
+            out["inferred_totalpages"] = list(self.inferred_totalpages)
+        if self.implied is not None:
+            out["implied"] = self.implied
+        if self.implied_points is not None:
+            out["implied_points"] = list(self.implied_points)
+        out["why"] = self.why
+        return out
+
+
 @dataclass(slots=True)
 class EventAnalysis:
     event: OomEvent
@@ -308,7 +339,7 @@ class EventAnalysis:
     verdict: Verdict
     reason: str | None
     model_victim: Task | None = None
-    score_check: dict[str, Any] | None = None
+    score_check: ScoreCheck | None = None
     explanation: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     page_kb: int = PAGE_KB
@@ -382,7 +413,7 @@ class EventAnalysis:
                              if self.model_victim else None),
             "verdict": self.verdict.value,
             "reason": self.reason,
-            "score_check": self.score_check,
+            "score_check": self.score_check.to_dict() if self.score_check else None,
             "explanation": self.explanation,
             "over_limit": _over_limit(ev),
             "tasks": self._task_dicts(),
@@ -614,7 +645,7 @@ class Analyzer:
                     notes.append(note)
                 if T2 != domain.totalpages:  # inferred from the printed score
                     domain.totalpages, domain.how = T2, note or domain.how
-                elif score_check["matches"] and not domain.exact:
+                elif score_check.matches and not domain.exact:
                     domain.exact = True
                     domain.how += f"; confirmed by the printed score {ev.selection.score}"
                 if era2 is not era:
@@ -687,9 +718,9 @@ class Analyzer:
                             if era.sacrifice_child else "another process of the same selection"))
         if agree_chosen:
             detail: str | None = None
-            if score_check is not None and not score_check["matches"]:
-                detail = f"same victim; printed score {score_check['printed']} vs model {score_check['model']}: " \
-                    + score_check["why"]
+            if score_check is not None and not score_check.matches:
+                detail = (f"same victim; printed score {score_check.printed} vs model {score_check.model}: "
+                          f"{score_check.why}")
             return result(Verdict.AGREES, detail, ranking, model_victim, score_check=score_check, explanation=explanation)
         # disagreement: find the most likely cause
         for e, r in zip(eras[1:], rankings[1:]):
@@ -700,7 +731,7 @@ class Analyzer:
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
-            implied = f" ({score_check['implied']})" if score_check and not score_check["matches"] else ""
+            implied = f" ({score_check.implied})" if score_check and not score_check.matches else ""
             return result(Verdict.UNDECIDABLE, "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
@@ -714,7 +745,7 @@ def _lacks_swap(ev: OomEvent) -> bool:
 
 def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,
                       kernel_pid: int | None, page_size: int
-                      ) -> tuple[dict[str, Any], Era, list[Task], int, str | None] | None:
+                      ) -> tuple[ScoreCheck, Era, list[Task], int, str | None] | None:
     """Check the printed ``score S`` against the kernel's chosen row; resolve era / CAP_SYS_ADMIN / T."""
     sel = ev.selection
     assert sel is not None
@@ -740,12 +771,11 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
                 new_tasks = [r if t.pid == r.pid else t for t in tasks]
                 note = (f"the printed score {S} matches only without the root bonus: {r.pid} ({r.name}) ran as uid 0 "
                         "without CAP_SYS_ADMIN (e.g. a container's root)")
-            return {"printed": S, "model": S, "matches": True, "why": None}, e, new_tasks, T, note
+            return ScoreCheck(S, S, True), e, new_tasks, T, note
     era = eras[0]
     pts = badness_terms(row, T, era, page_size=page_size).points
     model = _printed_score(era, pts, T)
     assert model is not None
-    check: dict[str, Any] = {"printed": S, "model": model, "matches": False}
     if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0:
         # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points
         t_lo, t_hi = pts * 1000 // (S + 1) + 1, pts * 1000 // S
@@ -755,15 +785,15 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
             if m is not None and m.memory_max is not None and t_lo > m.memory_max:
                 sw_lo, sw_hi = t_lo - m.memory_max, t_hi - m.memory_max
                 note += f"; so the host had about {sw_lo}..{sw_hi} swap pages ({sw_hi * 4 / 1024 / 1024:.1f} GiB)"
-            check.update(model=S, matches=True, inferred_totalpages=[t_lo, t_hi], why=None)
-            return check, era, tasks, t_hi, note
+            return ScoreCheck(S, S, True, inferred_totalpages=(t_lo, t_hi)), era, tasks, t_hi, note
+    implied_points: tuple[int, int] | None = None
     if era.scoring == "permille":
-        check["implied"] = (f"the kernel's score {S} means about {S * T // 1000} pages for {row.pid} ({row.name}); "
-                            f"the table shows {row.rss + row.swapents}")
+        implied = (f"the kernel's score {S} means about {S * T // 1000} pages for {row.pid} ({row.name}); "
+                   f"the table shows {row.rss + row.swapents}")
     else:
         lo_pts, hi_pts = S * T // 1000, (S + 1) * T // 1000
-        check["implied"] = f"the kernel counted {lo_pts}..{hi_pts} points for {row.pid} ({row.name}); the table gives {pts}"
-        check["implied_points"] = [lo_pts, hi_pts]
+        implied_points = (lo_pts, hi_pts)
+        implied = f"the kernel counted {lo_pts}..{hi_pts} points for {row.pid} ({row.name}); the table gives {pts}"
     causes = []
     if _lacks_swap(ev):
         causes.append("this table format has no swap/page-table columns")
@@ -771,7 +801,8 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
         causes.append(f"T is approximate ({domain.how})")
     if not causes:
         causes.append("values moved between the selection and the table dump")
-    check["why"] = check["implied"] + "; " + "; ".join(causes)
+    check = ScoreCheck(S, model, False, implied + "; " + "; ".join(causes), implied=implied,
+                       implied_points=implied_points)
     return check, era, tasks, T, None
 
 
