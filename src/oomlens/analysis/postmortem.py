@@ -24,7 +24,7 @@ from typing import Any
 from oomlens.analysis.domain import recovered_domain
 from oomlens.analysis.ranking import Ranking, explain, rank_domain
 from oomlens.errors import KernelVersionError
-from oomlens.kernel.eras import ERAS, Era, badness_pages, era_for, parse_version
+from oomlens.kernel.eras import ERAS, BadnessUnit, Era, badness_pages, era_for, parse_version
 from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
 from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task
 from oomlens.oomreport.model import OomEvent, TaskRow
@@ -328,6 +328,85 @@ class ScoreCheck:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class TaskBadness:
+    """A task named by an explanation, with its badness (in the era's unit)."""
+
+    pid: int
+    name: str
+    badness: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "name": self.name, "badness": self.badness}
+
+
+@dataclass(frozen=True, slots=True)
+class TopRow:
+    """One of the model's top candidates: badness (era's unit) and its terms (pages)."""
+
+    pid: int
+    name: str
+    badness: int
+    rss: int
+    swapents: int
+    pgtables: int
+    adj_term: int
+    margin_to_victim: int
+    """badness − the model victim's badness (0 for the victim)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "name": self.name, "badness": self.badness, "rss": self.rss,
+                "swapents": self.swapents, "pgtables": self.pgtables, "adj_term": self.adj_term,
+                "margin_to_victim": self.margin_to_victim}
+
+
+@dataclass(frozen=True, slots=True)
+class EventExplanation:
+    """Why the model's victim is the victim: badness and margins in the era's unit (``badness_unit``); page
+    figures (``margin_pages``, ``shed_pages``) where they can be derived, with ``*_exact`` false when per mille
+    (an approximation to T/1000 pages), None where they cannot (legacy heuristic, T unknown)."""
+
+    badness_unit: BadnessUnit
+    victim: TaskBadness
+    runner_up: TaskBadness | None
+    """The next candidate, which would die instead were the victim spared."""
+    margin: int | None
+    """Badness the victim leads the runner-up by."""
+    margin_pages: int | None
+    margin_pages_exact: bool | None
+    margin_text: str | None
+    """The margin in words, in the era's unit (:func:`points_text`)."""
+    spare_adj: int | None
+    """Highest oom_score_adj at which the victim would have been spared."""
+    shed_points: int | None
+    """Badness the victim must lose to stop being the victim."""
+    shed_pages: int | None
+    shed_pages_exact: bool | None
+    top: tuple[TopRow, ...]
+    """The first five eligible tasks in kill order."""
+    kernel_victim_rank: int | None
+    """Where the kernel's victim ranks (None: no kernel victim in the table)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        ru = self.runner_up
+        return {
+            "badness_unit": self.badness_unit,
+            "victim": self.victim.to_dict(),
+            "runner_up": ru.to_dict() if ru else None,
+            "margin": self.margin,
+            "margin_pages": self.margin_pages,
+            "margin_pages_exact": self.margin_pages_exact,
+            "margin_text": self.margin_text,
+            "spare_adj": self.spare_adj,
+            "would_die_instead": {"pid": ru.pid, "name": ru.name} if ru else None,
+            "shed_points": self.shed_points,
+            "shed_pages": self.shed_pages,
+            "shed_pages_exact": self.shed_pages_exact,
+            "top": [t.to_dict() for t in self.top],
+            "kernel_victim_rank": self.kernel_victim_rank,
+        }
+
+
 @dataclass(slots=True)
 class EventAnalysis:
     event: OomEvent
@@ -340,7 +419,7 @@ class EventAnalysis:
     reason: str | None
     model_victim: Task | None = None
     score_check: ScoreCheck | None = None
-    explanation: dict[str, Any] | None = None
+    explanation: EventExplanation | None = None
     notes: list[str] = field(default_factory=list)
     page_kb: int = PAGE_KB
 
@@ -414,7 +493,7 @@ class EventAnalysis:
             "verdict": self.verdict.value,
             "reason": self.reason,
             "score_check": self.score_check.to_dict() if self.score_check else None,
-            "explanation": self.explanation,
+            "explanation": self.explanation.to_dict() if self.explanation else None,
             "over_limit": _over_limit(ev),
             "tasks": self._task_dicts(),
             "notes": self.notes + list(ev.notes) + list(ev.warnings),
@@ -848,38 +927,34 @@ def points_text(era: Era, points: int, T: int | None) -> str:
     return f"{points} heuristic points"
 
 
-def _explain(ranking: Ranking, kernel_pid: int | None) -> dict[str, Any] | None:
-    """The explanation block of the JSON: badness, margins in the era's unit (``badness_unit``); page figures
-    (``margin_pages``, ``shed_pages``) where they can be derived, with ``*_exact`` false when per mille."""
+def _explain(ranking: Ranking, kernel_pid: int | None) -> EventExplanation | None:
+    """The model victim's explanation (see :class:`EventExplanation`); None without a victim."""
     v = ranking.victim
     if v is None:
         return None
     era, T = ranking.era, ranking.totalpages
     ex = explain(ranking, v.task.pid)
-    top = [{"pid": t.task.pid, "name": t.task.name, "badness": t.terms.points, "rss": t.terms.rss,
-            "swapents": t.terms.swapents, "pgtables": t.terms.pgtables, "adj_term": t.terms.adj_term,
-            "margin_to_victim": t.terms.points - v.terms.points}
-           for t in ranking.eligible[:5]]
+    top = tuple(TopRow(t.task.pid, t.task.name, t.terms.points, t.terms.rss, t.terms.swapents, t.terms.pgtables,
+                       t.terms.adj_term, t.terms.points - v.terms.points)
+                for t in ranking.eligible[:5])
     margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
     shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None
-    return {
-        "badness_unit": era.badness_unit,
-        "victim": {"pid": v.task.pid, "name": v.task.name, "badness": v.terms.points},
-        "runner_up": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name, "badness": ex.rival.terms.points}
-                      if ex.rival else None),
-        "margin": ex.margin,
-        "margin_pages": margin_pages[0] if margin_pages else None,
-        "margin_pages_exact": margin_pages[1] if margin_pages else None,
-        "margin_text": points_text(era, ex.margin, T) if ex.margin is not None else None,
-        "spare_adj": ex.spare_adj,
-        "would_die_instead": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name} if ex.rival else None),
-        "shed_points": ex.shed_pages,
-        "shed_pages": shed_pages[0] if shed_pages else None,
-        "shed_pages_exact": shed_pages[1] if shed_pages else None,
-        "top": top,
-        "kernel_victim_rank": next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
+    return EventExplanation(
+        badness_unit=era.badness_unit,
+        victim=TaskBadness(v.task.pid, v.task.name, v.terms.points),
+        runner_up=TaskBadness(ex.rival.task.pid, ex.rival.task.name, ex.rival.terms.points) if ex.rival else None,
+        margin=ex.margin,
+        margin_pages=margin_pages[0] if margin_pages else None,
+        margin_pages_exact=margin_pages[1] if margin_pages else None,
+        margin_text=points_text(era, ex.margin, T) if ex.margin is not None else None,
+        spare_adj=ex.spare_adj,
+        shed_points=ex.shed_pages,
+        shed_pages=shed_pages[0] if shed_pages else None,
+        shed_pages_exact=shed_pages[1] if shed_pages else None,
+        top=top,
+        kernel_victim_rank=next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
         if kernel_pid is not None else None,
-    }
+    )
 
 
 def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Iterator[EventAnalysis]:
