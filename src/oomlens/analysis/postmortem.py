@@ -27,7 +27,7 @@ from oomlens.errors import KernelVersionError
 from oomlens.kernel.eras import ERAS, BadnessUnit, Era, badness_pages, era_for, parse_version
 from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
 from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task
-from oomlens.oomreport.model import OomEvent, TaskRow
+from oomlens.oomreport.model import MemcgBlock, OomEvent, TaskRow
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
@@ -407,6 +407,70 @@ class EventExplanation:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InvokedBy:
+    """The allocating task that invoked the OOM killer (``current``, not the victim), as the report names it."""
+
+    comm: str | None
+    pid: int | None
+    """From the invoked line, else the ``CPU: .. PID:`` line."""
+    order: int | None
+    gfp_mask: str | int | None
+    """The printed flags (``GFP_KERNEL``...) where the line shows them, else the mask."""
+
+    @classmethod
+    def of(cls, ev: OomEvent) -> InvokedBy | None:
+        inv = ev.invoked
+        if inv is None:
+            return None
+        return cls(inv.comm, inv.pid or (ev.cpu.pid if ev.cpu else None), inv.order, inv.gfp_flags or inv.gfp_mask)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"comm": self.comm, "pid": self.pid, "order": self.order, "gfp_mask": self.gfp_mask}
+
+
+@dataclass(frozen=True, slots=True)
+class OverLimit:
+    """A memcg report's usage against its limit, kB as printed."""
+
+    usage_kb: int
+    limit_kb: int
+    failcnt: int | None
+    memsw_usage_kb: int | None = None
+    """v1 memory+swap usage (None: not printed; then the limit is left out too)."""
+    memsw_limit_kb: int | None = None
+    swap_usage_kb: int | None = None
+    """v2 swap usage (None: not printed; then the limit is left out too)."""
+    swap_limit_kb: int | None = None
+
+    @classmethod
+    def of(cls, mb: MemcgBlock | None) -> OverLimit | None:
+        """None without a usage and a limit a kernel can print."""
+        if (mb is None or mb.usage_kb is None or mb.limit_kb is None or _bad_counter(mb.usage_kb)
+                or _bad_counter(mb.limit_kb)):
+            return None
+        return cls(mb.usage_kb, mb.limit_kb, mb.failcnt, mb.memsw_usage_kb, mb.memsw_limit_kb, mb.swap_usage_kb,
+                   mb.swap_limit_kb)
+
+    @property
+    def over_kb(self) -> int:
+        return self.usage_kb - self.limit_kb
+
+    @property
+    def percent(self) -> float | None:
+        """Usage in percent of the limit, one decimal (None for a zero limit)."""
+        return round(100 * self.usage_kb / self.limit_kb, 1) if self.limit_kb else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"usage_kb": self.usage_kb, "limit_kb": self.limit_kb, "failcnt": self.failcnt,
+                               "over_kb": self.over_kb, "percent": self.percent}
+        if self.memsw_usage_kb is not None:
+            out["memsw_usage_kb"], out["memsw_limit_kb"] = self.memsw_usage_kb, self.memsw_limit_kb
+        if self.swap_usage_kb is not None:
+            out["swap_usage_kb"], out["swap_limit_kb"] = self.swap_usage_kb, self.swap_limit_kb
+        return out
+
+
 @dataclass(slots=True)
 class EventAnalysis:
     event: OomEvent
@@ -422,6 +486,62 @@ class EventAnalysis:
     explanation: EventExplanation | None = None
     notes: list[str] = field(default_factory=list)
     page_kb: int = PAGE_KB
+
+    # What the JSON and the human output both show, derived once (the event's fields as printed, else the
+    # analysis's).
+
+    @property
+    def timestamp(self) -> str | None:
+        """The log's timestamp, else the uptime stamp (seconds since boot, 6 decimals)."""
+        ev = self.event
+        return ev.timestamp or (f"{ev.uptime:.6f}" if ev.uptime is not None else None)
+
+    @property
+    def kernel_release(self) -> str | None:
+        return printed_release(self.event)
+
+    @property
+    def era_name(self) -> str | None:
+        return self.era.name if self.era else None
+
+    @property
+    def constraint(self) -> str:
+        d, ev = self.domain, self.event
+        return d.constraint if d else (ev.constraint or "unknown")
+
+    @property
+    def cgroup(self) -> str | None:
+        d, ev = self.domain, self.event
+        return d.cgroup if d else (ev.oom_memcg or ev.task_memcg)
+
+    @property
+    def totalpages(self) -> int | None:
+        return self.domain.totalpages if self.domain else None
+
+    @property
+    def totalpages_exact(self) -> bool:
+        return self.domain.exact if self.domain else False
+
+    @property
+    def totalpages_range(self) -> tuple[int, int] | None:
+        return self.domain.t_range if self.domain else None
+
+    @property
+    def totalpages_how(self) -> str | None:
+        return self.domain.how if self.domain else None
+
+    @property
+    def invoked_by(self) -> InvokedBy | None:
+        return InvokedBy.of(self.event)
+
+    @property
+    def over_limit(self) -> OverLimit | None:
+        return OverLimit.of(self.event.memcg)
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The analysis's notes, then the report's (parser notes and warnings)."""
+        return self.notes + list(self.event.notes) + list(self.event.warnings)
 
     def global_totalpages(self) -> int | None:
         """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
@@ -459,28 +579,27 @@ class EventAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         ev = self.event
-        d = self.domain
         killed = [{"pid": k.pid, "name": k.name} for k in ev.killed]
         kv = ({"pid": ev.victim_pid, "name": ev.victim_name} if ev.victim_pid is not None else None)
+        t_range = self.totalpages_range
+        inv, ol = self.invoked_by, self.over_limit
         return {
             "source": ev.source,
             "host": ev.host,
             "lines": [ev.start_line, ev.end_line],
-            "timestamp": ev.timestamp or (f"{ev.uptime:.6f}" if ev.uptime is not None else None),
-            "kernel_release": printed_release(ev),
-            "kernel_era": self.era.name if self.era else None,
+            "timestamp": self.timestamp,
+            "kernel_release": self.kernel_release,
+            "kernel_era": self.era_name,
             "era_source": self.era_source,
             "era_alternatives": self.alternatives,
-            "constraint": d.constraint if d else (ev.constraint or "unknown"),
-            "cgroup": d.cgroup if d else (ev.oom_memcg or ev.task_memcg),
-            "totalpages": d.totalpages if d else None,
-            "totalpages_exact": d.exact if d else False,
-            "totalpages_range": list(d.t_range) if d and d.t_range else None,
-            "totalpages_how": d.how if d else None,
+            "constraint": self.constraint,
+            "cgroup": self.cgroup,
+            "totalpages": self.totalpages,
+            "totalpages_exact": self.totalpages_exact,
+            "totalpages_range": list(t_range) if t_range else None,
+            "totalpages_how": self.totalpages_how,
             "badness_unit": self.era.badness_unit if self.era else None,
-            "invoked_by": ({"comm": ev.invoked.comm, "pid": ev.invoked.pid or (ev.cpu.pid if ev.cpu else None),
-                            "order": ev.invoked.order, "gfp_mask": ev.invoked.gfp_flags or ev.invoked.gfp_mask}
-                           if ev.invoked else None),
+            "invoked_by": inv.to_dict() if inv else None,
             "sysrq": ev.sysrq,
             "selection": ({"pid": ev.selection.pid, "name": ev.selection.name, "score": ev.selection.score,
                            "kind": ev.selection.kind} if ev.selection else None),
@@ -494,24 +613,10 @@ class EventAnalysis:
             "reason": self.reason,
             "score_check": self.score_check.to_dict() if self.score_check else None,
             "explanation": self.explanation.to_dict() if self.explanation else None,
-            "over_limit": _over_limit(ev),
+            "over_limit": ol.to_dict() if ol else None,
             "tasks": self._task_dicts(),
-            "notes": self.notes + list(ev.notes) + list(ev.warnings),
+            "notes": self.all_notes,
         }
-
-
-def _over_limit(ev: OomEvent) -> dict[str, Any] | None:
-    mb = ev.memcg
-    if mb is None or mb.usage_kb is None or mb.limit_kb is None or _bad_counter(mb.usage_kb) or _bad_counter(mb.limit_kb):
-        return None
-    out: dict[str, Any] = {"usage_kb": mb.usage_kb, "limit_kb": mb.limit_kb, "failcnt": mb.failcnt,
-                           "over_kb": mb.usage_kb - mb.limit_kb,
-                           "percent": round(100 * mb.usage_kb / mb.limit_kb, 1) if mb.limit_kb else None}
-    if mb.memsw_usage_kb is not None:
-        out["memsw_usage_kb"], out["memsw_limit_kb"] = mb.memsw_usage_kb, mb.memsw_limit_kb
-    if mb.swap_usage_kb is not None:
-        out["swap_usage_kb"], out["swap_limit_kb"] = mb.swap_usage_kb, mb.swap_limit_kb
-    return out
 
 
 def _printed_score(era: Era, points: int, T: int) -> int | None:
