@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from oomlens.analysis.postmortem import EventAnalysis
+from oomlens.analysis.postmortem import EventAnalysis, Verdict
 from oomlens.analysis.ranking import Ranking, ScoredTask, explain
 
 TERMS: tuple[tuple[str, str], ...] = (
@@ -209,7 +209,7 @@ class EventView:
     domain: str
     totalpages: int | None
     totalpages_exact: bool
-    verdict: str
+    verdict: Verdict
     reason: str | None
     kernel_victim: tuple[int, str] | None
     model_victim: tuple[int, str] | None
@@ -249,7 +249,7 @@ class TimelinePoint:
     x: float | str | int
     """A ``YYYY-MM-DD HH:MM:SS.ffffff`` text (date axis), seconds since boot, or the input position."""
     time_text: str | None
-    verdict: str
+    verdict: Verdict
     victim: str | None
     """``pid (name)`` the kernel killed."""
 
@@ -305,7 +305,7 @@ class TimelineInput:
     host: str | None
     timestamp: str | None
     uptime: float | None
-    verdict: str
+    verdict: Verdict
     victim: str | None
 
 
