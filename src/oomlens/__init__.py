@@ -10,7 +10,7 @@ The public API (everything else is internal and may change)::
     why = oomlens.explain(snap, pid=1234)          # margin, rival, the adj that would spare it
     plan = oomlens.predict(snap, need_pages=262144)  # who dies, one OOM at a time
     for event in oomlens.postmortem("/var/log/kern.log"):
-        print(event.verdict, event.reason)
+        print(event.verdict, event.reason)       # a Verdict: AGREES, DISAGREES or UNDECIDABLE
 
 :func:`snapshot` is the only call that reads the host; the others are pure functions of a
 :class:`Snapshot` (which also loads from a file: :func:`load_snapshot`). Errors are
@@ -60,7 +60,8 @@ _LAZY = {"ProcFS": "oomlens.sources.procfs", "CgroupFS": "oomlens.sources.cgroup
          "Snapshot": "oomlens.kernel.snapshot", "take_snapshot": "oomlens.sources.live",
          "load_snapshot": "oomlens.sources.live", "save_snapshot": "oomlens.sources.live",
          "Ranking": "oomlens.analysis.ranking", "Explanation": "oomlens.analysis.ranking",
-         "Prediction": "oomlens.analysis.ranking", "EventAnalysis": "oomlens.analysis.postmortem"}
+         "Prediction": "oomlens.analysis.ranking", "EventAnalysis": "oomlens.analysis.postmortem",
+         "Verdict": "oomlens.analysis.postmortem"}
 
 
 def __getattr__(name: str) -> object:
@@ -126,7 +127,7 @@ __all__ = [
     "AccessDenied", "CgroupError", "CgroupFS", "EventAnalysis", "Explanation", "InputError", "KernelRelease",
     "KernelVersionError", "LONG_MIN", "MemInfo", "MemcgLimits", "NoMemoryController", "NoSuchProcess",
     "OomConstraint", "OomLensError", "OomReportParseError", "PAGE_SIZE", "Prediction", "ProcFS",
-    "ProcParseError", "ProcessError", "Ranking", "Snapshot", "SnapshotError", "Task", "VmSysctls",
+    "ProcParseError", "ProcessError", "Ranking", "Snapshot", "SnapshotError", "Task", "Verdict", "VmSysctls",
     "ZombieProcess", "__version__", "explain", "load_snapshot", "postmortem", "predict", "rank",
     "save_snapshot", "snapshot", "take_snapshot",
 ]

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from oomlens.analysis.postmortem import Verdict
 from oomlens.analysis.ranking import rank
 from oomlens.kernel.snapshot import Snapshot
 from oomlens.kernel.types import MemInfo, Task, VmSysctls
@@ -98,7 +99,7 @@ def test_3_5_era_root_bonus_is_inside_the_adj_term_not_counted_twice() -> None:
 
 # --------------------------------------------------------------------------- timeline
 
-def _ev(i: int, ts: str | None, up: float | None = None, host: str | None = "h1", verdict: str = "agrees"):
+def _ev(i: int, ts: str | None, up: float | None = None, host: str | None = "h1", verdict: Verdict = Verdict.AGREES):
     return TimelineInput(i, "x.log", host, ts, up, verdict, f"{i} (p{i})")
 
 
@@ -123,7 +124,7 @@ def test_timeline_axes_never_invent_times() -> None:
     # with and without a year mixed: placing them would be a guess
     assert timeline([_ev(1, "Dec 31 23:59:59"), _ev(2, "2024-01-01T00:00:01")]).axis == "order"
     # year-less stamps from two inputs (e.g. two hosts' logs of different years) cannot share an axis
-    other = TimelineInput(2, "y.log", "h2", "Oct  9 03:00:04", None, "agrees", None)
+    other = TimelineInput(2, "y.log", "h2", "Oct  9 03:00:04", None, Verdict.AGREES, None)
     assert timeline([_ev(1, "Jan 28 19:58:45"), other]).axis == "order"
     up = timeline([_ev(1, None, 30.5), _ev(2, None, 90.25)])
     assert up.axis == "uptime" and [p.x for p in up.points] == [30.5, 90.25]

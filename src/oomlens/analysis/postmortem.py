@@ -18,15 +18,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from oomlens.analysis.domain import recovered_domain
 from oomlens.analysis.ranking import Ranking, explain, rank_domain
 from oomlens.errors import KernelVersionError
-from oomlens.kernel.eras import ERAS, Era, badness_pages, era_for, parse_version
+from oomlens.kernel.eras import ERAS, BadnessUnit, Era, badness_pages, era_for, parse_version
 from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
 from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task
-from oomlens.oomreport.model import OomEvent, TaskRow
+from oomlens.oomreport.model import MemcgBlock, OomEvent, TaskRow
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
@@ -291,6 +292,191 @@ def row_to_task(row: TaskRow, *, skip: bool = False) -> Task:
 
 # --------------------------------------------------------------------------- verdict
 
+class Verdict(StrEnum):
+    """The post-mortem's judgement of the kernel's choice (the JSON carries the value)."""
+
+    AGREES = "agrees"
+    """The model picks the task the kernel killed."""
+    DISAGREES = "disagrees"
+    """The model picks another task; the reason gives the most likely cause."""
+    UNDECIDABLE = "undecidable"
+    """The log lacks what the decision needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCheck:
+    """The selection line's printed ``score S`` (2.6.36-5.0) against the model's score for the row the kernel
+    chose. The JSON has the optional keys only where they apply (see :meth:`to_dict`)."""
+
+    printed: int
+    """The score the selection line printed."""
+    model: int
+    """The model's score for that row (equal to ``printed`` when they match)."""
+    matches: bool
+    why: str | None = None
+    """Why they differ, with the likely causes (None when they match)."""
+    inferred_totalpages: tuple[int, int] | None = None
+    """T was not exact: the pages T lies within for the printed score to come out (then ``matches``)."""
+    implied: str | None = None
+    """A mismatch: what the printed score means for the row, in words."""
+    implied_points: tuple[int, int] | None = None
+    """A mismatch in a pages era: the badness points the kernel counted (low, high)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"printed": self.printed, "model": self.model, "matches": self.matches}
+        if self.inferred_totalpages is not None:
+            out["inferred_totalpages"] = list(self.inferred_totalpages)
+        if self.implied is not None:
+            out["implied"] = self.implied
+        if self.implied_points is not None:
+            out["implied_points"] = list(self.implied_points)
+        out["why"] = self.why
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class TaskBadness:
+    """A task named by an explanation, with its badness (in the era's unit)."""
+
+    pid: int
+    name: str
+    badness: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "name": self.name, "badness": self.badness}
+
+
+@dataclass(frozen=True, slots=True)
+class TopRow:
+    """One of the model's top candidates: badness (era's unit) and its terms (pages)."""
+
+    pid: int
+    name: str
+    badness: int
+    rss: int
+    swapents: int
+    pgtables: int
+    adj_term: int
+    margin_to_victim: int
+    """badness − the model victim's badness (0 for the victim)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "name": self.name, "badness": self.badness, "rss": self.rss,
+                "swapents": self.swapents, "pgtables": self.pgtables, "adj_term": self.adj_term,
+                "margin_to_victim": self.margin_to_victim}
+
+
+@dataclass(frozen=True, slots=True)
+class EventExplanation:
+    """Why the model's victim is the victim: badness and margins in the era's unit (``badness_unit``); page
+    figures (``margin_pages``, ``shed_pages``) where they can be derived, with ``*_exact`` false when per mille
+    (an approximation to T/1000 pages), None where they cannot (legacy heuristic, T unknown)."""
+
+    badness_unit: BadnessUnit
+    victim: TaskBadness
+    runner_up: TaskBadness | None
+    """The next candidate, which would die instead were the victim spared."""
+    margin: int | None
+    """Badness the victim leads the runner-up by."""
+    margin_pages: int | None
+    margin_pages_exact: bool | None
+    margin_text: str | None
+    """The margin in words, in the era's unit (:func:`points_text`)."""
+    spare_adj: int | None
+    """Highest oom_score_adj at which the victim would have been spared."""
+    shed_points: int | None
+    """Badness the victim must lose to stop being the victim."""
+    shed_pages: int | None
+    shed_pages_exact: bool | None
+    top: tuple[TopRow, ...]
+    """The first five eligible tasks in kill order."""
+    kernel_victim_rank: int | None
+    """Where the kernel's victim ranks (None: no kernel victim in the table)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        ru = self.runner_up
+        return {
+            "badness_unit": self.badness_unit,
+            "victim": self.victim.to_dict(),
+            "runner_up": ru.to_dict() if ru else None,
+            "margin": self.margin,
+            "margin_pages": self.margin_pages,
+            "margin_pages_exact": self.margin_pages_exact,
+            "margin_text": self.margin_text,
+            "spare_adj": self.spare_adj,
+            "would_die_instead": {"pid": ru.pid, "name": ru.name} if ru else None,
+            "shed_points": self.shed_points,
+            "shed_pages": self.shed_pages,
+            "shed_pages_exact": self.shed_pages_exact,
+            "top": [t.to_dict() for t in self.top],
+            "kernel_victim_rank": self.kernel_victim_rank,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InvokedBy:
+    """The allocating task that invoked the OOM killer (``current``, not the victim), as the report names it."""
+
+    comm: str | None
+    pid: int | None
+    """From the invoked line, else the ``CPU: .. PID:`` line."""
+    order: int | None
+    gfp_mask: str | int | None
+    """The printed flags (``GFP_KERNEL``...) where the line shows them, else the mask."""
+
+    @classmethod
+    def of(cls, ev: OomEvent) -> InvokedBy | None:
+        inv = ev.invoked
+        if inv is None:
+            return None
+        return cls(inv.comm, inv.pid or (ev.cpu.pid if ev.cpu else None), inv.order, inv.gfp_flags or inv.gfp_mask)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"comm": self.comm, "pid": self.pid, "order": self.order, "gfp_mask": self.gfp_mask}
+
+
+@dataclass(frozen=True, slots=True)
+class OverLimit:
+    """A memcg report's usage against its limit, kB as printed."""
+
+    usage_kb: int
+    limit_kb: int
+    failcnt: int | None
+    memsw_usage_kb: int | None = None
+    """v1 memory+swap usage (None: not printed; then the limit is left out too)."""
+    memsw_limit_kb: int | None = None
+    swap_usage_kb: int | None = None
+    """v2 swap usage (None: not printed; then the limit is left out too)."""
+    swap_limit_kb: int | None = None
+
+    @classmethod
+    def of(cls, mb: MemcgBlock | None) -> OverLimit | None:
+        """None without a usage and a limit a kernel can print."""
+        if (mb is None or mb.usage_kb is None or mb.limit_kb is None or _bad_counter(mb.usage_kb)
+                or _bad_counter(mb.limit_kb)):
+            return None
+        return cls(mb.usage_kb, mb.limit_kb, mb.failcnt, mb.memsw_usage_kb, mb.memsw_limit_kb, mb.swap_usage_kb,
+                   mb.swap_limit_kb)
+
+    @property
+    def over_kb(self) -> int:
+        return self.usage_kb - self.limit_kb
+
+    @property
+    def percent(self) -> float | None:
+        """Usage in percent of the limit, one decimal (None for a zero limit)."""
+        return round(100 * self.usage_kb / self.limit_kb, 1) if self.limit_kb else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"usage_kb": self.usage_kb, "limit_kb": self.limit_kb, "failcnt": self.failcnt,
+                               "over_kb": self.over_kb, "percent": self.percent}
+        if self.memsw_usage_kb is not None:
+            out["memsw_usage_kb"], out["memsw_limit_kb"] = self.memsw_usage_kb, self.memsw_limit_kb
+        if self.swap_usage_kb is not None:
+            out["swap_usage_kb"], out["swap_limit_kb"] = self.swap_usage_kb, self.swap_limit_kb
+        return out
+
+
 @dataclass(slots=True)
 class EventAnalysis:
     event: OomEvent
@@ -299,13 +485,69 @@ class EventAnalysis:
     alternatives: list[str]
     domain: Domain | None
     ranking: Ranking | None
-    verdict: str
+    verdict: Verdict
     reason: str | None
     model_victim: Task | None = None
-    score_check: dict[str, Any] | None = None
-    explanation: dict[str, Any] | None = None
+    score_check: ScoreCheck | None = None
+    explanation: EventExplanation | None = None
     notes: list[str] = field(default_factory=list)
     page_kb: int = PAGE_KB
+
+    # What the JSON and the human output both show, derived once (the event's fields as printed, else the
+    # analysis's).
+
+    @property
+    def timestamp(self) -> str | None:
+        """The log's timestamp, else the uptime stamp (seconds since boot, 6 decimals)."""
+        ev = self.event
+        return ev.timestamp or (f"{ev.uptime:.6f}" if ev.uptime is not None else None)
+
+    @property
+    def kernel_release(self) -> str | None:
+        return printed_release(self.event)
+
+    @property
+    def era_name(self) -> str | None:
+        return self.era.name if self.era else None
+
+    @property
+    def constraint(self) -> str:
+        d, ev = self.domain, self.event
+        return d.constraint if d else (ev.constraint or "unknown")
+
+    @property
+    def cgroup(self) -> str | None:
+        d, ev = self.domain, self.event
+        return d.cgroup if d else (ev.oom_memcg or ev.task_memcg)
+
+    @property
+    def totalpages(self) -> int | None:
+        return self.domain.totalpages if self.domain else None
+
+    @property
+    def totalpages_exact(self) -> bool:
+        return self.domain.exact if self.domain else False
+
+    @property
+    def totalpages_range(self) -> tuple[int, int] | None:
+        return self.domain.t_range if self.domain else None
+
+    @property
+    def totalpages_how(self) -> str | None:
+        return self.domain.how if self.domain else None
+
+    @property
+    def invoked_by(self) -> InvokedBy | None:
+        return InvokedBy.of(self.event)
+
+    @property
+    def over_limit(self) -> OverLimit | None:
+        return OverLimit.of(self.event.memcg)
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The analysis's notes, then the report's (parser notes and warnings)."""
+        return self.notes + list(self.event.notes) + list(self.event.warnings)
 
     def global_totalpages(self) -> int | None:
         """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
@@ -343,28 +585,27 @@ class EventAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         ev = self.event
-        d = self.domain
         killed = [{"pid": k.pid, "name": k.name} for k in ev.killed]
         kv = ({"pid": ev.victim_pid, "name": ev.victim_name} if ev.victim_pid is not None else None)
+        t_range = self.totalpages_range
+        inv, ol = self.invoked_by, self.over_limit
         return {
             "source": ev.source,
             "host": ev.host,
             "lines": [ev.start_line, ev.end_line],
-            "timestamp": ev.timestamp or (f"{ev.uptime:.6f}" if ev.uptime is not None else None),
-            "kernel_release": printed_release(ev),
-            "kernel_era": self.era.name if self.era else None,
+            "timestamp": self.timestamp,
+            "kernel_release": self.kernel_release,
+            "kernel_era": self.era_name,
             "era_source": self.era_source,
             "era_alternatives": self.alternatives,
-            "constraint": d.constraint if d else (ev.constraint or "unknown"),
-            "cgroup": d.cgroup if d else (ev.oom_memcg or ev.task_memcg),
-            "totalpages": d.totalpages if d else None,
-            "totalpages_exact": d.exact if d else False,
-            "totalpages_range": list(d.t_range) if d and d.t_range else None,
-            "totalpages_how": d.how if d else None,
+            "constraint": self.constraint,
+            "cgroup": self.cgroup,
+            "totalpages": self.totalpages,
+            "totalpages_exact": self.totalpages_exact,
+            "totalpages_range": list(t_range) if t_range else None,
+            "totalpages_how": self.totalpages_how,
             "badness_unit": self.era.badness_unit if self.era else None,
-            "invoked_by": ({"comm": ev.invoked.comm, "pid": ev.invoked.pid or (ev.cpu.pid if ev.cpu else None),
-                            "order": ev.invoked.order, "gfp_mask": ev.invoked.gfp_flags or ev.invoked.gfp_mask}
-                           if ev.invoked else None),
+            "invoked_by": inv.to_dict() if inv else None,
             "sysrq": ev.sysrq,
             "selection": ({"pid": ev.selection.pid, "name": ev.selection.name, "score": ev.selection.score,
                            "kind": ev.selection.kind} if ev.selection else None),
@@ -374,28 +615,14 @@ class EventAnalysis:
             "reaped": [{"pid": x.pid, "name": x.name, "reaped": x.reaped} for x in ev.reaped],
             "model_victim": ({"pid": self.model_victim.pid, "name": self.model_victim.name}
                              if self.model_victim else None),
-            "verdict": self.verdict,
+            "verdict": self.verdict.value,
             "reason": self.reason,
-            "score_check": self.score_check,
-            "explanation": self.explanation,
-            "over_limit": _over_limit(ev),
+            "score_check": self.score_check.to_dict() if self.score_check else None,
+            "explanation": self.explanation.to_dict() if self.explanation else None,
+            "over_limit": ol.to_dict() if ol else None,
             "tasks": self._task_dicts(),
-            "notes": self.notes + list(ev.notes) + list(ev.warnings),
+            "notes": self.all_notes,
         }
-
-
-def _over_limit(ev: OomEvent) -> dict[str, Any] | None:
-    mb = ev.memcg
-    if mb is None or mb.usage_kb is None or mb.limit_kb is None or _bad_counter(mb.usage_kb) or _bad_counter(mb.limit_kb):
-        return None
-    out: dict[str, Any] = {"usage_kb": mb.usage_kb, "limit_kb": mb.limit_kb, "failcnt": mb.failcnt,
-                           "over_kb": mb.usage_kb - mb.limit_kb,
-                           "percent": round(100 * mb.usage_kb / mb.limit_kb, 1) if mb.limit_kb else None}
-    if mb.memsw_usage_kb is not None:
-        out["memsw_usage_kb"], out["memsw_limit_kb"] = mb.memsw_usage_kb, mb.memsw_limit_kb
-    if mb.swap_usage_kb is not None:
-        out["swap_usage_kb"], out["swap_limit_kb"] = mb.swap_usage_kb, mb.swap_limit_kb
-    return out
 
 
 def _printed_score(era: Era, points: int, T: int) -> int | None:
@@ -556,7 +783,7 @@ class Analyzer:
         except Exception as exc:  # one event must not end the run: its verdict says so
             if self.strict:
                 raise
-            return EventAnalysis(ev, None, "not analysed", [], None, None, "undecidable",
+            return EventAnalysis(ev, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
                                  f"oomlens could not analyse this event ({type(exc).__name__}: {str(exc)[:200]}); "
                                  "please report it with the log excerpt",
                                  notes=["internal error while analysing this event: the verdict is not the model's"])
@@ -581,24 +808,24 @@ class Analyzer:
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
         table = ev.table
 
-        def result(verdict: str, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
+        def result(verdict: Verdict, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
             return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
                                  notes=notes, page_kb=page_kb, **kw)
 
         if insane is not None:
-            return result("undecidable", insane)
+            return result(Verdict.UNDECIDABLE, insane)
         if ev.no_killable:
-            return result("undecidable", "the kernel found no killable process"
+            return result(Verdict.UNDECIDABLE, "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
         if ev.panic and kernel_pid is None:
-            return result("undecidable", f"the kernel panicked instead of killing: {ev.panic}")
+            return result(Verdict.UNDECIDABLE, f"the kernel panicked instead of killing: {ev.panic}")
         if table is None or not table.rows:
             why = "no task table in the log (vm.oom_dump_tasks=0, ratelimited, or not captured)"
-            return result("undecidable", why if kernel_pid is not None or ev.selection else
+            return result(Verdict.UNDECIDABLE, why if kernel_pid is not None or ev.selection else
                           why + "; the kernel's choice is not in the log either")
         if era.scoring == "legacy":
-            return result("undecidable", f"{era.name} scored with a heuristic (cpu time, run time, nice, "
+            return result(Verdict.UNDECIDABLE, f"{era.name} scored with a heuristic (cpu time, run time, nice, "
                           "capabilities) whose inputs are not in OOM logs")
         prev = self.victims.get(key, {})
         # a reused pid with another name is another task
@@ -632,7 +859,7 @@ class Analyzer:
                     notes.append(note)
                 if T2 != domain.totalpages:  # inferred from the printed score
                     domain.totalpages, domain.how = T2, note or domain.how
-                elif score_check["matches"] and not domain.exact:
+                elif score_check.matches and not domain.exact:
                     domain.exact = True
                     domain.how += f"; confirmed by the printed score {ev.selection.score}"
                 if era2 is not era:
@@ -658,33 +885,33 @@ class Analyzer:
                                      exact=domain.exact)
             top_hi = rank_domain(od_hi, release=release, era=era).selection.chosen
             if (top_hi.pid if top_hi else None) != (model_chosen.pid if model_chosen else None):
-                return result("undecidable", f"T is only known to lie in {T}..{hi} ({domain.how}) and the "
+                return result(Verdict.UNDECIDABLE, f"T is only known to lie in {T}..{hi} ({domain.how}) and the "
                               "choice changes within it", ranking, model_victim)
             notes.append(f"T is only known to lie in {T}..{hi} pages; the model's choice is the same at both ends")
         notes.extend(_caveats(ev, era, tasks))
         if table.filtered or table.truncated:
             what = ("filtered (a grep kept only some rows)" if table.filtered
                     else "incomplete (rows cut off or unusable: see the notes)")
-            return result("undecidable", f"the task table is {what}: other candidates may be missing",
+            return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
                           ranking, model_victim, explanation=_explain(ranking, kernel_pid), score_check=score_check)
         if t_matters:
-            return result("undecidable", "T is unknown (" + domain.how + ") and oom_score_adj / the root "
+            return result(Verdict.UNDECIDABLE, "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
                 pid, name, _kind = ev.already_exiting[0]
                 agree = model_victim is not None and model_victim.pid == pid
-                return result("agrees" if agree else "disagrees",
+                return result(Verdict.AGREES if agree else Verdict.DISAGREES,
                               f"the kernel chose {pid} ({name}), already exiting, and skipped the kill"
                               + ("" if agree else f"; the model picks {model_victim.pid if model_victim else None}"),
                               ranking, model_victim, score_check=score_check)
-            return result("undecidable", "the kernel's choice is not in the log (no selection or kill line; "
+            return result(Verdict.UNDECIDABLE, "the kernel's choice is not in the log (no selection or kill line; "
                           "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
                           ranking, model_victim, explanation=_explain(ranking, None))
         if ev.selection is not None and ev.selection.kind == "allocating_task":
             cur = ev.cpu.pid if ev.cpu else (ev.invoked.pid if ev.invoked else None)
             agree = kernel_pid is not None and (cur is None or kernel_pid == cur or ev.selection.pid == cur)
-            return result("agrees" if agree else "disagrees",
+            return result(Verdict.AGREES if agree else Verdict.DISAGREES,
                           "vm.oom_kill_allocating_task=1: the kernel killed the allocating task without a scan",
                           ranking, None, score_check=score_check)
         kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
@@ -694,7 +921,7 @@ class Analyzer:
             kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
         explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None)
         if kernel_chosen not in pids and kernel_pid not in pids:
-            return result("disagrees" if model_victim else "undecidable",
+            return result(Verdict.DISAGREES if model_victim else Verdict.UNDECIDABLE,
                           f"the kernel's victim {kernel_pid} is not in the task table (it may have been "
                           "printed from another domain, or the table is incomplete)", ranking, model_victim,
                           explanation=explanation, score_check=score_check)
@@ -705,25 +932,25 @@ class Analyzer:
                             if era.sacrifice_child else "another process of the same selection"))
         if agree_chosen:
             detail: str | None = None
-            if score_check is not None and not score_check["matches"]:
-                detail = f"same victim; printed score {score_check['printed']} vs model {score_check['model']}: " \
-                    + score_check["why"]
-            return result("agrees", detail, ranking, model_victim, score_check=score_check, explanation=explanation)
+            if score_check is not None and not score_check.matches:
+                detail = (f"same victim; printed score {score_check.printed} vs model {score_check.model}: "
+                          f"{score_check.why}")
+            return result(Verdict.AGREES, detail, ranking, model_victim, score_check=score_check, explanation=explanation)
         # disagreement: find the most likely cause
         for e, r in zip(eras[1:], rankings[1:]):
             if r.selection.chosen is not None and r.selection.chosen.pid == kernel_chosen:
                 notes.append(f"the {e.name} rules (also consistent with this format) pick the kernel's victim")
-                return result("agrees", f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
+                return result(Verdict.AGREES, f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
                               r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid))
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
-            implied = f" ({score_check['implied']})" if score_check and not score_check["matches"] else ""
-            return result("undecidable", "this table format prints no swap or page-table columns, which the kernel "
+            implied = f" ({score_check.implied})" if score_check and not score_check.matches else ""
+            return result(Verdict.UNDECIDABLE, "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
         cause = _cause(kv, sel.chosen_points, domain, era, T)
-        return result("disagrees", cause, ranking, model_victim, score_check=score_check, explanation=explanation)
+        return result(Verdict.DISAGREES, cause, ranking, model_victim, score_check=score_check, explanation=explanation)
 
 
 def _lacks_swap(ev: OomEvent) -> bool:
@@ -732,7 +959,7 @@ def _lacks_swap(ev: OomEvent) -> bool:
 
 def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,
                       kernel_pid: int | None, page_size: int
-                      ) -> tuple[dict[str, Any], Era, list[Task], int, str | None] | None:
+                      ) -> tuple[ScoreCheck, Era, list[Task], int, str | None] | None:
     """Check the printed ``score S`` against the kernel's chosen row; resolve era / CAP_SYS_ADMIN / T."""
     sel = ev.selection
     assert sel is not None
@@ -758,12 +985,11 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
                 new_tasks = [r if t.pid == r.pid else t for t in tasks]
                 note = (f"the printed score {S} matches only without the root bonus: {r.pid} ({r.name}) ran as uid 0 "
                         "without CAP_SYS_ADMIN (e.g. a container's root)")
-            return {"printed": S, "model": S, "matches": True, "why": None}, e, new_tasks, T, note
+            return ScoreCheck(S, S, True), e, new_tasks, T, note
     era = eras[0]
     pts = badness_terms(row, T, era, page_size=page_size).points
     model = _printed_score(era, pts, T)
     assert model is not None
-    check: dict[str, Any] = {"printed": S, "model": model, "matches": False}
     if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0:
         # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points
         t_lo, t_hi = pts * 1000 // (S + 1) + 1, pts * 1000 // S
@@ -773,15 +999,15 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
             if m is not None and m.memory_max is not None and t_lo > m.memory_max:
                 sw_lo, sw_hi = t_lo - m.memory_max, t_hi - m.memory_max
                 note += f"; so the host had about {sw_lo}..{sw_hi} swap pages ({sw_hi * 4 / 1024 / 1024:.1f} GiB)"
-            check.update(model=S, matches=True, inferred_totalpages=[t_lo, t_hi], why=None)
-            return check, era, tasks, t_hi, note
+            return ScoreCheck(S, S, True, inferred_totalpages=(t_lo, t_hi)), era, tasks, t_hi, note
+    implied_points: tuple[int, int] | None = None
     if era.scoring == "permille":
-        check["implied"] = (f"the kernel's score {S} means about {S * T // 1000} pages for {row.pid} ({row.name}); "
-                            f"the table shows {row.rss + row.swapents}")
+        implied = (f"the kernel's score {S} means about {S * T // 1000} pages for {row.pid} ({row.name}); "
+                   f"the table shows {row.rss + row.swapents}")
     else:
         lo_pts, hi_pts = S * T // 1000, (S + 1) * T // 1000
-        check["implied"] = f"the kernel counted {lo_pts}..{hi_pts} points for {row.pid} ({row.name}); the table gives {pts}"
-        check["implied_points"] = [lo_pts, hi_pts]
+        implied_points = (lo_pts, hi_pts)
+        implied = f"the kernel counted {lo_pts}..{hi_pts} points for {row.pid} ({row.name}); the table gives {pts}"
     causes = []
     if _lacks_swap(ev):
         causes.append("this table format has no swap/page-table columns")
@@ -789,7 +1015,8 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
         causes.append(f"T is approximate ({domain.how})")
     if not causes:
         causes.append("values moved between the selection and the table dump")
-    check["why"] = check["implied"] + "; " + "; ".join(causes)
+    check = ScoreCheck(S, model, False, implied + "; " + "; ".join(causes), implied=implied,
+                       implied_points=implied_points)
     return check, era, tasks, T, None
 
 
@@ -835,38 +1062,34 @@ def points_text(era: Era, points: int, T: int | None) -> str:
     return f"{points} heuristic points"
 
 
-def _explain(ranking: Ranking, kernel_pid: int | None) -> dict[str, Any] | None:
-    """The explanation block of the JSON: badness, margins in the era's unit (``badness_unit``); page figures
-    (``margin_pages``, ``shed_pages``) where they can be derived, with ``*_exact`` false when per mille."""
+def _explain(ranking: Ranking, kernel_pid: int | None) -> EventExplanation | None:
+    """The model victim's explanation (see :class:`EventExplanation`); None without a victim."""
     v = ranking.victim
     if v is None:
         return None
     era, T = ranking.era, ranking.totalpages
     ex = explain(ranking, v.task.pid)
-    top = [{"pid": t.task.pid, "name": t.task.name, "badness": t.terms.points, "rss": t.terms.rss,
-            "swapents": t.terms.swapents, "pgtables": t.terms.pgtables, "adj_term": t.terms.adj_term,
-            "margin_to_victim": t.terms.points - v.terms.points}
-           for t in ranking.eligible[:5]]
+    top = tuple(TopRow(t.task.pid, t.task.name, t.terms.points, t.terms.rss, t.terms.swapents, t.terms.pgtables,
+                       t.terms.adj_term, t.terms.points - v.terms.points)
+                for t in ranking.eligible[:5])
     margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
     shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None
-    return {
-        "badness_unit": era.badness_unit,
-        "victim": {"pid": v.task.pid, "name": v.task.name, "badness": v.terms.points},
-        "runner_up": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name, "badness": ex.rival.terms.points}
-                      if ex.rival else None),
-        "margin": ex.margin,
-        "margin_pages": margin_pages[0] if margin_pages else None,
-        "margin_pages_exact": margin_pages[1] if margin_pages else None,
-        "margin_text": points_text(era, ex.margin, T) if ex.margin is not None else None,
-        "spare_adj": ex.spare_adj,
-        "would_die_instead": ({"pid": ex.rival.task.pid, "name": ex.rival.task.name} if ex.rival else None),
-        "shed_points": ex.shed_pages,
-        "shed_pages": shed_pages[0] if shed_pages else None,
-        "shed_pages_exact": shed_pages[1] if shed_pages else None,
-        "top": top,
-        "kernel_victim_rank": next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
+    return EventExplanation(
+        badness_unit=era.badness_unit,
+        victim=TaskBadness(v.task.pid, v.task.name, v.terms.points),
+        runner_up=TaskBadness(ex.rival.task.pid, ex.rival.task.name, ex.rival.terms.points) if ex.rival else None,
+        margin=ex.margin,
+        margin_pages=margin_pages[0] if margin_pages else None,
+        margin_pages_exact=margin_pages[1] if margin_pages else None,
+        margin_text=points_text(era, ex.margin, T) if ex.margin is not None else None,
+        spare_adj=ex.spare_adj,
+        shed_points=ex.shed_pages,
+        shed_pages=shed_pages[0] if shed_pages else None,
+        shed_pages_exact=shed_pages[1] if shed_pages else None,
+        top=top,
+        kernel_victim_rank=next((t.rank for t in ranking.tasks if t.task.pid == kernel_pid), None)
         if kernel_pid is not None else None,
-    }
+    )
 
 
 def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Iterator[EventAnalysis]:
@@ -877,7 +1100,8 @@ def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Itera
         yield a.analyze(ev)
 
 
-VERDICTS = ("agrees", "disagrees", "undecidable")
+def _verdict_counts() -> dict[Verdict, int]:
+    return dict.fromkeys(Verdict, 0)
 
 
 @dataclass(slots=True)
@@ -885,14 +1109,15 @@ class HostTally:
     host: str | None
     source: str | None
     """Set when the host prints no (distinctive) name: the events of that source only."""
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(VERDICTS, 0))
+    counts: dict[Verdict, int] = field(default_factory=_verdict_counts)
 
     @property
     def events(self) -> int:
         return sum(self.counts.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"host": self.host, "source": self.source, "events": self.events, **self.counts}
+        return {"host": self.host, "source": self.source, "events": self.events,
+                **{v.value: n for v, n in self.counts.items()}}
 
 
 @dataclass(slots=True)
@@ -906,13 +1131,13 @@ class Tally:
         h = self.hosts.get(key)
         if h is None:
             h = self.hosts[key] = HostTally(a.event.host, None if key[0] == "host" else a.event.source)
-        h.counts[a.verdict] = h.counts.get(a.verdict, 0) + 1
+        h.counts[a.verdict] += 1
 
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(VERDICTS, 0)
+    def counts(self) -> dict[Verdict, int]:
+        out = _verdict_counts()
         for h in self.hosts.values():
             for k, n in h.counts.items():
-                out[k] = out.get(k, 0) + n
+                out[k] += n
         return out
 
     @property
@@ -920,4 +1145,5 @@ class Tally:
         return sum(self.counts().values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"events": self.events, **self.counts(), "hosts": [h.to_dict() for h in self.hosts.values()]}
+        return {"events": self.events, **{v.value: n for v, n in self.counts().items()},
+                "hosts": [h.to_dict() for h in self.hosts.values()]}

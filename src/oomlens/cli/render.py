@@ -18,11 +18,14 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oomlens.analysis.ranking import Explanation, Prediction, Ranking, ScoredTask
 from oomlens.cli.text import visible
 from oomlens.kernel.eras import Era, badness_pages
+
+if TYPE_CHECKING:  # imported where used: `oomlens top` does not load the post-mortem analysis
+    from oomlens.analysis.postmortem import EventAnalysis, Tally, Verdict
 
 # --------------------------------------------------------------------------- text that is data
 
@@ -511,48 +514,50 @@ def predict(p: Prediction, *, verbose: bool = False, writer: Writer | None = Non
 
 # --------------------------------------------------------------------------- postmortem
 
-_VERDICT_STYLE = {"agrees": "bold green", "disagrees": "bold red", "undecidable": "bold yellow"}
+def _verdict_style(v: Verdict) -> str:
+    from oomlens.analysis.postmortem import Verdict
+
+    return {Verdict.AGREES: "bold green", Verdict.DISAGREES: "bold red", Verdict.UNDECIDABLE: "bold yellow"}[v]
 
 
-def postmortem_event(a: Any, verbose: bool = False, writer: Writer | None = None) -> None:
+def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | None = None) -> None:
     w = writer or Writer()
-    d = a.to_dict()
-    when = f" at {d['timestamp']}" if d["timestamp"] else ""
-    host = f" host {d['host']}" if d["host"] else ""
-    w.line((f"── {d['source']}:{d['lines'][0]}-{d['lines'][1]}{host}{when}", "bold"))
-    w.line((f"verdict: {d['verdict']}", _VERDICT_STYLE.get(d["verdict"], "bold")),
-           f" — {d['reason']}" if d["reason"] else "")
-    rel = d["kernel_release"] or "release not printed"
-    w.line(f"kernel: {rel} · rules {d['kernel_era']} ({d['era_source']})")
-    inv = d["invoked_by"]
+    ev = a.event
+    when = f" at {a.timestamp}" if a.timestamp else ""
+    host = f" host {ev.host}" if ev.host else ""
+    w.line((f"── {ev.source}:{ev.start_line}-{ev.end_line}{host}{when}", "bold"))
+    w.line((f"verdict: {a.verdict}", _verdict_style(a.verdict)), f" — {a.reason}" if a.reason else "")
+    rel = a.kernel_release or "release not printed"
+    w.line(f"kernel: {rel} · rules {a.era_name} ({a.era_source})")
+    inv = a.invoked_by
     if inv:
-        what = "sysrq-f (forced)" if d["sysrq"] else f"order={inv['order']} gfp={inv['gfp_mask']}"
-        w.line(f"allocating task: {inv['comm']}" + (f" (pid {inv['pid']})" if inv["pid"] else "") + f", {what}")
-    dom = f"memcg {d['cgroup']}" if d["cgroup"] else "global"
-    T = d["totalpages"]
-    w.line(f"domain: {dom} ({d['constraint']}) · T = " + (f"{T} pages" if T is not None else "unknown")
-           + ("" if d["totalpages_exact"] or T is None else " (approximate)")
-           + (f" — {d['totalpages_how']}" if d["totalpages_how"] else ""))
-    ol = d["over_limit"]
+        what = "sysrq-f (forced)" if ev.sysrq else f"order={inv.order} gfp={inv.gfp_mask}"
+        w.line(f"allocating task: {inv.comm}" + (f" (pid {inv.pid})" if inv.pid else "") + f", {what}")
+    dom = f"memcg {a.cgroup}" if a.cgroup else "global"
+    T = a.totalpages
+    w.line(f"domain: {dom} ({a.constraint}) · T = " + (f"{T} pages" if T is not None else "unknown")
+           + ("" if a.totalpages_exact or T is None else " (approximate)")
+           + (f" — {a.totalpages_how}" if a.totalpages_how else ""))
+    ol = a.over_limit
     if ol:
-        w.line(f"memcg usage {ol['usage_kb']} kB of limit {ol['limit_kb']} kB ({ol['percent']}%), failcnt {ol['failcnt']}")
-    s = d["selection"]
+        w.line(f"memcg usage {ol.usage_kb} kB of limit {ol.limit_kb} kB ({ol.percent}%), failcnt {ol.failcnt}")
+    s = ev.selection
     if s:
-        w.line(f"kernel selected: {s['pid']} ({s['name']}) score {s['score']}")
-    if d["killed"]:
-        w.line("kernel killed: " + ", ".join(f"{k['pid']} ({k['name']})" for k in d["killed"])
-               + (f" — memory.oom.group {d['oom_group']}" if d["oom_group"] else ""))
+        w.line(f"kernel selected: {s.pid} ({s.name}) score {s.score}")
+    if ev.killed:
+        w.line("kernel killed: " + ", ".join(f"{k.pid} ({k.name})" for k in ev.killed)
+               + (f" — memory.oom.group {ev.oom_group_path}" if ev.oom_group_path else ""))
     elif not s:
         w.line("kernel killed: (not in the log)")
-    if d["reaped"]:
-        w.line("oom_reaper: " + ", ".join(f"{r['pid']} {'reaped' if r['reaped'] else 'NOT reaped'}" for r in d["reaped"]))
-    mv = d["model_victim"]
-    w.line("model picks: " + (f"{mv['pid']} ({mv['name']})" if mv else "—"))
-    ex = d["explanation"]
+    if ev.reaped:
+        w.line("oom_reaper: " + ", ".join(f"{r.pid} {'reaped' if r.reaped else 'NOT reaped'}" for r in ev.reaped))
+    mv = a.model_victim
+    w.line("model picks: " + (f"{mv.pid} ({mv.name})" if mv else "—"))
+    ex = a.explanation
     era = a.ranking.era if a.ranking is not None else None
     unit = unit_word(era) if era is not None else "points"
     lines: list[tuple[str, str]] = []
-    if ex and a.ranking is not None:
+    if ex is not None and a.ranking is not None:
         cols = [Column("#"), Column("PID"), Column("NAME", right=False, shrink=6), Column("ADJ", drop=4),
                 Column("RSS", drop=3), Column("SWAP", drop=5), Column("PTBL", drop=6), Column("ADJ TERM", drop=2),
                 Column("BADNESS", right=False), Column("vs VICTIM", drop=1)]
@@ -569,23 +574,25 @@ def postmortem_event(a: Any, verbose: bool = False, writer: Writer | None = None
         table, _ = layout(cols, rows, w.screen.width, styles)
         lines += table
         lines.append((f"BADNESS in {unit}; RSS, SWAP, PTBL in pages", "dim"))
-        if ex["runner_up"] and era is not None:
-            ru = ex["runner_up"]
-            mp = ex.get("margin_pages")
-            size = ("" if mp is None else f" ({human(mp)})" if ex.get("margin_pages_exact") else f", ≈{human(mp)}")
-            lines.append((visible(f"why: {ex['victim']['name']} led {ru['name']} by {ex['margin_text']}{size}"), ""))
-            if ex["spare_adj"] is not None:
-                lines.append((visible(f"oom_score_adj ≤ {ex['spare_adj']} on {ex['victim']['name']} would have "
-                                      f"spared it; {ru['name']} ({ru['pid']}) would have died instead"), ""))
-    lines += [(visible("note: " + n), "dim") for n in d["notes"]]
+        ru = ex.runner_up
+        if ru is not None and era is not None:
+            mp = ex.margin_pages
+            size = ("" if mp is None else f" ({human(mp)})" if ex.margin_pages_exact else f", ≈{human(mp)}")
+            lines.append((visible(f"why: {ex.victim.name} led {ru.name} by {ex.margin_text}{size}"), ""))
+            if ex.spare_adj is not None:
+                lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {ex.victim.name} would have "
+                                      f"spared it; {ru.name} ({ru.pid}) would have died instead"), ""))
+    lines += [(visible("note: " + n), "dim") for n in a.all_notes]
     lines.append(("", ""))
     w.lines(lines)
 
 
-def postmortem_summary(tally: Any, sources: list[tuple[str, bool, int]], writer: Writer | None = None) -> None:
+def postmortem_summary(tally: Tally, sources: list[tuple[str, bool, int]], writer: Writer | None = None) -> None:
     """The end-of-run tally: events and verdicts, overall and per host; unreadable inputs named.
     ``sources``: (path, failed, events read from it) per input; one that failed after giving events was read
     in part."""
+    from oomlens.analysis.postmortem import Verdict
+
     w = writer or Writer()
     read = [p for p, failed, _ in sources if not failed]
     read += [f"{p} (in part: unreadable after {n} event{'s' if n != 1 else ''})" for p, failed, n in sources
@@ -598,8 +605,9 @@ def postmortem_summary(tally: Any, sources: list[tuple[str, bool, int]], writer:
         w.line(f"no OOM event found in {where}{unread}")
         return
 
-    def counts(c: dict[str, int]) -> str:
-        return f"{c['agrees']} agree, {c['disagrees']} disagree, {c['undecidable']} undecidable"
+    def counts(c: dict[Verdict, int]) -> str:
+        return (f"{c[Verdict.AGREES]} agree, {c[Verdict.DISAGREES]} disagree, "
+                f"{c[Verdict.UNDECIDABLE]} undecidable")
 
     w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
     hosts = list(tally.hosts.values())

@@ -247,13 +247,12 @@ class Daemon:
         if domain != "global":
             domain = "/" + domain.strip("/")
         comm = ev.victim_name or "?"
-        ex = a.explanation or {}
-        runner = ex.get("runner_up")
+        ex = a.explanation
         detail = (f"kernel killed pid {ev.victim_pid} ({comm}); model: {a.verdict}"
                   + (f" ({a.reason})" if a.reason else "")
                   + (f"; model victim pid {a.model_victim.pid} ({a.model_victim.name})" if a.model_victim else "")
-                  + (f", badness {ex['victim']['badness']}" if ex.get("victim") else "")
-                  + (f", runner-up {runner['name']} by {ex.get('margin')}" if runner else ""))
+                  + (f", badness {ex.victim.badness}" if ex is not None else "")
+                  + (f", runner-up {ex.runner_up.name} by {ex.margin}" if ex is not None and ex.runner_up else ""))
         usec = None
         if ev.uptime is not None:
             usec = int(ev.uptime * 1_000_000)

@@ -21,6 +21,7 @@ import jinja2
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from oomlens.analysis.postmortem import Verdict
 from oomlens.report.view import TERMS, Bar, Chart, EventView, Timeline
 
 _LABELS = dict(TERMS)
@@ -28,8 +29,8 @@ _COLORS = {
     "anon": "#4C78A8", "file": "#72B7B2", "shmem": "#54A24B", "rss": "#4C78A8", "swap": "#EECA3B",
     "pgtables": "#B279A2", "root_bonus": "#9D755D", "adj": "#E45756", "legacy": "#4C78A8", "other": "#BAB0AC",
 }
-_VERDICT_STYLE = {"agrees": ("#2E7D32", "circle"), "disagrees": ("#C62828", "x"),
-                  "undecidable": ("#F9A825", "diamond")}
+_VERDICT_STYLE = {Verdict.AGREES: ("#2E7D32", "circle"), Verdict.DISAGREES: ("#C62828", "x"),
+                  Verdict.UNDECIDABLE: ("#F9A825", "diamond")}
 
 
 def _pt(text: object) -> str:
@@ -105,7 +106,7 @@ def timeline_spec(tl: Timeline) -> dict[str, Any]:
                                                    p.time_text or "time not logged",
                                                    f"killed {p.victim}" if p.victim else "no kill in the log"))
                  for p in pts]
-        fig.add_trace(go.Scatter(x=[p.x for p in pts], y=[_pt(p.lane) for p in pts], mode="markers", name=verdict,
+        fig.add_trace(go.Scatter(x=[p.x for p in pts], y=[_pt(p.lane) for p in pts], mode="markers", name=verdict.value,
                                  customdata=[p.index for p in pts], hovertext=hover, hoverinfo="text",
                                  marker={"color": color, "symbol": symbol, "size": 13, "line": {"width": 1}}))
     lanes = list(dict.fromkeys(_pt(p.lane) for p in tl.points))
@@ -171,7 +172,7 @@ def render_postmortem(events: Sequence[EventView], tl: Timeline, *, sources: Seq
                       omitted: int, generated: str | None = None) -> str:
     """The page of ``oomlens postmortem --html``: the timeline, then one section per event."""
     sections = [_section(f"event-{e.index}", f"event {e.index}", e, e.chart) for e in events]
-    summary: dict[str, int] = {}
+    summary: dict[Verdict, int] = {}
     for p in tl.points:
         summary[p.verdict] = summary.get(p.verdict, 0) + 1
     return _env.get_template("page.html.j2").render(

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from oomlens.analysis.postmortem import EventAnalysis, printed_release
+from oomlens.analysis.postmortem import EventAnalysis, Verdict
 from oomlens.analysis.ranking import Ranking, ScoredTask, explain
 
 TERMS: tuple[tuple[str, str], ...] = (
@@ -209,7 +209,7 @@ class EventView:
     domain: str
     totalpages: int | None
     totalpages_exact: bool
-    verdict: str
+    verdict: Verdict
     reason: str | None
     kernel_victim: tuple[int, str] | None
     model_victim: tuple[int, str] | None
@@ -221,7 +221,6 @@ class EventView:
 
 def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventView:
     ev = a.event
-    d = a.domain
     kv = (ev.victim_pid, ev.victim_name or "?") if ev.victim_pid is not None else None
     mv = (a.model_victim.pid, a.model_victim.name) if a.model_victim is not None else None
     chart = None
@@ -233,14 +232,12 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
     else:
         chart = badness_chart(a.ranking, kernel_victim=ev.victim_pid)
     when = ev.timestamp or (f"[{ev.uptime:.6f}]" if ev.uptime is not None else None)
-    constraint = d.constraint if d else (ev.constraint or "unknown")
-    cgroup = d.cgroup if d else (ev.oom_memcg or ev.task_memcg)
     return EventView(index=index, source=ev.source, lines=(ev.start_line, ev.end_line), host=ev.host,
-                     time_text=when, kernel_release=printed_release(ev), era=a.era.name if a.era else None,
-                     era_source=a.era_source, domain=(f"memcg {cgroup}" if cgroup else "global") + f" ({constraint})",
-                     totalpages=d.totalpages if d else None, totalpages_exact=bool(d and d.exact), verdict=a.verdict,
+                     time_text=when, kernel_release=a.kernel_release, era=a.era_name, era_source=a.era_source,
+                     domain=(f"memcg {a.cgroup}" if a.cgroup else "global") + f" ({a.constraint})",
+                     totalpages=a.totalpages, totalpages_exact=a.totalpages_exact, verdict=a.verdict,
                      reason=a.reason, kernel_victim=kv, model_victim=mv, chart=chart, no_chart=no_chart,
-                     notes=tuple(a.notes) + tuple(ev.notes) + tuple(ev.warnings))
+                     notes=tuple(a.all_notes))
 
 
 # --------------------------------------------------------------------------- timeline
@@ -252,7 +249,7 @@ class TimelinePoint:
     x: float | str | int
     """A ``YYYY-MM-DD HH:MM:SS.ffffff`` text (date axis), seconds since boot, or the input position."""
     time_text: str | None
-    verdict: str
+    verdict: Verdict
     victim: str | None
     """``pid (name)`` the kernel killed."""
 
@@ -308,7 +305,7 @@ class TimelineInput:
     host: str | None
     timestamp: str | None
     uptime: float | None
-    verdict: str
+    verdict: Verdict
     victim: str | None
 
 
