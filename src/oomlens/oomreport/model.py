@@ -249,7 +249,8 @@ class KillLine(_ToDict):
 
     ``variant``: ``"2.4"`` (``Out of Memory: Killed process N (x).``), ``"bare"``
     (``Killed process N (x)``), ``"vsz"`` (~2.6.33-35; ``total_vm_kb`` holds ``vsz``),
-    ``"rhel6"`` (``Killed process N, UID U, (x) total-vm:..``), ``"2.6.36"`` (total-vm, anon, file),
+    ``"rhel6"`` (``Killed process N, UID U, (x) total-vm:..``), ``"rhel7"`` (RHEL/CentOS 7.6+'s 3.10:
+    ``Killed process N (x), UID U, total-vm:.., shmem-rss:..``), ``"2.6.36"`` (total-vm, anon, file),
     ``"4.5"`` (+shmem-rss), ``"5.3"`` (+UID), ``"5.4"`` (+pgtables, oom_score_adj).
     ``kind`` is the prefix's meaning as for :class:`SelectionLine` (``"none"`` without a prefix).
     A line cut short (see ``parse.Cut``) has None for the fields it lost (``name`` too) and

@@ -160,12 +160,15 @@ def parse_cpuset_print_current_mems_allowed(text: str) -> tuple[str, str, str] |
 
 # taint flags: letters separated by runs of blanks; possessive, so a run of blanks is scanned once
 _TAINT = r"[A-Z]*+(?:[ \t]++[A-Z]++)*+"
+# RHEL/CentOS kernels print their own flags after a run of dashes: "Tainted: G    B    ------------ T 3.10.0-..."
+_RH_FLAGS = r"(?:[ \t]++-{4,}+(?:[ \t]++[A-Z]++)*+)?"
 _CPU = re.compile(
     r"CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.{0,64}?)"
-    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))[ \t]++(?P<rel>\d+\.\d+\S*+)")
+    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))" + _RH_FLAGS
+    + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
 _PID = re.compile(
-    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))[ \t]++"
-    r"(?P<rel>\d+\.\d+\S*+)")
+    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))" + _RH_FLAGS
+    + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
 
 
 def parse_dump_stack_print_info(text: str, lineno: int = 0) -> CpuLine | None:
@@ -203,6 +206,8 @@ _FRAME = re.compile(
     r"(?:\[<[0-9a-fA-F]+>\] ?)?(?:\? )?(?P<fn>[A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+"
     r"(?: \[[\w]+\])?(?: from \[<[0-9a-f]+>\].*)?$")
 _ARM_FRAME = re.compile(r"\[<[0-9a-f]+>\] \((?P<fn>[A-Za-z_][\w.]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\)")
+_RAW_FRAME = re.compile(r"\[<[0-9a-fA-F]+>\] (?:\? )?0x[0-9a-fA-F]+\s*$")
+"""A frame without a symbol (``CONFIG_KALLSYMS`` off, e.g. early riscv): ``[<000000008011c2f2>] 0x000000008011c2f2``."""
 _REGS = re.compile(
     r"(?:RIP|EIP|RSP|ESP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d{2}|EAX|EBX|ECX|EDX|ESI|EDI|EBP|DS|ES|FS|"
     r"GS|CS|SS|CR\d|DR\d|Code|pc|lr|sp|x\d{1,2}|pstate|PKRU|Stack)\s?:")
@@ -466,7 +471,7 @@ _SELECT = re.compile(
     r"(?P<score>-?\d+) (?P<wording>or sacrifice child|or a child|and children)\.?\s*$")
 _KILLED = re.compile(
     r"(?:(?P<prefix>[^:]*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid6>\d+),)? "
-    r"\((?P<name>.{0,64})\)(?:(?P<dot>\.)|"
+    r"\((?P<name>.{0,64})\)(?:, UID (?P<uid7>\d+),)?(?:(?P<dot>\.)|"
     r" (?P<vmkey>total-vm|vsz):(?P<vm>\d+)kB, anon-rss:(?P<anon>\d+)kB, file-rss:(?P<file>\d+)kB"
     r"(?:, shmem-rss:(?P<shmem>\d+)kB)?(?:, UID:(?P<uid>\d+))?(?: pgtables:(?P<pgt>\d+)kB)?"
     r"(?: oom_score_adj:(?P<adj>-?\d+))?)?\s*$")
@@ -512,6 +517,8 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
             variant = "vsz"
         elif g("uid6") is not None:
             variant = "rhel6"
+        elif g("uid7") is not None:
+            variant = "rhel7"
         elif g("adj") is not None or g("pgt") is not None:
             variant = "5.4"
         elif g("uid") is not None:
@@ -524,7 +531,7 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
             variant = "2.4"
         else:
             variant = "bare"
-        uid = g("uid") if g("uid") is not None else g("uid6")
+        uid = next((u for u in (g("uid"), g("uid6"), g("uid7")) if u is not None), None)
         return KillLine(pid=_int(g("pid"), "pid"), name=g("name"), uid=_opt_int(uid),
                         total_vm_kb=_opt_int(g("vm")), anon_rss_kb=_opt_int(g("anon")),
                         file_rss_kb=_opt_int(g("file")), shmem_rss_kb=_opt_int(g("shmem")),
@@ -818,15 +825,19 @@ _KILL_ALTS: list[list[_Step]] = [
     [("int", "pid", _U64), ("lit", ", UID ", "UID"), ("int", "uid6", _U64), ("lit", ", (", "name"),
      ("name", "name"), *_KILL_TAIL[:8]],
     [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), *_KILL_TAIL],
+    [("int", "pid", _U64), ("lit", " (", "name"), ("name", "name"), ("lit", ", UID ", "UID"), ("int", "uid7", _U64),
+     ("lit", ",", "UID"), *_KILL_TAIL[:12]],
 ]
 _FIELD_NAMES = {"vm": "total-vm", "anon": "anon-rss", "file": "file-rss", "shmem": "shmem-rss",
-                "uid": "UID", "pgt": "pgtables", "adj": "oom_score_adj", "uid6": "UID"}
+                "uid": "UID", "pgt": "pgtables", "adj": "oom_score_adj", "uid6": "UID", "uid7": "UID"}
 
 
 def _kill_variant(v: dict[str, str], text: str) -> str:
     """The earliest kill-line format the visible part proves (``cut`` when it proves none)."""
     if "uid6" in v:
         return "rhel6"
+    if "uid7" in v:
+        return "rhel7"
     if " pgtables:" in text:
         return "5.4"
     if ", UID:" in text:
@@ -864,7 +875,8 @@ def _cut_kill(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | 
     if "pid" not in v:
         return None   # cut in its pid: nothing to name (a wrapped record is joined to its rest)
     vm = v.get("vm", v.get("vsz"))
-    kl = KillLine(pid=_int(v["pid"], "pid"), name=v.get("name"), uid=_opt_int(v.get("uid", v.get("uid6"))),
+    uid = v.get("uid", v.get("uid6", v.get("uid7")))
+    kl = KillLine(pid=_int(v["pid"], "pid"), name=v.get("name"), uid=_opt_int(uid),
                   total_vm_kb=_opt_int(vm), anon_rss_kb=_opt_int(v.get("anon")),
                   file_rss_kb=_opt_int(v.get("file")), shmem_rss_kb=_opt_int(v.get("shmem")),
                   pgtables_kb=_opt_int(v.get("pgt")), oom_score_adj=_opt_int(v.get("adj")),
@@ -1115,6 +1127,8 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
         fn = frame_function(text)
         if fn is not None:
             return Kind.TRACE, fn
+        if _RAW_FRAME.match(text):
+            return Kind.TRACE, None
         return Kind.NOISE, None
     if c == "C" and (text.startswith("CPU: ") and " PID: " in text):
         cpu = parse_dump_stack_print_info(text, lineno)

@@ -64,14 +64,15 @@ class ReadInto(Protocol):
 
     def readinto(self, buffer: Any, /) -> int | None: ...
 
-# One pass over the input per anchor (a pass costs about what grep's whole run does): " process " finds every
-# selection and kill line; "oom" followed by one of its ANCHOR_FOLLOWERS the header (oom-killer: gfp_mask=), the 5.0+
-# summary (oom-kill:constraint=) and reaper lines (oom_reaper: ) in one pass instead of two (a short needle
-# hits more often, but a hit is checked in nanoseconds); "is already exiting" the exiting-victim line.
-ANCHORS: tuple[bytes, ...] = (b" process ", b"oom", b"is already exiting. Skip killing the task")
-ANCHOR_FOLLOWERS: dict[bytes, tuple[bytes, ...]] = {b"oom": (b"-kill", b"_reap")}
-"""An anchor listed here is a hit only when one of these follows it (``oom-kill``, ``oom_reaper``); any other
-``oom`` (``room``, ``systemd-oomd``...) is skipped."""
+# One pass over the input per anchor (a pass costs about what grep's whole run does): " process" finds every
+# selection and kill line and "Out of memory and no killable processes"; "oom" followed by one of its
+# ANCHOR_FOLLOWERS the header (oom-killer: gfp_mask=), the 5.0+ summary (oom-kill:constraint=), reaper lines
+# (oom_reaper: ) and the panic_on_oom panics ("panic_on_oom is enabled", "... is selected") in one pass (a short
+# needle hits more often, but a hit is checked in nanoseconds); "is already exiting" the exiting-victim line.
+ANCHORS: tuple[bytes, ...] = (b" process", b"oom", b"is already exiting. Skip killing the task")
+ANCHOR_FOLLOWERS: dict[bytes, tuple[bytes, ...]] = {b"oom": (b"-kill", b"_reap", b" is enabled", b" is selected")}
+"""An anchor listed here is a hit only when one of these follows it (``oom-kill``, ``oom_reaper``,
+``panic_on_oom is enabled``); any other ``oom`` (``room``, ``systemd-oomd``...) is skipped."""
 REAPER_ANCHOR = b"oom_reaper: "
 REAPER_WINDOW = 256 << 10
 CHUNK_SIZE = 8 << 20

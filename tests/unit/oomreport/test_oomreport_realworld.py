@@ -1,0 +1,69 @@
+"""Real reports from outside the corpus (tests/data/oomreport/realworld, sources in SOURCES.tsv) that the parser
+missed: RHEL 7's kill line with ``, UID N,``, RHEL's taint flags before the release, fragments that are only an
+OOM panic, and call traces without symbols. Expected values are read off the logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from oomlens.analysis.postmortem import analyze_events
+from oomlens.oomreport import parse_text
+from oomlens.oomreport.parse import Kind, classify, parse_dump_stack_print_info
+
+REAL = Path(__file__).parents[2] / "data" / "oomreport" / "realworld"
+
+
+def events(name: str):  # type: ignore[no-untyped-def]
+    return list(parse_text((REAL / name).read_text(), name))
+
+
+def test_rhel7_kill_line_with_uid_after_the_name() -> None:
+    (ev,) = events("022-jp-notes-rhel7-grep-kill.log")
+    (k,) = ev.killed
+    assert (k.pid, k.name, k.uid, k.variant) == (17143, "java", 1001, "rhel7")
+    assert (k.total_vm_kb, k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb) == (7790724, 4108910, 6822, 0)
+    assert ev.selection is not None and (ev.selection.pid, ev.selection.score) == (17143, 468)
+
+
+def test_a_quoted_burst_of_rhel7_kill_lines_is_eight_events() -> None:
+    evs = events("018-k8s-issue-50632-quoted-killed-burst.log")
+    assert [e.victim_pid for e in evs] == [799153, 799402, 799889, 799707, 799791, *[e.victim_pid for e in evs[5:]]]
+    assert len(evs) == 8 and all(e.killed[0].uid == 1000 and e.killed[0].name == "node" for e in evs)
+
+
+def test_a_rhel7_kill_line_cut_mid_field_keeps_what_it_shows() -> None:
+    kind, cut = classify("Killed process 17143 (java), UID 1001, total-vm:7790724kB, anon-rss:4108910kB, file-rss:68")
+    k = cut.payload
+    assert (k.pid, k.uid, k.anon_rss_kb, k.file_rss_kb, k.variant) == (17143, 1001, 4108910, None, "rhel7")
+
+
+def test_rhel_taint_flags_before_the_release() -> None:
+    line = "CPU: 9 PID: 14881 Comm: java Tainted: G    B          ------------ T 3.10.0-327.4.5.el7.x86_64 #1"
+    cpu = parse_dump_stack_print_info(line)
+    assert cpu is not None and (cpu.pid, cpu.comm, cpu.release) == (14881, "java", "3.10.0-327.4.5.el7.x86_64")
+    cpu = parse_dump_stack_print_info("Pid: 7, comm: y Tainted: P           ---------------    2.6.32-642.el6.x86_64 #1")
+    assert cpu is not None and cpu.release == "2.6.32-642.el6.x86_64"
+    second = events("010-k8s-issue-56891-rhel7-dmesg-T-memcg-fragment.log")[-1]
+    assert second.cpu is not None and second.cpu.release == "3.10.0-327.4.5.el7.x86_64"
+
+
+def test_no_killable_processes_fragment_is_an_event() -> None:
+    (ev,) = events("023-tempesta-issue-1789-no-killable-padded.log")
+    assert ev.no_killable and ev.panic is not None and "deadlocked" in ev.panic
+    (a,) = analyze_events([ev])
+    assert a.verdict == "undecidable" and "no killable" in (a.reason or "")
+
+
+def test_panic_on_oom_fragment_is_an_event() -> None:
+    (ev,) = events("013-sonic-pr-2988-sysrq-f-panic_on_oom-3.16.log")
+    assert ev.panic is not None and "compulsory panic_on_oom is enabled" in ev.panic
+    (a,) = analyze_events([ev])
+    assert a.verdict == "undecidable" and "panicked" in (a.reason or "")
+
+
+def test_frames_without_symbols_keep_the_report_together() -> None:
+    (ev,) = events("015-lore-riscv-5.6-no-killable-raw-frames.log")
+    assert ev.invoked is not None and ev.invoked.comm == "swapper/0"
+    assert ev.meminfo is not None and ev.meminfo.pages_ram == 2048 and ev.meminfo.pages_reserved == 666
+    assert ev.table is not None and ev.table.rows == () and ev.no_killable
+    assert classify("[<000000008011c2f2>] 0x000000008011c2f2")[0] == Kind.TRACE
