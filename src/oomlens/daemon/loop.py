@@ -17,7 +17,8 @@ twice its ``warn_below``, shrinking linearly to ``min_interval`` at ``kill_below
 
 from __future__ import annotations
 
-import threading
+import os
+import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,48 @@ class _Watched:
     error: str | None = None
 
 
+class Wakeup:
+    """Ends the loop's sleep early, when set from another thread or from a signal handler: a self-pipe.
+
+    Not a ``threading.Event``: its ``set()`` takes a lock, and a SIGTERM handler that runs while the loop holds
+    that lock (in ``wait`` or ``clear``) would wait for it forever — a daemon that SIGTERM never ends."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def set(self) -> None:
+        try:
+            os.write(self._w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # a wake-up is already pending (or the loop has ended)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep up to ``timeout`` seconds (None: until set); True when set."""
+        try:
+            ready, _, _ = select.select([self._r], [], [], timeout)
+        except (OSError, ValueError):  # closed
+            return True
+        return bool(ready)
+
+    def is_set(self) -> bool:
+        return self.wait(0)
+
+    def clear(self) -> None:
+        try:
+            while os.read(self._r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self) -> None:
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._r = self._w = -1
+
+
 class Daemon:
     def __init__(self, cfg: DaemonConfig, *, alerts: AlertSink, box: StateBox | None = None,
                  proc_root: str = "/proc", cgroup_root: str = "/sys/fs/cgroup",
@@ -90,7 +133,7 @@ class Daemon:
         self.scan_observers: list[Callable[[float], None]] = []
         self.scans = 0
         self.drift: dict[str, int] = {}
-        self.wake = threading.Event()
+        self.wake = Wakeup()
         self.stopping = False
         self.hup = False
 
@@ -270,15 +313,22 @@ class Daemon:
     # -- run -----------------------------------------------------------------------------------------
     def run(self) -> None:
         self._listen_at_start = self.cfg.listen
-        while not self.stopping:
-            if self.hup:
-                self.hup = False
-                self.reload()
-            delay = self.tick()
-            self.wake.wait(delay)
-            self.wake.clear()
+        try:
+            while not self.stopping:
+                if self.hup:
+                    self.hup = False
+                    self.reload()
+                delay = self.tick()
+                self.wake.wait(delay)
+                self.wake.clear()
+        finally:
+            self.killer.close()
+
+    def close(self) -> None:
+        """Release the wake-up pipe, once nothing can wake the loop any more (after the kernel watch stopped)."""
+        self.wake.close()
 
     def stop(self) -> None:
+        """Ask the loop to end (safe in a signal handler: a flag and a byte on a pipe, no lock)."""
         self.stopping = True
         self.wake.set()
-        self.killer.close()

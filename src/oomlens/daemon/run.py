@@ -94,6 +94,7 @@ def run_daemon(config_path: str, *, check: bool = False, proc_root: str = "/proc
             watch.stop()
         if exporter is not None:
             exporter.stop()
+        daemon.close()
         alerts.close()
         alerts.log("stopped")
     return 0

@@ -190,3 +190,63 @@ def test_broken_policy_on_reload_keeps_the_running_one(tmp_path) -> None:
     d.tick()
     assert d.cfg.policy is not None and d.cfg.policy.rules[0].adj == -500
     assert d.box.current.drift == {"bigs": 1}
+
+
+def test_stop_from_a_signal_handler_ends_the_sleep(tmp_path) -> None:
+    """SIGTERM's handler calls stop() at any point of the loop; with a threading.Event it could run while the
+    loop held the Event's lock and wait for it forever. The wake-up is a pipe: no lock to wait for."""
+    import signal
+    import time
+
+    d, _, _ = _daemon(tmp_path, [FakeTask(pid=10)])
+    old = signal.signal(signal.SIGALRM, lambda *_: d.stop())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        t0 = time.monotonic()
+        assert d.wake.wait(5.0) is True
+        assert time.monotonic() - t0 < 2.0 and d.stopping
+        d.run()  # returns at once: stopping was asked for
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        d.close()
+
+
+def test_wakeup_is_level_triggered_and_never_blocks() -> None:
+    import threading
+
+    from oomlens.daemon.loop import Wakeup
+
+    w = Wakeup()
+    try:
+        assert w.wait(0) is False
+        for _ in range(200_000):  # far more than a pipe holds: set() must not block
+            w.set()
+        assert w.is_set() and w.wait(0)
+        w.clear()
+        assert not w.is_set()
+        t = threading.Timer(0.05, w.set)
+        t.start()
+        assert w.wait(5.0) is True
+        t.join()
+    finally:
+        w.close()
+    w.set()  # after close: a late wake-up from a thread is harmless
+    assert w.wait(0) is True
+
+
+def test_stop_waits_for_nothing_the_loop_may_hold(tmp_path) -> None:
+    """While the loop is inside the wake-up's wait/clear, stop() must still return at once (a handler runs in
+    the loop's own thread, so anything it waited for would never be released)."""
+    import contextlib
+    import threading
+
+    d, _, _ = _daemon(tmp_path, [FakeTask(pid=10)])
+    held = getattr(d.wake, "_cond", None)  # a threading.Event's lock, had the wake-up been one
+    with held if held is not None else contextlib.nullcontext():
+        t = threading.Thread(target=d.stop, daemon=True)
+        t.start()
+        t.join(2.0)
+        assert not t.is_alive(), "stop() waited for a lock the loop holds"
+    assert d.stopping and d.wake.is_set()
+    d.close()
