@@ -98,6 +98,11 @@ MAX_SIDE_LINES = 400
 MAX_NOTES = 32
 
 
+_NOT_DEDUPED = frozenset({Kind.TABLE_ROW, Kind.TRACE, Kind.NOISE})
+"""Kinds a repeated stamped line is kept for: table rows have their own duplicate rule; trace frames and noise
+may repeat within one record."""
+
+
 class Item(NamedTuple):
     """One classified line of a region (``end``: last physical line when several were joined)."""
 
@@ -144,6 +149,8 @@ class _Draft:
         self.row_index: dict[int, int] = {}     # pid -> index in rows
         self.replaced = 0
         self.dups = 0
+        self.seen: set[tuple[float, str]] = set()   # (uptime stamp, text) of the report's stamped lines
+        self.dup_lines = 0
         self.table_gap = False
         self.headerless_rows = 0
         self.summary: SummaryLine | None = None
@@ -522,6 +529,14 @@ class Assembler:
         if cur is not None and self._gap(cur, item.lineno) > MAX_GAP_LINES:
             self._finish(h, "gap")
             cur = None
+        if cur is not None and item.line.uptime is not None and kind not in _NOT_DEDUPED:
+            # the same record twice (same stamp, same text) is a copy-and-paste artifact, not a new report
+            key = (item.line.uptime, item.line.text)
+            if key in cur.seen:
+                cur.dup_lines += 1
+                cur.touch(item.lineno)
+                return
+            cur.seen.add(key)
         if kind == Kind.UNUSABLE:
             why, oom_line = item.payload
             if cur is None and oom_line:
@@ -974,6 +989,8 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         d.note("the input ends inside this report")
     if d.dups:
         d.note(f"{d.dups} duplicated task-table row(s) dropped")
+    if d.dup_lines:
+        d.note(f"{d.dup_lines} repeated line(s) (same time stamp and text: pasted twice) dropped")
     if d.replaced:
         d.note(f"{d.replaced} task-table row(s) replaced by a later row of the same pid "
                f"(one task per pid)")

@@ -142,7 +142,31 @@ _FAST = re.compile(
 
 def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
     fast = _normalize_fast(raw)
-    return fast if fast is not None else _normalize_general(raw, prev)
+    lines = fast if fast is not None else _normalize_general(raw, prev)
+    if lines and ("ill process" in lines[-1].text or lines[-1].text.endswith("]")):
+        lines = _unglue(lines)
+    return lines
+
+
+# 2.6.2x printed some OOM messages without a newline, so the next one joined it on the same line:
+# "Killed process 19271 (trashapplet)Out of memory: kill process 12475 (qemu) score 7899 or a childKilled ..."
+_GLUED = re.compile(r"(?:(?<=\))|(?<=child))(?=Out of [Mm]emory: [Kk]ill process |Killed process )")
+# tmux / screen copy mode writes its position at the end of the first line copied: "...oom_score_adj=0    [7/972]"
+_COPY_MODE = re.compile(r"\s{2,}\[\d{1,9}/\d{1,9}\]$")
+
+
+def _unglue(lines: list[LogLine]) -> list[LogLine]:
+    """Split OOM messages glued on one line, and drop a terminal's copy-mode position from a line's end."""
+    out: list[LogLine] = []
+    for ll in lines:
+        text = ll.text
+        if text.endswith("]"):
+            m = _COPY_MODE.search(text)
+            if m is not None:
+                text = text[:m.start()]
+        parts = _GLUED.split(text) if "ill process" in text else [text]
+        out.extend(ll._replace(text=t.strip()) if t != ll.text else ll for t in parts if t.strip())
+    return out
 
 
 def _normalize_fast(raw: str) -> list[LogLine] | None:

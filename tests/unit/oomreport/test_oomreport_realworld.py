@@ -67,3 +67,23 @@ def test_frames_without_symbols_keep_the_report_together() -> None:
     assert ev.meminfo is not None and ev.meminfo.pages_ram == 2048 and ev.meminfo.pages_reserved == 666
     assert ev.table is not None and ev.table.rows == () and ev.no_killable
     assert classify("[<000000008011c2f2>] 0x000000008011c2f2")[0] == Kind.TRACE
+
+
+def test_messages_glued_without_newlines_are_split() -> None:
+    """2.6.2x printed these without a newline: one physical line holds two kills and two selections."""
+    evs = events("012-lkml-2.6.2x-qemu-glued-no-newlines.log")
+    killed = [k.pid for e in evs for k in e.killed]
+    selected = [e.selection.pid for e in evs if e.selection is not None]
+    assert killed[:1] == [19271] and 12475 in killed
+    assert selected and set(selected) == {12475}
+    assert all(e.selection is None or (e.selection.score, e.selection.wording) == (7899, "or a child") for e in evs)
+
+
+def test_copy_mode_position_and_pasted_twice_lines() -> None:
+    """A tmux copy-mode '[7/972]' ends the header line; four lines of the memcg block were pasted twice: still
+    one report, which the model agrees with (46303 pages of 51200: printed score 904)."""
+    (ev,) = events("003-gctt-go-leak-4.4-docker-memcg-dup-lines.log")
+    assert ev.invoked is not None and ev.invoked.comm == "main"
+    assert any("pasted twice" in n for n in ev.notes)
+    (a,) = analyze_events([ev])
+    assert a.verdict == "agrees" and a.event.victim_pid == 11344
