@@ -25,7 +25,7 @@ from oomlens.analysis.domain import recovered_domain
 from oomlens.analysis.ranking import Ranking, explain, rank_domain
 from oomlens.errors import KernelVersionError
 from oomlens.kernel.eras import ERAS, BadnessUnit, Era, badness_pages, era_for, parse_version
-from oomlens.kernel.oom_kill import badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
+from oomlens.kernel.oom_kill import _page_table_pages, badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
 from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task
 from oomlens.oomreport.model import MemcgBlock, OomEvent, TaskRow
 
@@ -88,6 +88,11 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
         narrow((5, 1, 0), None, "no selection line before 'Killed process' (5.1+)")
     if "5.4" in kinds:
         narrow((5, 3, 0), None, "kill line with UID:/pgtables:/oom_score_adj: (5.3/5.4+)")
+    if "rhel6" in kinds:
+        # RHEL 6's 2.6.32 printed 'Killed process N, UID U, (name)' with the 2.6.36 OOM rewrite backported
+        # (per-mille badness): its rules are 2.6.36's, whatever the release says
+        narrow((2, 6, 36), (3, 1, 9999), "'Killed process N, UID U, (name)' (RHEL 6's 2.6.32, which backports the "
+                                         "2.6.36 OOM killer)")
     if "2.4" in kinds and ev.table is None and ev.invoked is None:
         narrow(None, (2, 6, 15), "bare 'Out of Memory: Killed process' line (2.4 / early 2.6)")
     if lo > (hi or lo):  # contradictory evidence: keep the table's
@@ -150,6 +155,16 @@ class Domain:
     """When T is only bounded (``totalpages`` is the low end): the pages T lies within."""
 
 
+UNKNOWN_CONSTRAINT = "unknown"
+"""The constraint of a report that does not show its domain (no summary, Mem-Info, memcg or Task-in line): the
+model scores it as CONSTRAINT_NONE, but nothing asserts that it was global."""
+
+
+def model_constraint(constraint: str) -> OomConstraint:
+    """The constraint the model scores with (an unknown one as CONSTRAINT_NONE)."""
+    return OomConstraint.NONE if constraint == UNKNOWN_CONSTRAINT else OomConstraint(constraint)
+
+
 _MAX_NUMNODES = 1 << 10
 """``MAX_NUMNODES`` at its largest (``NODES_SHIFT`` 10, x86-64 and arm64 configs)."""
 
@@ -171,29 +186,70 @@ def _nodes(spec: str | None) -> set[int] | None:
 
 
 def detect_page_kb(ev: OomEvent) -> tuple[int, str | None]:
-    """kB per page, from the victim's kill line (kB) against its task-table row (pages).
+    """kB per page, from what the report prints in both kB and pages.
 
-    4 KiB unless the two clearly show 16 or 64 KiB pages (arm64 and ppc64 kernels, e.g. RHEL on
-    aarch64); T and every kB value depend on it. Returns (kB per page, a note when not 4)."""
-    if ev.table is None or not ev.killed:
+    Two pieces of evidence: the victim's kill line (kB) against its task-table row (pages), and the zone
+    lines' ``present:`` (kB) against ``N pages RAM`` (show_mem() sums the zones' present pages, so the two are
+    equal to the page). 4 KiB unless the evidence clearly shows 16 or 64 KiB pages (arm64 and ppc64 kernels,
+    e.g. RHEL on aarch64) and no evidence contradicts it; T and every kB value depend on it. Returns (kB per
+    page, a note when not 4 or when the evidence conflicts)."""
+    found: list[tuple[int, str]] = []
+    k = ev.killed[0] if ev.killed else None
+    row = (next((r for r in ev.table.rows if r.pid == k.pid), None)
+           if ev.table is not None and k is not None else None)
+    if k is not None and row is not None and row.rss and row.rss >= 64 and k.anon_rss_kb is not None:
+        ratio = ((k.anon_rss_kb or 0) + (k.file_rss_kb or 0) + (k.shmem_rss_kb or 0)) / row.rss
+        for kb in (4, 16, 64):
+            if abs(ratio - kb) <= kb * 0.1:
+                found.append((kb, f"the kill line's {k.anon_rss_kb} kB anon-rss against {row.rss} pages in the "
+                                  "table"))
+                break
+    mi = ev.meminfo
+    if mi is not None and mi.zones:
+        if mi.pages_ram and all(z.present_kb is not None for z in mi.zones):
+            # show_mem()'s "pages RAM" is the sum of the zones' present pages: equal to the page
+            present = sum(z.present_kb or 0 for z in mi.zones)
+            for kb in (4, 16, 64):
+                if present == mi.pages_ram * kb:
+                    found.append((kb, f"the zones' present {present} kB against {mi.pages_ram} pages RAM"))
+                    break
+        free_pages = dict(mi.vmstat).get("free")
+        zone_free = [z.free_kb for z in mi.zones]
+        if free_pages and free_pages >= 256 and all(f is not None for f in zone_free):
+            # show_mem() prints the free pages (vmstat) and each zone's free kB: the same counter, read a moment
+            # apart (so within a few per cent, not to the page)
+            ratio = sum(f or 0 for f in zone_free) / free_pages
+            for kb in (4, 16, 64):
+                if abs(ratio - kb) <= kb * 0.02:
+                    found.append((kb, f"the zones' free {sum(f or 0 for f in zone_free)} kB against free:{free_pages} "
+                                      "pages in Mem-Info"))
+                    break
+    sizes = {kb for kb, _ in found}
+    if not sizes:
         return PAGE_KB, None
-    k = ev.killed[0]
-    row = next((r for r in ev.table.rows if r.pid == k.pid), None)
-    if row is None or not row.rss or row.rss < 64 or k.anon_rss_kb is None:
+    pgt = [r.pgtables_bytes for r in ev.table.rows if r.pgtables_bytes] if ev.table is not None else []
+    if len(sizes) == 1 and any(b % (next(iter(sizes)) * 1024) for b in pgt):
+        # page tables are whole pages: a pgtables_bytes that is not a multiple of the page size contradicts it
+        found.append((PAGE_KB, "the task table's pgtables_bytes, not all multiples of that page size"))
+        sizes.add(PAGE_KB)
+    if len(sizes) > 1:
+        return PAGE_KB, ("the page size is not clear (" + "; ".join(f"{w}: {kb} KiB" for kb, w in found)
+                         + f"): {PAGE_KB} KiB assumed")
+    kb = sizes.pop()
+    if kb == PAGE_KB:
         return PAGE_KB, None
-    ratio = ((k.anon_rss_kb or 0) + (k.file_rss_kb or 0) + (k.shmem_rss_kb or 0)) / row.rss
-    for kb in (4, 16, 64):
-        if abs(ratio - kb) <= kb * 0.1:
-            note = None if kb == PAGE_KB else (f"{kb} KiB pages: the kill line's {k.anon_rss_kb} kB anon-rss against "
-                                               f"{row.rss} pages in the table; kB values converted with it")
-            return kb, note
-    return PAGE_KB, None
+    return kb, f"{kb} KiB pages: " + " and ".join(w for _, w in found) + "; kB values converted with it"
 
 
 def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb: int = PAGE_KB) -> Domain:
     """The OOM domain and T (spec §3, §6.7), saying whether T is exact, approximate or unknown.
     ``page_kb`` converts the printed kB values (see :func:`detect_page_kb`)."""
-    constraint = ev.constraint or ("CONSTRAINT_MEMCG" if ev.domain == "memcg" else "CONSTRAINT_NONE")
+    shown = ev.domain
+    prefixes = [k.prefix for k in ev.killed] + ([ev.selection.prefix] if ev.selection else [])
+    if shown is None and any("memory cgroup out of memory" in (p or "").lower() for p in prefixes):
+        shown = "memcg"  # the selection / kill line's own prefix says so
+    constraint = ev.constraint or {"memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "",
+                                                                                               UNKNOWN_CONSTRAINT)
     if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
     mi = ev.meminfo
@@ -258,10 +314,12 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     totalram = mi.pages_ram - reserved
     meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
     exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None
-    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + Total swap {mi.total_swap_kb} kB / {page_kb} kB per page"
+    swap_text = (f"Total swap {mi.total_swap_kb} kB / {page_kb} kB per page" if mi.total_swap_kb is not None
+                 else "Total swap not printed")
+    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}"
     if not exact:
-        how += " (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else \
-            " (Total swap not printed)"
+        how += (" (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else
+                " (approximate)")
     if constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
         nodes = _nodes(ev.nodemask if constraint == "CONSTRAINT_MEMORY_POLICY" else ev.mems_allowed)
         zones = [z for z in mi.zones if z.present_kb is not None and z.node is not None]
@@ -352,13 +410,14 @@ class TopRow:
 
     pid: int
     name: str
-    badness: int
+    badness: int | None
+    """None: T is unknown and this badness depends on it."""
     rss: int
     swapents: int
     pgtables: int
-    adj_term: int
-    margin_to_victim: int
-    """badness − the model victim's badness (0 for the victim)."""
+    adj_term: int | None
+    margin_to_victim: int | None
+    """badness − the model victim's badness (0 for the victim); None when T is unknown and either depends on it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"pid": self.pid, "name": self.name, "badness": self.badness, "rss": self.rss,
@@ -492,6 +551,12 @@ class EventAnalysis:
     explanation: EventExplanation | None = None
     notes: list[str] = field(default_factory=list)
     page_kb: int = PAGE_KB
+    t_low: int | None = None
+    """T is unknown: the ranking was computed at this lower bound of T; the values that depend on T (the tasks in
+    :attr:`t_dependent`) are not shown."""
+    t_dependent: dict[int, tuple[int, int] | None] = field(default_factory=dict)
+    """T is unknown: pid → (base, coefficient) of the tasks whose badness depends on T, ``base + coefficient ×
+    (T/1000)`` (before the clamp to 1 of 3.5-5.8); None for a per-mille badness (``base×1000/T + adj``)."""
 
     # What the JSON and the human output both show, derived once (the event's fields as printed, else the
     # analysis's).
@@ -509,6 +574,23 @@ class EventAnalysis:
     @property
     def era_name(self) -> str | None:
         return self.era.name if self.era else None
+
+    @property
+    def era_range_text(self) -> str | None:
+        """The releases the report's evidence allows, when it allows more than the era scored with (None when the
+        era is all it allows, or a printed release fixed it)."""
+        if self.era is None or not self.alternatives:
+            return None
+        names = [self.era.name, *self.alternatives]
+        eras = [e for e in ERAS if e.name in names]
+        lo = min(e.first for e in eras)
+        last = [e.last for e in eras]
+        hi = None if any(x is None for x in last) else max(x for x in last if x is not None)
+
+        def v(x: Version) -> str:
+            return ".".join(map(str, x[:2] if x[2] in (0, 9999) else x))
+
+        return f"{v(lo)}–{v(hi)}" if hi is not None else f"{v(lo)}+"
 
     @property
     def constraint(self) -> str:
@@ -546,8 +628,9 @@ class EventAnalysis:
 
     @property
     def all_notes(self) -> list[str]:
-        """The analysis's notes, then the report's (parser notes and warnings)."""
-        return self.notes + list(self.event.notes) + list(self.event.warnings)
+        """The analysis's notes, then the report's (parser notes and warnings, less the ones the analysis knows
+        to be wrong for this event: :func:`_report_notes`)."""
+        return self.notes + _report_notes(self.event, self.era) + list(self.event.warnings)
 
     def global_totalpages(self) -> int | None:
         """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
@@ -569,6 +652,16 @@ class EventAnalysis:
         if r is None:
             return []
         rows = [t.to_dict(r.page_size) for t in r.tasks]
+        for st, row in zip(r.tasks, rows):
+            if not st.eligible:  # not scored, but its page tables are as the era counts them (nr_ptes...)
+                row["pgtables_pages"] = _page_table_pages(st.task, r.era, r.page_size)
+            if st.task.pid in self.t_dependent:
+                lin = self.t_dependent[st.task.pid]
+                row["badness"] = row["clamped"] = None
+                row["t_dependent"] = True
+                if lin is not None:
+                    row["adj_term"] = None
+                    row["badness_linear"] = {"base": lin[0], "per_t_thousand": lin[1]}
         G = self.global_totalpages()
         known = G is not None and G > 0 and (self.domain is None or self.domain.constraint != "CONSTRAINT_NONE"
                                              or self.domain.totalpages is not None)
@@ -623,6 +716,32 @@ class EventAnalysis:
             "tasks": self._task_dicts(),
             "notes": self.all_notes,
         }
+
+
+_KILL_ONLY_NOTE = "only the kill line(s) of this OOM: dump_header() is ratelimited"
+
+
+def _report_notes(ev: OomEvent, era: Era | None) -> list[str]:
+    """The parser's notes on ``ev``, corrected where the analysis knows better: a score above 1000 is only
+    remarkable from 2.6.36 (the legacy heuristic's points are unbounded), and ratelimiting is one possible cause
+    of a report that is nothing but a kill line (a filtered or excerpted log is another), said only of such a
+    report."""
+    out: list[str] = []
+    only_kill = (bool(ev.killed) and ev.selection is None and ev.invoked is None and ev.table is None
+                 and ev.meminfo is None and ev.memcg is None)
+    for n in ev.notes:
+        if n.startswith("printed score ") and n.endswith("exceeds 1000"):
+            if era is None or era.scoring == "legacy":
+                continue
+        elif n.startswith(_KILL_ONLY_NOTE):
+            if not only_kill:
+                continue
+            n = ("only the kill line(s) of this OOM: the rest of the report may have been ratelimited "
+                 "(dump_header() is, the kill line is not), filtered out (grep, a log level) or left out of an "
+                 "excerpt" + ("; 2.4 kernels printed nothing else" if any(k.variant == "2.4" for k in ev.killed)
+                              else ""))
+        out.append(n)
+    return out
 
 
 def _printed_score(era: Era, points: int, T: int) -> int | None:
@@ -807,21 +926,31 @@ class Analyzer:
         host_swap_kb = self.swap_kb.get(key)
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
         table = ev.table
+        t_low: int | None = None
+        """T unknown: the lower bound the ranking was computed at (what depends on T is in t_dependent)."""
+        t_dependent: dict[int, tuple[int, int] | None] = {}
 
         def result(verdict: Verdict, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
             return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
-                                 notes=notes, page_kb=page_kb, **kw)
+                                 notes=notes, page_kb=page_kb, t_low=t_low if ranking is not None else None,
+                                 t_dependent=t_dependent if ranking is not None else {}, **kw)
 
         if insane is not None:
             return result(Verdict.UNDECIDABLE, insane)
         if ev.no_killable:
             return result(Verdict.UNDECIDABLE, "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
-        if ev.panic and kernel_pid is None:
-            return result(Verdict.UNDECIDABLE, f"the kernel panicked instead of killing: {ev.panic}")
+        panicked = f"the kernel panicked instead of killing: {ev.panic}" if ev.panic and kernel_pid is None else None
+        if panicked and (table is None or not table.rows or era.scoring == "legacy"):
+            return result(Verdict.UNDECIDABLE, panicked)
         if table is None or not table.rows:
-            why = "no task table in the log (vm.oom_dump_tasks=0, ratelimited, or not captured)"
+            cut_rows = any("task-table row" in n and "table is incomplete" in n for n in ev.notes)
+            if (table is not None and table.truncated) or cut_rows:
+                why = ("the task table is in the log but incomplete: its rows were cut short or could not be used "
+                       "(see the notes)")
+            else:
+                why = "no task table in the log (vm.oom_dump_tasks=0, ratelimited, or not captured)"
             return result(Verdict.UNDECIDABLE, why if kernel_pid is not None or ev.selection else
                           why + "; the kernel's choice is not in the log either")
         if era.scoring == "legacy":
@@ -842,11 +971,13 @@ class Analyzer:
         # with T unknown, only adj terms and the T-scaled root bonuses could change the ranking
         t_matters = t_unknown and (any(t.oom_score_adj != 0 for t in tasks)
                                    or era.root_bonus in ("adj30", "permille30"))
-        if domain.totalpages is None:
-            T = max(sum(t.rss for t in tasks), 1000)
+        t_low = _t_lower_bound(domain, tasks) if t_unknown else None
+        if t_low is not None:
+            T = t_low  # computed at T's lower bound; what depends on T is not shown (t_dependent)
             if t_matters:
                 notes.append(domain.how)
         else:
+            assert domain.totalpages is not None
             T = domain.totalpages
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
@@ -870,18 +1001,28 @@ class Analyzer:
                 T = T2
         release = printed_release(ev) or "unknown"
         od = recovered_domain(tasks, domain.meminfo, totalpages=T, page_size=page_kb * 1024, memcg=domain.memcg,
-                              constraint=OomConstraint(domain.constraint), exact=domain.exact)
+                              constraint=model_constraint(domain.constraint), exact=domain.exact)
         rankings = [rank_domain(od, release=release, era=e) for e in eras]
         ranking = rankings[0]
         sel = ranking.selection
         model_chosen = sel.chosen
         model_victim = sel.victim
+        t_decided = False
+        if t_low is not None:
+            t_dependent = _t_dependent(tasks, era, page_kb * 1024)
+            if t_matters:
+                t_decided = _wins_for_every_t(model_chosen, tasks, era, domain.constraint == "CONSTRAINT_MEMCG",
+                                              t_low, None, page_kb * 1024)
+        if panicked:
+            notes.append("the ranking shows whom the model would have chosen had the kernel killed")
+            return result(Verdict.UNDECIDABLE, panicked, ranking, model_victim,
+                          explanation=_explain(ranking, None, t_dependent))
         if domain.t_range is not None and not domain.exact and T == domain.t_range[0]:
             # T is only bounded: adj terms are linear in T//1000, so a task that wins at both ends wins
             # throughout; otherwise the log cannot tell
             hi = domain.t_range[1]
             od_hi = recovered_domain(tasks, domain.meminfo, totalpages=hi, page_size=page_kb * 1024,
-                                     memcg=domain.memcg, constraint=OomConstraint(domain.constraint),
+                                     memcg=domain.memcg, constraint=model_constraint(domain.constraint),
                                      exact=domain.exact)
             top_hi = rank_domain(od_hi, release=release, era=era).selection.chosen
             if (top_hi.pid if top_hi else None) != (model_chosen.pid if model_chosen else None):
@@ -893,10 +1034,13 @@ class Analyzer:
             what = ("filtered (a grep kept only some rows)" if table.filtered
                     else "incomplete (rows cut off or unusable: see the notes)")
             return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
-                          ranking, model_victim, explanation=_explain(ranking, kernel_pid), score_check=score_check)
-        if t_matters:
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent), score_check=score_check)
+        if t_matters and not t_decided:
             return result(Verdict.UNDECIDABLE, "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
+        if t_decided:
+            notes.append(f"T is unknown, but no value of T (≥ {t_low}: {_t_bound_why(domain)}) "
+                         f"changes the model's choice; badness and adj terms that depend on T are not shown")
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
                 pid, name, _kind = ev.already_exiting[0]
@@ -907,7 +1051,7 @@ class Analyzer:
                               ranking, model_victim, score_check=score_check)
             return result(Verdict.UNDECIDABLE, "the kernel's choice is not in the log (no selection or kill line; "
                           "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
-                          ranking, model_victim, explanation=_explain(ranking, None))
+                          ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
         if ev.selection is not None and ev.selection.kind == "allocating_task":
             cur = ev.cpu.pid if ev.cpu else (ev.invoked.pid if ev.invoked else None)
             agree = kernel_pid is not None and (cur is None or kernel_pid == cur or ev.selection.pid == cur)
@@ -919,7 +1063,7 @@ class Analyzer:
         # the selection line names a thread on 2.6.36-4.6 (thread scan): map it to its row by tgid
         if kernel_chosen not in pids:
             kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
-        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None)
+        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None, t_dependent)
         if kernel_chosen not in pids and kernel_pid not in pids:
             return result(Verdict.DISAGREES if model_victim else Verdict.UNDECIDABLE,
                           f"the kernel's victim {kernel_pid} is not in the task table (it may have been "
@@ -931,17 +1075,22 @@ class Analyzer:
                          + ("a child sacrificed in its place (parent/child links are not in logs)"
                             if era.sacrifice_child else "another process of the same selection"))
         if agree_chosen:
-            detail: str | None = None
+            detail: str | None = "T is unknown but no value of it changes the outcome" if t_decided else None
             if score_check is not None and not score_check.matches:
                 detail = (f"same victim; printed score {score_check.printed} vs model {score_check.model}: "
                           f"{score_check.why}")
             return result(Verdict.AGREES, detail, ranking, model_victim, score_check=score_check, explanation=explanation)
         # disagreement: find the most likely cause
         for e, r in zip(eras[1:], rankings[1:]):
-            if r.selection.chosen is not None and r.selection.chosen.pid == kernel_chosen:
+            if (r.selection.chosen is not None and r.selection.chosen.pid == kernel_chosen
+                    and (not t_matters or _wins_for_every_t(r.selection.chosen, tasks, e,
+                                                            domain.constraint == "CONSTRAINT_MEMCG", T, None,
+                                                            page_kb * 1024))):
                 notes.append(f"the {e.name} rules (also consistent with this format) pick the kernel's victim")
+                if t_low is not None:
+                    t_dependent = _t_dependent(tasks, e, page_kb * 1024)
                 return result(Verdict.AGREES, f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
-                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid))
+                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid, t_dependent))
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
@@ -949,8 +1098,136 @@ class Analyzer:
             return result(Verdict.UNDECIDABLE, "this table format prints no swap or page-table columns, which the kernel "
                           f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
                           score_check=score_check, explanation=explanation)
-        cause = _cause(kv, sel.chosen_points, domain, era, T)
+        cause = (_cause(kv, sel.chosen_points, domain, era, T) if t_low is None else
+                 f"the kernel's victim {kv.task.pid} ({kv.task.name}) loses to the model's pick whatever T is (T is "
+                 "not in the log): a task outside the visible rules (already exiting, being reaped, or a vendor "
+                 "change)" if kv.eligible else _cause(kv, sel.chosen_points, domain, era, T))
         return result(Verdict.DISAGREES, cause, ranking, model_victim, score_check=score_check, explanation=explanation)
+
+
+# --------------------------------------------------------------------------- T unknown
+
+def _t_lower_bound(domain: Domain, tasks: list[Task]) -> int:
+    """The least T can be when the report does not give it (see :func:`_t_bound_why`)."""
+    if domain.constraint == "CONSTRAINT_NONE":
+        return max([t.rss + t.swapents for t in tasks] + [1])
+    return 1
+
+
+def _t_bound_why(domain: Domain) -> str:
+    if domain.constraint == "CONSTRAINT_NONE":
+        return "the largest task's rss + swap entries, which RAM + swap hold"
+    return "no lower bound: a memory cgroup's limit can be a single page"
+
+
+def _linear_terms(task: Task, era: Era, page_size: int) -> tuple[int, int]:
+    """A page-era badness as ``base + coefficient × (T/1000)`` before the clamp (the coefficient is the
+    oom_score_adj, less 30 for the 3.5-3.13 root bonus)."""
+    b0 = badness_terms(task, 0, era, page_size=page_size)       # T/1000 = 0
+    b1 = badness_terms(task, 1000, era, page_size=page_size)    # T/1000 = 1
+    return b0.unclamped, b1.unclamped - b0.unclamped
+
+
+def _t_dependent(tasks: list[Task], era: Era, page_size: int) -> dict[int, tuple[int, int] | None]:
+    """The eligible tasks whose badness depends on T: pid → (base, coefficient), None for per mille."""
+    out: dict[int, tuple[int, int] | None] = {}
+    if era.scoring == "legacy":
+        return out
+    for t in tasks:
+        if not badness_terms(t, 1000, era, page_size=page_size).eligible:
+            continue
+        if era.scoring == "permille":
+            out[t.pid] = None
+            continue
+        base, coef = _linear_terms(t, era, page_size)
+        if coef:
+            out[t.pid] = (base, coef)
+    return out
+
+
+def _wins_for_every_t(winner: Task | None, tasks: list[Task], era: Era, memcg: bool, lo: int, hi: int | None,
+                      page_size: int) -> bool:
+    """Whether ``winner`` is the kernel's choice for every T in [lo, hi] (hi None: unbounded).
+
+    3.5+ (pages): badness is ``base + coef × (T/1000)``, clamped to at least 1 before 5.9. Against each rival the
+    comparison changes only where one of the lines crosses the other or the clamp: checking both ends of the range
+    and both sides of each such point covers every T. 2.6.36-3.4 (per mille): ``base×1000/T + adj`` (−30 for the
+    root bonus), clamped to 1..1000; the winner must lead by at least one point whatever T is (or tie with the
+    kernel's tie rule on its side), which bounds the floors from below at the end of the range where they are
+    least favourable. Ties follow the era's rule (first or last in scan order)."""
+    if winner is None or era.scoring == "legacy":
+        return False
+    order = {t.pid: i for i, t in enumerate(tasks)}
+    first = era.tie(memcg).value == "first"
+    elig = [t for t in tasks if badness_terms(t, max(lo, 1), era, page_size=page_size).eligible]
+    if winner.pid not in {t.pid for t in elig}:
+        return False
+
+    def tie_to_winner(j: Task) -> bool:
+        return (order[winner.pid] < order[j.pid]) == first
+
+    if era.scoring == "permille":
+        if era.overflow32 and any(badness_terms(t, 1000, era, page_size=page_size).base * 1000 >= 2**31
+                                  for t in elig):
+            return False  # 2.6.36-3.1 wraps points×1000 at 32 bits: not monotone in T
+        lo = max(lo, 1)
+
+        def terms(t: Task) -> tuple[int, int]:
+            b = badness_terms(t, lo, era, page_size=page_size)
+            return b.base, b.adj - b.root_bonus
+
+        bw, aw = terms(winner)
+        for j in elig:
+            if j.pid == winner.pid:
+                continue
+            bj, aj = terms(j)
+            if bw >= bj:
+                floor_gap = 0 if hi is None else (bw - bj) * 1000 // hi
+            else:
+                floor_gap = (bw - bj) * 1000 // lo
+            lead = aw - aj + floor_gap          # the winner's unclamped badness leads j's by at least this
+            if tie_to_winner(j):
+                if lead < 0:
+                    return False
+                continue
+            if lead < 1:
+                return False
+            if bj * 1000 // lo + aj >= 1000:    # both may clamp to 1000 (at small T)
+                return False
+            w_min = aw if hi is None else bw * 1000 // hi + aw
+            if w_min <= 1:                      # both may clamp to 1 (at large T)
+                return False
+        return True
+
+    clamp = era.scoring == "pages"
+    k_lo = lo // 1000
+    k_hi = None if hi is None else hi // 1000
+    lines = {t.pid: _linear_terms(t, era, page_size) for t in elig}
+
+    def value(pid: int, k: int) -> int:
+        c, a = lines[pid]
+        v = c + a * k
+        return max(v, 1) if clamp else v
+
+    cw, aw = lines[winner.pid]
+    for j in elig:
+        if j.pid == winner.pid:
+            continue
+        cj, aj = lines[j.pid]
+        crit = {k_lo}
+        for d0, d1 in ((cw - cj, aw - aj), (cw - 1, aw), (cj - 1, aj)):
+            if d1:
+                z = (-d0) // d1
+                crit.update((z, z + 1))
+        top = k_hi if k_hi is not None else max(crit) + 1
+        crit.add(top)
+        for k in crit:
+            if not k_lo <= k <= top:
+                continue
+            vw, vj = value(winner.pid, k), value(j.pid, k)
+            if vw < vj or (vw == vj and not tie_to_winner(j)):
+                return False
+    return True
 
 
 def _lacks_swap(ev: OomEvent) -> bool:
@@ -1062,16 +1339,32 @@ def points_text(era: Era, points: int, T: int | None) -> str:
     return f"{points} heuristic points"
 
 
-def _explain(ranking: Ranking, kernel_pid: int | None) -> EventExplanation | None:
-    """The model victim's explanation (see :class:`EventExplanation`); None without a victim."""
+def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tuple[int, int] | None] | None = None,
+             ) -> EventExplanation | None:
+    """The model victim's explanation (see :class:`EventExplanation`); None without a victim. ``t_dependent``
+    (T unknown): the tasks whose badness depends on T; figures that involve them are left out (None)."""
     v = ranking.victim
     if v is None:
         return None
     era, T = ranking.era, ranking.totalpages
+    dep = t_dependent or {}
     ex = explain(ranking, v.task.pid)
-    top = tuple(TopRow(t.task.pid, t.task.name, t.terms.points, t.terms.rss, t.terms.swapents, t.terms.pgtables,
-                       t.terms.adj_term, t.terms.points - v.terms.points)
+    vdep = v.task.pid in dep
+    top = tuple(TopRow(t.task.pid, t.task.name, None if t.task.pid in dep else t.terms.points, t.terms.rss,
+                       t.terms.swapents, t.terms.pgtables,
+                       None if t.task.pid in dep and era.scoring != "permille" else t.terms.adj_term,
+                       None if vdep or t.task.pid in dep else t.terms.points - v.terms.points)
                 for t in ranking.eligible[:5])
+    if dep or any(t.eligible and t.task.pid in dep for t in ranking.tasks):
+        # T unknown: a margin only where neither side depends on T; the adj that spares the victim always does
+        # the runner-up at T's lower bound stays the runner-up at any larger T only when no other task gains
+        # with T (a negative or zero coefficient)
+        stable = all(lin is not None and lin[1] <= 0 for pid, lin in dep.items() if pid != v.task.pid)
+        if vdep or not stable or (ex.rival is not None and ex.rival.task.pid in dep):
+            ex.margin = ex.shed_pages = None
+            if not stable:
+                ex.rival = None
+        ex.spare_adj = None
     margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
     shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None
     return EventExplanation(

@@ -528,12 +528,20 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
     w.line((f"── {ev.source}:{ev.start_line}-{ev.end_line}{host}{when}", "bold"))
     w.line((f"verdict: {a.verdict}", _verdict_style(a.verdict)), f" — {a.reason}" if a.reason else "")
     rel = a.kernel_release or "release not printed"
-    w.line(f"kernel: {rel} · rules {a.era_name} ({a.era_source})")
+    allowed = a.era_range_text
+    w.line(f"kernel: {rel} · rules {a.era_name}" + (f" (the evidence allows {allowed})" if allowed else "")
+           + f" ({a.era_source})")
     inv = a.invoked_by
     if inv:
-        what = "sysrq-f (forced)" if ev.sysrq else f"order={inv.order} gfp={inv.gfp_mask}"
+        gfp = inv.gfp_mask if not isinstance(inv.gfp_mask, int) else f"{inv.gfp_mask:#x}"
+        what = "sysrq-f (forced)" if ev.sysrq else f"order={inv.order} gfp={gfp}"
         w.line(f"allocating task: {inv.comm}" + (f" (pid {inv.pid})" if inv.pid else "") + f", {what}")
-    dom = f"memcg {a.cgroup}" if a.cgroup else "global"
+    if a.constraint == "CONSTRAINT_MEMCG":
+        dom = f"memcg {a.cgroup}" if a.cgroup else "memcg (cgroup path not printed)"
+    elif a.constraint == "unknown":
+        dom = "not shown by the report"
+    else:
+        dom = f"memcg {a.cgroup}" if a.cgroup else "global"
     T = a.totalpages
     w.line(f"domain: {dom} ({a.constraint}) · T = " + (f"{T} pages" if T is not None else "unknown")
            + ("" if a.totalpages_exact or T is None else " (approximate)")
@@ -564,18 +572,30 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         shown = a.ranking.tasks if verbose else a.ranking.eligible[:5]
         v = a.ranking.victim
         rows, styles = [], []
+        dep = a.t_dependent
         for r in shown:
             b = r.terms
+            adj_term, points = str(b.adj_term), str(b.points)
+            if r.eligible and r.task.pid in dep:  # T unknown: shown as a formula in T, never as a number
+                lin = dep[r.task.pid]
+                if lin is None:
+                    points = "depends on T"
+                else:
+                    adj_term = f"{lin[1]}×T/1000"
+                    points = f"{lin[0]}{lin[1]:+d}×T/1000"
+            known = r.eligible and v is not None and r.task.pid not in dep and v.task.pid not in dep
             rows.append([str(r.rank or ""), str(r.task.pid), visible(r.task.name), str(r.task.oom_score_adj),
-                         str(b.rss), str(b.swapents), str(b.pgtables), str(b.adj_term) if r.eligible else "-",
-                         str(b.points) if r.eligible else visible(r.reason or "-"),
-                         f"{b.points - v.terms.points:+d}" if (r.eligible and v is not None) else ""])
+                         str(b.rss), str(b.swapents), str(b.pgtables), adj_term if r.eligible else "-",
+                         points if r.eligible else visible(r.reason or "-"),
+                         f"{b.points - v.terms.points:+d}" if known and v is not None else ""])
             styles.append("bold red" if r is v else ("dim" if not r.eligible else ""))
         table, _ = layout(cols, rows, w.screen.width, styles)
         lines += table
-        lines.append((f"BADNESS in {unit}; RSS, SWAP, PTBL in pages", "dim"))
+        lines.append((f"BADNESS in {unit}; RSS, SWAP, PTBL in pages"
+                      + ("; T unknown: the order after the victim is at T's lower bound" if a.t_dependent else ""),
+                      "dim"))
         ru = ex.runner_up
-        if ru is not None and era is not None:
+        if ru is not None and era is not None and ex.margin_text is not None:
             mp = ex.margin_pages
             size = ("" if mp is None else f" ({human(mp)})" if ex.margin_pages_exact else f", ≈{human(mp)}")
             lines.append((visible(f"why: {ex.victim.name} led {ru.name} by {ex.margin_text}{size}"), ""))
