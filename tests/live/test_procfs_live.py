@@ -206,7 +206,13 @@ def test_parallel_scan_equals_one_reader_on_real_processes(monkeypatch: pytest.M
         two = list(p.iter_tasks(pids=kids, pidfs_ids=two_ids))
         monkeypatch.undo()
         assert len(readers) == 1
-        assert len(one) == 40 and two == one
+        # the sleepers' memory and state may move between the two scans (copy-on-write faults after the fork):
+        # compare what cannot change; tests/unit/procfs/test_parallel_scan.py compares every field on fixtures
+        def ident(ts):  # type: ignore[no-untyped-def]
+            return [(t.pid, t.tgid, t.ppid, t.uid, t.name, t.oom_score_adj, t.has_mm, t.is_kthread) for t in ts]
+
+        assert len(one) == 40 and ident(two) == ident(one)
+        assert all(t.rss_anon > 0 and t.rss_file > 0 for t in two)
         assert two_ids == one_ids and sorted(two_ids, key=two_ids.__getitem__) == kids  # forked in this order
         assert len(set(two_ids.values())) == 40
     finally:

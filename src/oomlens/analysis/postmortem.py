@@ -160,9 +160,17 @@ UNKNOWN_CONSTRAINT = "unknown"
 model scores it as CONSTRAINT_NONE, but nothing asserts that it was global."""
 
 
+_KNOWN_CONSTRAINTS = frozenset({c.value for c in OomConstraint} | {UNKNOWN_CONSTRAINT})
+
+
 def model_constraint(constraint: str) -> OomConstraint:
     """The constraint the model scores with (an unknown one as CONSTRAINT_NONE)."""
-    return OomConstraint.NONE if constraint == UNKNOWN_CONSTRAINT else OomConstraint(constraint)
+    if constraint == UNKNOWN_CONSTRAINT:
+        return OomConstraint.NONE
+    try:
+        return OomConstraint(constraint)
+    except ValueError:  # a vendor or patched kernel's own constraint (CONSTRAINT_BPF_PSI_MEM...)
+        return OomConstraint.NONE
 
 
 _MAX_NUMNODES = 1 << 10
@@ -586,6 +594,8 @@ class EventAnalysis:
         lo = min(e.first for e in eras)
         last = [e.last for e in eras]
         hi = None if any(x is None for x in last) else max(x for x in last if x is not None)
+        if hi is None and lo <= ERAS[0].first:
+            return "any release"  # nothing in the report dates it
 
         def v(x: Version) -> str:
             return ".".join(map(str, x[:2] if x[2] in (0, 9999) else x))
@@ -938,6 +948,9 @@ class Analyzer:
 
         if insane is not None:
             return result(Verdict.UNDECIDABLE, insane)
+        if domain.constraint not in _KNOWN_CONSTRAINTS:
+            return result(Verdict.UNDECIDABLE, f"{domain.constraint} is no constraint a mainline kernel prints (a "
+                          "patched kernel): how it chooses its victim is not modelled")
         if ev.no_killable:
             return result(Verdict.UNDECIDABLE, "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
@@ -1032,7 +1045,7 @@ class Analyzer:
         notes.extend(_caveats(ev, era, tasks))
         if table.filtered or table.truncated:
             what = ("filtered (a grep kept only some rows)" if table.filtered
-                    else "incomplete (rows cut off or unusable: see the notes)")
+                    else f"incomplete ({table.truncated_why or 'rows cut off or unusable: see the notes'})")
             return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
                           ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent), score_check=score_check)
         if t_matters and not t_decided:

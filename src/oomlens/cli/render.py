@@ -540,8 +540,14 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         dom = f"memcg {a.cgroup}" if a.cgroup else "memcg (cgroup path not printed)"
     elif a.constraint == "unknown":
         dom = "not shown by the report"
-    else:
+    elif a.constraint == "CONSTRAINT_CPUSET":
+        dom = "cpuset (the allocating task's allowed nodes)"
+    elif a.constraint == "CONSTRAINT_MEMORY_POLICY":
+        dom = "mempolicy (the allocation's nodemask)"
+    elif a.constraint == "CONSTRAINT_NONE":
         dom = f"memcg {a.cgroup}" if a.cgroup else "global"
+    else:
+        dom = "a constraint mainline kernels do not print" + (f", memcg {a.cgroup}" if a.cgroup else "")
     T = a.totalpages
     w.line(f"domain: {dom} ({a.constraint}) · T = " + (f"{T} pages" if T is not None else "unknown")
            + ("" if a.totalpages_exact or T is None else " (approximate)")

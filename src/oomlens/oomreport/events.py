@@ -973,20 +973,21 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         return None
     variant = table_variant(d.columns or (), d.tasks_state, d.wide)
     hints["table:" + variant] = None
-    truncated = False
+    why: list[str] = []
     if d.headerless_rows:
-        truncated = True
+        why.append("rows without their header")
         d.note(f"{d.headerless_rows} task-table row(s) without their header: only uid, tgid, "
                f"total_vm and rss could be mapped")
     if d.table_gap:
-        truncated = True
+        why.append("rows cut short or unusable (see the notes)")
     if not d.rows and (d.columns or d.tasks_state):
         if d.has_kill_outcome or d.summary is not None:
             d.note("the task table header has no rows (filtered log?)")
-        truncated = True
+        why.append("a header without rows")
     if (d.finished_by == "eof" and not d.has_kill_outcome and d.summary is None):
-        truncated = True
+        why.append("the input ends inside the report, before any kill line")
         d.note("the input ends inside this report")
+    truncated = bool(why)
     if d.dups:
         d.note(f"{d.dups} duplicated task-table row(s) dropped")
     if d.dup_lines:
@@ -996,7 +997,7 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
                f"(one task per pid)")
     return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(r for r in d.rows if r is not None),
                      tasks_state_line=d.tasks_state, filtered=False, truncated=truncated,
-                     duplicates_removed=d.dups)
+                     duplicates_removed=d.dups, truncated_why="; ".join(why) or None)
 
 
 def _maybe_filtered(ev: OomEvent, table: TaskTable) -> OomEvent:

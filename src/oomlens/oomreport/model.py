@@ -188,8 +188,8 @@ class TaskTable(_ToDict):
     ``"headerless"``); ``columns`` are the header's names in order (empty when no header was seen).
 
     ``filtered``: rows are known or likely to be missing (see the event's notes for why);
-    ``truncated``: the table was cut (no header, or omitted lines such as a grep ``--``).
-    ``duplicates_removed`` counts rows dropped because the same row had already been seen.
+    ``truncated``: the table was cut (no header, or omitted lines such as a grep ``--``), and ``truncated_why``
+    says how. ``duplicates_removed`` counts rows dropped because the same row had already been seen.
     """
 
     variant: str
@@ -199,6 +199,7 @@ class TaskTable(_ToDict):
     filtered: bool = False
     truncated: bool = False
     duplicates_removed: int = 0
+    truncated_why: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

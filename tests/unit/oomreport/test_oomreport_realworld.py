@@ -87,3 +87,36 @@ def test_copy_mode_position_and_pasted_twice_lines() -> None:
     assert any("pasted twice" in n for n in ev.notes)
     (a,) = analyze_events([ev])
     assert a.verdict == "agrees" and a.event.victim_pid == 11344
+
+
+def _analyzed(name: str):  # type: ignore[no-untyped-def]
+    return list(analyze_events(events(name)))
+
+
+def test_a_constraint_no_mainline_kernel_prints_is_undecidable_not_a_crash() -> None:
+    (a,) = _analyzed("017-lkml-bpf-oom-6.x-constraint-bpf-psi-unlimited-memcg.log")
+    assert a.verdict == "undecidable" and "CONSTRAINT_BPF_PSI_MEM" in (a.reason or "")
+    assert "could not analyse" not in (a.reason or "")
+
+
+def test_mempolicy_domain_is_not_called_global(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from oomlens.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["postmortem", str(REAL / "009-linux-mm-6.10-cxl-mempolicy-quoted-wrapped-snip.log")],
+                           env={"COLUMNS": "200"})
+    dom = next(ln for ln in r.stdout.splitlines() if ln.startswith("domain:"))
+    assert "mempolicy" in dom and "global" not in dom
+
+
+def test_a_report_the_input_ends_in_says_so_in_its_reason() -> None:
+    (a,) = _analyzed("010-fstests-btrfs-6.12-arm64-64k-dd-adj250-no-kill.log")
+    assert a.verdict == "undecidable"
+    assert "the input ends inside the report, before any kill line" in (a.reason or "")
+    assert "rows cut off" not in (a.reason or "")
+
+
+def test_nothing_dates_the_report_reads_any_release() -> None:
+    (a,) = _analyzed("013-sonic-pr-2988-sysrq-f-panic_on_oom-3.16.log")
+    assert a.era_range_text == "any release"  # was "0.0+"
