@@ -51,6 +51,24 @@ _TABLE_RANGES: dict[str, tuple[Version, Version | None]] = {
 }
 
 
+_INVOKED_RANGES: dict[str, tuple[Version | None, Version | None]] = {
+    "2.6.11": (None, (2, 6, 18)),                     # no comm: 'oom-killer: gfp_mask=0x..'
+    "2.6.19-2.6.30": ((2, 6, 19), (2, 6, 30)),        # oomkilladj=
+    "2.6.31-2.6.35": ((2, 6, 31), (2, 6, 35)),        # oom_adj= alone
+    "2.6.36-3.6": ((2, 6, 36), (3, 6, 9999)),         # oom_adj= and oom_score_adj=
+    "3.7-4.4": ((3, 7, 0), (4, 4, 9999)),             # numeric gfp_mask, no flags text
+    "4.5+": ((4, 5, 0), None),                        # gfp_mask=0x..(FLAGS), no nodemask= (4.5-4.8, 5.0+)
+    "4.9-4.19": ((4, 9, 0), (4, 19, 9999)),           # nodemask=, one space before order=
+    "4.10-4.16": ((4, 10, 0), (4, 16, 9999)),         # nodemask=,  two spaces before order=
+}
+"""The releases each ``invoked oom-killer:`` format (the parser's ``InvokedLine.variant``) was printed by (spec §6.1)."""
+
+
+def _kill_line_cut(ev: OomEvent, k: Any) -> bool:
+    """Whether the parser saw this kill line cut short (then the fields it lacks date nothing)."""
+    return any(n.startswith(f"line {k.lineno}: 'Killed process' line cut short") for n in ev.notes)
+
+
 def printed_release(ev: OomEvent) -> str | None:
     """The kernel release the report names (its own field, else the ``CPU: ... <release>`` line)."""
     return ev.kernel_release or (ev.cpu.release if ev.cpu is not None else None)
@@ -79,6 +97,9 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
         w = (ev.selection.wording or "").lower()
         if "sacrifice" in w:
             narrow((2, 6, 36), (5, 0, 9999), "'score S or sacrifice child' (2.6.36-5.0)")
+            if ev.selection.score is not None and 1000 < ev.selection.score and ev.selection.kind != "unchecked":
+                narrow((3, 5, 0), None, f"printed score {ev.selection.score} above 1000 (3.5-5.0: points×1000/T; "
+                                        "2.6.36-3.4 clamp it to 1000)")
         elif "a child" in w:
             narrow((2, 6, 24), (2, 6, 35), "'score S or a child' (2.6.24-2.6.35)")
         elif "children" in w:
@@ -95,16 +116,34 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
                                          "2.6.36 OOM killer)")
     if "2.4" in kinds and ev.table is None and ev.invoked is None:
         narrow(None, (2, 6, 15), "bare 'Out of Memory: Killed process' line (2.4 / early 2.6)")
+    if "rhel7" in kinds:
+        narrow((3, 10, 0), (3, 10, 9999), "'Killed process N (x), UID U, total-vm:..' (RHEL/CentOS 7's 3.10)")
+    whole = [k for k in ev.killed if not _kill_line_cut(ev, k)]
+    if any(k.variant == "2.6.36" for k in whole) and not kinds & {"4.5", "5.3", "5.4", "rhel7"}:
+        narrow((2, 6, 36), (4, 4, 9999), "kill line with total-vm/anon-rss/file-rss and no shmem-rss (2.6.36-4.4; "
+                                         "4.5 added shmem-rss)")
+    damaged = any("cut short" in n or "not understood" in n for n in ev.notes)  # a kill line's rest may be lost
+    if any(k.variant == "bare" and k.prefix is None for k in whole) and not kinds - {"bare", "cut"} and not damaged:
+        narrow(None, (2, 6, 32), "bare 'Killed process N (x)' (up to 2.6.32; 2.6.33 added vsz:)")
+    inv = ev.invoked
+    if inv is not None and inv.variant in _INVOKED_RANGES and (inv.variant != "3.7-4.4" or inv.oom_score_adj is not None):
+        ia, ib = _INVOKED_RANGES[inv.variant]
+        narrow(ia, ib, f"'invoked oom-killer:' line of the {inv.variant} format")
     if lo > (hi or lo):  # contradictory evidence: keep the table's
         if ev.table is not None and ev.table.variant in _TABLE_RANGES:
             lo, hi = _TABLE_RANGES[ev.table.variant]
     return lo, hi, why
 
 
-def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
-    """Eras consistent with the report, most likely first, and how they were chosen."""
+def candidate_eras(ev: OomEvent, carried: str | None = None) -> tuple[list[Era], str]:
+    """Eras consistent with the report, most likely first, and how they were chosen. ``carried``: the release an
+    earlier report of the same host and boot printed, used when this one prints none."""
     lo, hi, why = format_range(ev)
     release = printed_release(ev)
+    carried_text = ""
+    if release is None and carried:
+        release = carried
+        carried_text = f"release {carried} printed earlier by this host in the same boot; "
     in_range = [e for e in ERAS if (hi is None or e.first <= hi) and (e.last is None or e.last >= lo)]
     ignored = ""
     if release:
@@ -118,11 +157,11 @@ def candidate_eras(ev: OomEvent) -> tuple[list[Era], str]:
         if v is not None:
             era = era_for(v)
             if (v >= lo and (hi is None or v <= hi)) or not why:
-                return [era], f"printed release {release}"
+                return [era], (carried_text + "its rules") if carried_text else f"printed release {release}"
             # a vendor backport: the format wins, the release only orders the candidates
             clamp = lo if v < lo else (hi or lo)
             era = era_for(clamp)
-            return [era], (f"release {release} prints the format of {'.'.join(map(str, clamp))}+ "
+            return [era], (f"{carried_text}release {release} prints the format of {'.'.join(map(str, clamp))}+ "
                            f"({'; '.join(why)}): a vendor backport; scored with {era.name} rules")
     if not in_range:
         in_range = [ERAS[-1]]
@@ -741,8 +780,10 @@ def _report_notes(ev: OomEvent, era: Era | None) -> list[str]:
                  and ev.meminfo is None and ev.memcg is None)
     for n in ev.notes:
         if n.startswith("printed score ") and n.endswith("exceeds 1000"):
-            if era is None or era.scoring == "legacy":
+            S = ev.selection.score if ev.selection is not None else None
+            if era is None or S is None or not _score_unprintable(era, S):
                 continue
+            n = f"printed score {S} is more than {era.name} kernels print ({_score_bound_text(era)})"
         elif n.startswith(_KILL_ONLY_NOTE):
             if not only_kill:
                 continue
@@ -752,6 +793,23 @@ def _report_notes(ev: OomEvent, era: Era | None) -> list[str]:
                               else ""))
         out.append(n)
     return out
+
+
+def _score_unprintable(era: Era, score: int) -> bool:
+    """Whether no kernel of ``era`` prints ``score S`` = ``score``: 2.6.36-3.4 print the badness clamped to 0..1000;
+    3.5-5.0 print points×1000/T, where memory (at most about T) plus an oom_score_adj of +1000 (T more) reach about
+    2000; the legacy heuristic's points are unbounded."""
+    if era.scoring == "permille":
+        return score > 1000
+    if era.scoring == "pages" and era.sacrifice_child:
+        return score > 2000
+    return False
+
+
+def _score_bound_text(era: Era) -> str:
+    if era.scoring == "permille":
+        return "the badness clamped to 0..1000"
+    return "points×1000/T: memory up to T plus oom_score_adj +1000 adding T, about 2000 at most"
 
 
 def _printed_score(era: Era, points: int, T: int) -> int | None:
@@ -896,8 +954,12 @@ class Analyzer:
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
         self.victims: dict[HostKey, dict[int, str]] = {}
+        self.reaped: dict[HostKey, dict[int, str]] = {}
+        """Pids the log shows reaped by the oom_reaper (4.6+), by host: previous victims on 4.7+ kernels."""
         self.swap_kb: dict[HostKey, int] = {}
         self.uptime: dict[HostKey, float] = {}
+        self.release: dict[HostKey, str] = {}
+        """The release the host's last report printed, carried to later reports of the same boot that print none."""
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
         key = host_key(ev)
@@ -905,7 +967,9 @@ class Analyzer:
             last = self.uptime.get(key)
             if last is not None and ev.uptime < last:  # rebooted since: nothing carries over
                 self.victims.pop(key, None)
+                self.reaped.pop(key, None)
                 self.swap_kb.pop(key, None)
+                self.release.pop(key, None)
             self.uptime[key] = ev.uptime
         try:
             return self._analyze(ev, key)
@@ -922,11 +986,19 @@ class Analyzer:
             for k in ev.killed:
                 if k.name is not None:   # a name cut off proves nothing about a later pid's process
                     self.victims.setdefault(key, {})[k.pid] = k.name
+            for r in (*ev.reaped, *ev.other_reaped):
+                if r.reaped and r.name:  # reaped (MMF_OOM_REAPED/MMF_OOM_SKIP set): a previous victim
+                    self.reaped.setdefault(key, {})[r.pid] = r.name
+            rel = printed_release(ev)
+            if rel and ev.uptime is not None:
+                self.release[key] = rel
+            elif ev.uptime is None:
+                self.release.pop(key, None)  # the boot cannot be told any more
 
     def _analyze(self, ev: OomEvent, key: HostKey) -> EventAnalysis:
         raw = ev  # shown as printed; analysed without the values no kernel prints
         ev, notes, insane = sanitize(raw)
-        eras, era_source = candidate_eras(ev)
+        eras, era_source = candidate_eras(ev, self.release.get(key) if ev.uptime is not None else None)
         era = eras[0]
         alternatives = [e.name for e in eras[1:]]
         kernel_pid = ev.victim_pid
@@ -972,10 +1044,16 @@ class Analyzer:
         prev = self.victims.get(key, {})
         # a reused pid with another name is another task
         skipped_prev = [r.pid for r in table.rows if prev.get(r.pid) == r.name and r.pid != kernel_pid]
-        tasks = [row_to_task(r, skip=r.pid in skipped_prev) for r in table.rows]
+        reaped = self.reaped.get(key, {}) if era.skips_oom_skip else {}
+        skipped_reaped = [r.pid for r in table.rows if reaped.get(r.pid) == r.name and r.pid != kernel_pid
+                          and r.pid not in skipped_prev]
+        tasks = [row_to_task(r, skip=r.pid in skipped_prev or r.pid in skipped_reaped) for r in table.rows]
         if skipped_prev:
             notes.append(f"previous OOM victims still in the table, not candidates again (MMF_OOM_SKIP): "
                          f"{', '.join(map(str, skipped_prev))}")
+        if skipped_reaped:
+            notes.append("reaped by the oom_reaper earlier in the log, so previous victims (MMF_OOM_REAPED on 4.7, "
+                         f"MMF_OOM_SKIP from 4.8): not candidates again: {', '.join(map(str, skipped_reaped))}")
         if not all(t.rss_split_known for t in tasks):
             notes.append("this table prints only total rss; anon/file/shmem split unknown (sum is exact)")
         if _lacks_swap(ev):
@@ -992,6 +1070,14 @@ class Analyzer:
         else:
             assert domain.totalpages is not None
             T = domain.totalpages
+        pids = {t.pid for t in tasks}
+        if kernel_pid is not None and kernel_pid not in pids and (ev.selection is None or ev.selection.pid not in pids):
+            thread = _thread_row(ev, eras, tasks, None if t_unknown else T, page_kb,
+                                 domain.constraint == "CONSTRAINT_MEMCG")
+            if thread is not None:
+                notes.append(f"the kernel's victim {kernel_pid} is not a row of the task table but a thread of "
+                             f"{thread.pid} ({thread.name}): " + _THREAD_WHY)
+                kernel_pid = thread.pid
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
@@ -1072,7 +1158,6 @@ class Analyzer:
                           "vm.oom_kill_allocating_task=1: the kernel killed the allocating task without a scan",
                           ranking, None, score_check=score_check)
         kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
-        pids = {t.pid for t in tasks}
         # the selection line names a thread on 2.6.36-4.6 (thread scan): map it to its row by tgid
         if kernel_chosen not in pids:
             kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
@@ -1243,6 +1328,48 @@ def _wins_for_every_t(winner: Task | None, tasks: list[Task], era: Era, memcg: b
     return True
 
 
+_THREAD_WHY = ("the kernel's scan went over threads (global OOMs 2.6.36-4.6, memcg OOMs up to 5.2) and printed the "
+               "thread it chose, while the table has one row per process; the kill line's anon+file+shmem rss "
+               "equals that row's rss (a shared mm) and no other row's, and the printed score, where there is one, "
+               "matches it: judged as that process")
+
+
+def _thread_scan(era: Era, memcg: bool) -> bool:
+    """Whether the era's victim scan visits every thread (and so may choose and print a non-leader's pid): global
+    OOMs 2.6.36-4.6 (``for_each_process_thread``; ``for_each_process`` from 4.7), memcg OOMs up to 5.2
+    (``css_task_iter`` over tasks; ``CSS_TASK_ITER_PROCS`` from 5.3), and every thread up to 2.6.31 (spec §2)."""
+    last = era.last or (99, 0, 0)
+    if last <= (2, 6, 31):
+        return True
+    return era.first >= (2, 6, 36) and last <= ((5, 2, 9999) if memcg else (4, 6, 9999))
+
+
+def _thread_row(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int | None, page_kb: int,
+                memcg: bool) -> Task | None:
+    """The row (process) whose thread the kernel killed, when the killed pid is not a row: only where the era scans
+    threads, and only when exactly one row's rss equals the kill line's anon+file+shmem rss (the thread shares the
+    process's mm) and, with a printed score and a known T, that row's score under some candidate era and
+    CAP_SYS_ADMIN variant is the printed one."""
+    k = ev.killed[0] if ev.killed else None
+    if k is None or k.anon_rss_kb is None or k.file_rss_kb is None or not any(_thread_scan(e, memcg) for e in eras):
+        return None
+    kb = k.anon_rss_kb + k.file_rss_kb + (k.shmem_rss_kb or 0)
+    if kb % page_kb:
+        return None
+    rows = [t for t in tasks if t.rss == kb // page_kb]
+    sel = ev.selection
+    if sel is not None and sel.pid != k.pid:
+        return None   # the selection names yet another pid: a sacrificed child, not a thread
+    S = sel.score if sel is not None else None
+    if S is not None and S >= 0 and T is not None:
+        def prints_s(t: Task) -> bool:
+            variants = [t] + ([t.with_(cap_sys_admin=False)] if t.uid == 0 else [])
+            return any(_printed_score(e, badness_terms(v, T, e, page_size=page_kb * 1024).points, T) == S
+                       for e in eras for v in variants)
+        rows = [t for t in rows if prints_s(t)]
+    return rows[0] if len(rows) == 1 else None
+
+
 def _lacks_swap(ev: OomEvent) -> bool:
     return ev.table is not None and bool(ev.table.rows) and ev.table.rows[0].swapents is None
 
@@ -1313,7 +1440,9 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
 def _caveats(ev: OomEvent, era: Era, tasks: list[Task]) -> list[str]:
     out = []
     if era.root_bonus and any(t.uid == 0 and not isinstance(t.cap_sys_admin, bool) for t in tasks):
-        out.append("logs do not show CAP_SYS_ADMIN: the root bonus was approximated by uid 0")
+        proven = any(isinstance(t.cap_sys_admin, bool) for t in tasks)
+        out.append("logs do not show CAP_SYS_ADMIN: the root bonus was approximated by uid 0"
+                   + (" (for the tasks the printed score does not decide)" if proven else ""))
     try:
         v = parse_version(printed_release(ev) or "0.0")
     except KernelVersionError:
