@@ -6,20 +6,16 @@ from the tool's output."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-from oomlens.analysis.postmortem import analyze_events
+from realdata import analyses
+
 from oomlens.cli.render import Screen, Writer, postmortem_event
 from oomlens.kernel.eras import era_by_name
 from oomlens.kernel.types import Task
-from oomlens.sources.kernellog import iter_file_events
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "postmortem" / "realoom"
 
 
 def _analyses(name: str) -> list:
-    (path,) = DATA.glob(name + "*.log")
-    return list(analyze_events(iter_file_events(str(path)), strict=True))
+    return analyses("realoom", name)
 
 
 def _human(a, verbose: bool = False) -> str:

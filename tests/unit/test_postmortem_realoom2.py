@@ -6,18 +6,15 @@ from the tool's output."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from realdata import analyses
 
 from oomlens.analysis.postmortem import _report_notes, analyze_events
 from oomlens.kernel.eras import ERAS, era_by_name
 from oomlens.sources.kernellog import iter_file_events
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "postmortem" / "realoom2"
-
 
 def _analyses(name: str) -> list:
-    (path,) = DATA.glob(name + "*.log")
-    return list(analyze_events(iter_file_events(str(path)), strict=True))
+    return analyses("realoom2", name)
 
 
 def _era_names(lo: tuple[int, int, int], hi: tuple[int, int, int] | None) -> set[str]:
