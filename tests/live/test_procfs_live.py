@@ -181,7 +181,7 @@ def test_parallel_scan_equals_one_reader_on_real_processes(monkeypatch: pytest.M
 
     import oomlens.sources.procfs as procfs_mod
 
-    if not procfs_mod._can_fork_a_reader():
+    if not procfs_mod.can_fork_a_helper():
         pytest.skip("one CPU, or this test process has other threads")
     readers: list[int] = []
     real_fork = os.fork

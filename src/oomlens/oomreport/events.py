@@ -628,6 +628,26 @@ class Assembler:
             while h.orphans and abs(lineno - h.orphans[0].lineno) > REAPER_GRACE_LINES:
                 self._emit_orphan(h.orphans.popleft())
 
+    def at_rest(self, lineno: int, quiet_ahead: bool = False) -> bool:
+        """Release what is over at ``lineno`` (:meth:`expire`); then whether nothing is left that later input
+        could extend, finish or attach to (no draft, no report awaiting reaper lines, no orphan reaper line,
+        no held-back or pending line), so a fresh Assembler would carry on from here alike.
+
+        ``quiet_ahead``: the caller knows that the next ``REAPER_GRACE_LINES`` lines hold no OOM line at all:
+        reports waiting for reaper lines and orphan reaper lines are then released now, as :meth:`expire`
+        would release them unchanged once that grace is over."""
+        self.expire(lineno)
+        if quiet_ahead:
+            for h in self.hosts.values():
+                if h.cur is None:
+                    while h.done:
+                        self._emit(h.done.popleft())
+                    while h.orphans:
+                        self._emit_orphan(h.orphans.popleft())
+        return not self.reversed_context and all(
+            h.cur is None and not h.done and not h.orphans and not h.side and not h.untrusted and not h.ratelimit
+            for h in self.hosts.values())
+
     def flush(self) -> None:
         for h in self.hosts.values():
             self._finish(h, "eof")

@@ -47,12 +47,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from oomlens.oomreport.events import Assembler, Item, process_region
+from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, process_region
 from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, normalize_line
 from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
 
-__all__ = ["iter_events", "EventParser", "ANCHORS", "CHUNK_SIZE"]
+__all__ = ["ANCHORS", "CHUNK_SIZE", "EventParser", "is_oom_line", "iter_events", "no_oom_line_within"]
 
 
 Buf = bytes | bytearray
@@ -112,7 +112,41 @@ def _classify(line_text: str, trusted: bool, lineno: int, cut: str | None = None
     return kind, payload
 
 
-def _oomish(raw: Buf) -> bool:
+def no_oom_line_within(data: Buf, lines: int, anchors: tuple[bytes, ...], *, last: bool = False) -> bool:
+    """Whether ``data`` holds at least ``lines`` complete lines and none of its first (``last``: final)
+    ``lines`` lines is an OOM line that the scanner would find (an anchor hit whose line is an OOM line, or an
+    ``oom_reaper`` line)."""
+    if last:
+        start = len(data)
+        for _ in range(lines + 1):
+            start = data.rfind(b"\n", 0, start)
+            if start < 0:
+                return False
+        head = data[start + 1:]
+    else:
+        end = 0
+        for _ in range(lines):
+            nl = data.find(b"\n", end)
+            if nl < 0:
+                return False
+            end = nl + 1
+        head = data[:end]
+    if REAPER_ANCHOR in head:
+        return False
+    for a in anchors:
+        followers = ANCHOR_FOLLOWERS.get(a)
+        p = head.find(a)
+        while p >= 0:
+            if followers is None or head.startswith(followers, p + len(a)):
+                ls = head.rfind(b"\n", 0, p) + 1
+                le = head.find(b"\n", p)
+                if is_oom_line(head[ls:le if le >= 0 else len(head)]):
+                    return False
+            p = head.find(a, p + 1)
+    return True
+
+
+def is_oom_line(raw: Buf) -> bool:
     """Stateless test used by the backwards walk: is this line (any record in it) an OOM line?"""
     for ll in normalize_line(raw.decode("utf-8", "replace")):
         if ll.trusted and classify(ll.text)[0] not in _NOT_OOM:
@@ -126,7 +160,7 @@ class _Scanner:
     Offsets (``pos``, ``fed``, ``reaper_end``) are relative to the current buffer and shifted
     when the buffer is refilled."""
 
-    def __init__(self, source: str, anchors: tuple[bytes, ...], scan_all: bool) -> None:
+    def __init__(self, source: str, anchors: tuple[bytes, ...], scan_all: bool, first_lineno: int = 1) -> None:
         self.asm = Assembler(source)
         self.norm = Normalizer()
         self.anchors = anchors
@@ -136,7 +170,7 @@ class _Scanner:
         self.open = False
         self.pos = 0           # start of the next unprocessed line in buf
         self.fed = 0           # lines before this offset were fed (or are gone): never re-feed
-        self.lineno = 1        # line number of buf[pos]
+        self.lineno = first_lineno  # line number of buf[pos]
         self.reaper_end = -1   # search REAPER_ANCHOR too while pos < reaper_end
         self.ends = _LineEnds()
         self.buf: Buf = b""    # feed_chunk's buffer: lookback context + unprocessed tail
@@ -228,9 +262,24 @@ class _Scanner:
             self._close()
         self.asm.flush()
 
-    def run_reader(self, f: ReadInto, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
+    def at_rest(self, ahead: Buf = b"") -> bool:
+        """After a non-final :meth:`run_reader` that ended at a line boundary: is nothing open here — no region,
+        no report that later lines could still extend or finish differently, no reaper window, no held-back
+        line — so that parsing the rest of the input with a fresh parser gives the events this one would?
+        ``ahead``: the input that follows, if the caller has it: when its first ``REAPER_GRACE_LINES`` lines
+        hold no anchor, reports that only wait for reaper lines are released now. Releases the reports that
+        are over (collect them with ``asm.take()``)."""
+        if self.open or self.region or self.in_giant or self.ends.pending_cr:
+            return False
+        quiet = no_oom_line_within(ahead, REAPER_GRACE_LINES, self.anchors)
+        if self.pos < self.reaper_end and not quiet:
+            return False
+        return self.asm.at_rest(self.lineno, quiet)
+
+    def run_reader(self, f: ReadInto, chunk_size: int = CHUNK_SIZE, final: bool = True) -> Iterator[OomEvent]:
         """Drive the scan from a binary file: ``readinto`` one reusable buffer (no per-chunk
-        copies)."""
+        copies). ``final=False``: the stream is a part of the input that ends at a line boundary; its
+        lines are scanned but nothing is flushed (see :meth:`at_rest`)."""
         buf = bytearray(chunk_size + LOOKBACK_BYTES + (64 << 10))
         n = 0
         while True:
@@ -260,7 +309,8 @@ class _Scanner:
             self._scan(buf, limit)
             yield from self.asm.take()
         self.buf = bytes(buf[:n])
-        self.flush()
+        if final:
+            self.flush()
         yield from self.asm.take()
 
     def _next_hit(self, buf: Buf, nxt: list[int], limit: int) -> int:
@@ -322,7 +372,7 @@ class _Scanner:
             hit_lineno = self.lineno + buf.count(b"\n", pos, ls)
             raw = buf[ls:le - 1]
             self.pos, self.lineno = le, hit_lineno + 1
-            if _oomish(raw):
+            if is_oom_line(raw):
                 self._open_region(buf, ls, le, raw, hit_lineno)
 
     def _open_region(self, buf: Buf, ls: int, le: int, raw: Buf, hit_lineno: int) -> None:
@@ -376,7 +426,7 @@ class _Scanner:
             else:
                 lstart = q + 1
             n += 1
-            if _oomish(buf[lstart:p - 1]):
+            if is_oom_line(buf[lstart:p - 1]):
                 start = lstart
                 quiet = 0
             else:
@@ -429,8 +479,8 @@ class EventParser:
     lines calls :meth:`flush` on a time-out, which finishes every open report now. Feeding may
     go on after a flush. Memory: one chunk, the lookback context and the open reports."""
 
-    def __init__(self, source: str = "<input>", *, scan_all: bool = False) -> None:
-        self._scanner = _Scanner(source, ANCHORS, scan_all)
+    def __init__(self, source: str = "<input>", *, scan_all: bool = False, first_lineno: int = 1) -> None:
+        self._scanner = _Scanner(source, ANCHORS, scan_all, first_lineno)
 
     def feed(self, data: str | bytes | bytearray | memoryview | Iterable[str | bytes]) -> list[OomEvent]:
         """Parse more input; the events it completed."""
@@ -450,6 +500,19 @@ class EventParser:
         """Parse a whole binary stream read in place with ``readinto`` (the fastest way to parse
         a file), then flush."""
         return self._scanner.run_reader(f, chunk_size)
+
+    def read_part(self, f: ReadInto, chunk_size: int = CHUNK_SIZE) -> Iterator[OomEvent]:
+        """Parse a stream that is the first part of the input, ending at a line boundary, without flushing;
+        then :meth:`at_rest` says whether the rest can be parsed apart (by a parser made with
+        ``first_lineno`` = the next line's number) with the same result."""
+        return self._scanner.run_reader(f, chunk_size, final=False)
+
+    def at_rest(self, ahead: bytes = b"") -> list[OomEvent] | None:
+        """After :meth:`read_part`: the events that are over here (to emit now) when nothing else is open
+        (see :meth:`read_part`; ``ahead``, the input that follows, lets reports that only wait for reaper lines
+        be released when none can come), else None (parse the whole input in one go instead)."""
+        sc = self._scanner
+        return sc.asm.take() if sc.at_rest(ahead) else None
 
 
 def iter_events(lines_or_chunks: Iterable[str | bytes] | ReadInto, source: str = "<input>", *,

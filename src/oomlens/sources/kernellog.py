@@ -12,6 +12,7 @@ import io
 import os
 import re
 import select
+import stat
 import sys
 import uuid
 from collections.abc import Generator, Iterator
@@ -19,8 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from oomlens.errors import InputError
+from oomlens.oomreport.events import REAPER_GRACE_LINES
 from oomlens.oomreport.model import OomEvent
-from oomlens.oomreport.scan import iter_events
+from oomlens.oomreport.scan import (
+    ANCHORS,
+    LOOKBACK_QUIET,
+    QUIET_CLOSE,
+    REAPER_ANCHOR,
+    REAPER_WINDOW,
+    EventParser,
+    is_oom_line,
+    iter_events,
+    no_oom_line_within,
+)
+from oomlens.sources.forkhelper import can_fork_a_helper, fork_helper
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "KmsgCursor", "KmsgRecord", "iter_chunks", "iter_file_events", "iter_kernel_log_lines",
            "open_binary", "parse_kmsg_record"]
@@ -380,6 +393,171 @@ class KmsgCursor:
 
 def iter_file_events(path: str) -> Iterator[OomEvent]:
     """Events of a plain or compressed log file (``-`` = stdin), read in place in large chunks.
-    Raises :class:`oomlens.errors.InputError` when it cannot be read."""
-    with open_binary(path) as f:
-        yield from iter_events(f, path)
+    Raises :class:`oomlens.errors.InputError` when it cannot be read.
+
+    A plain file of :data:`SPLIT_MIN_BYTES` or more is read by two processes at once when it can be split
+    (:func:`split_point`): a forked helper parses the second part while this process parses the first and
+    yields its events. Where the first part ends, the parser must be at rest (``EventParser.at_rest``: no
+    report, reaper window or held line open); then the helper's events follow and are exactly those of one
+    parser over the whole file. Otherwise (or when the helper fails) the file is parsed in one go from the
+    start, skipping the events already yielded (the parser is deterministic: they come first again)."""
+    split = split_point(path)
+    if split is None:
+        with open_binary(path) as f:
+            yield from iter_events(f, path)
+        return
+    yield from _iter_split(path, split)
+
+
+SPLIT_MIN_BYTES = 64 << 20
+"""Smallest plain file that :func:`iter_file_events` splits between two processes."""
+_AHEAD_BYTES = 4 << 20
+"""What the first part's parser may look at past the split point (``EventParser.at_rest``)."""
+_SPLIT_LINES = LOOKBACK_QUIET + QUIET_CLOSE
+"""Lines next to a split point (on each side) that must not be OOM lines."""
+
+
+def split_point(path: str) -> int | None:
+    """Where :func:`iter_file_events` may split ``path``, or None: not a plain regular file of
+    :data:`SPLIT_MIN_BYTES`, compressed, no second CPU or other threads here, or no such place near the middle.
+
+    A split point starts a line; the :data:`_SPLIT_LINES` lines on each side of it are not OOM lines (so a
+    backwards walk from a later report stops after it, and a report before it has gone quiet), and no
+    ``oom_reaper`` line lies within a reaper window of it (a reaper line is searched that far from its
+    report). Whether the first part really ends at rest is checked when it has been parsed."""
+    if path == "-":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size < SPLIT_MIN_BYTES or not can_fork_a_helper():
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.pread(fd, 6, 0).startswith(_MAGIC):
+            return None
+        size, w = st.st_size, REAPER_WINDOW
+        fallback = None
+        for k in range(33):  # the middle, then 1 MiB steps either side
+            c = size // 2 + (k + 1) // 2 * (1 << 20) * (1 if k % 2 else -1)
+            if c - w < 0 or c + w > size:
+                continue
+            win = os.pread(fd, 2 * w, c - w)
+            if len(win) == 2 * w and REAPER_ANCHOR not in win:
+                at = _quiet_line_start(win, w)
+                if at is None:
+                    continue
+                split = c - w + at
+                # best: no OOM line for a reaper grace before it, so every report before it is over there
+                before = os.pread(fd, min(split, _AHEAD_BYTES), max(0, split - _AHEAD_BYTES))
+                if no_oom_line_within(before, REAPER_GRACE_LINES, ANCHORS, last=True):
+                    return split
+                fallback = fallback if fallback is not None else split
+        return fallback
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _quiet_line_start(win: bytes, start: int) -> int | None:
+    """The first line start at or after ``start`` in ``win`` (within 64 KiB) with :data:`_SPLIT_LINES` lines
+    on each side that are not OOM lines, and no CR next to it; None if there is none."""
+    limit = min(len(win), start + (64 << 10))
+    p = win.find(b"\n", start) + 1
+    while 0 < p < limit:
+        lines_before = win[:p - 1].rsplit(b"\n", _SPLIT_LINES)[1:]
+        lines_after = win[p:].split(b"\n", _SPLIT_LINES)[:_SPLIT_LINES]
+        if (len(lines_before) == _SPLIT_LINES and len(lines_after) == _SPLIT_LINES
+                and b"\r" not in win[p - 2:p + 1] and not any(is_oom_line(ln) for ln in lines_before + lines_after)):
+            return p
+        # an OOM line nearby: try again past the lines checked
+        p = win.find(b"\n", p + sum(len(x) + 1 for x in lines_after)) + 1
+    return None
+
+
+class _Range(io.RawIOBase):
+    """Bytes ``start`` to ``end`` (None: to the end of the file) of an open file, read with ``pread``."""
+
+    def __init__(self, fd: int, path: str, start: int, end: int | None) -> None:
+        super().__init__()
+        self._fd, self._path, self._pos, self._end = fd, path, start, end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any, /) -> int:
+        with memoryview(b) as mv:
+            n = len(mv) if self._end is None else min(len(mv), self._end - self._pos)
+            if n <= 0:
+                return 0
+            try:
+                got = os.preadv(self._fd, [mv[:n]], self._pos)
+            except OSError as e:
+                raise InputError(self._path, f"cannot read: {e.strerror or e}") from None
+        self._pos += got
+        return got
+
+
+def _line_ends(fd: int, path: str, end: int) -> int:
+    """Line ends in the first ``end`` bytes, as the parser counts them (LF, CRLF once, a lone CR)."""
+    n = 0
+    off = 0
+    prev_cr = False
+    while off < end:
+        chunk = os.pread(fd, min(8 << 20, end - off), off)
+        if not chunk:
+            raise InputError(path, "the file shrank while it was read")
+        n += chunk.count(b"\n")
+        if b"\r" in chunk:
+            n += chunk.count(b"\r") - chunk.count(b"\r\n") - (1 if prev_cr and chunk[:1] == b"\n" else 0)
+        prev_cr = chunk[-1:] == b"\r"
+        off += len(chunk)
+    return n
+
+
+def _iter_split(path: str, split: int) -> Iterator[OomEvent]:
+    def tail() -> list[OomEvent]:  # in the helper
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            parser = EventParser(path, first_lineno=_line_ends(fd, path, split) + 1)
+            return list(parser.read_from(_Range(fd, path, split, None)))
+        finally:
+            os.close(fd)
+
+    helper = fork_helper(tail)
+    done = 0
+    try:
+        if helper is not None:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise InputError(path, f"cannot open: {e.strerror or e}") from None
+            try:
+                head = EventParser(path)
+                for ev in head.read_part(_Range(fd, path, 0, split)):
+                    done += 1
+                    yield ev
+                over = head.at_rest(os.pread(fd, _AHEAD_BYTES, split))
+            finally:
+                os.close(fd)
+            if over is not None:
+                for ev in over:
+                    done += 1
+                    yield ev
+                rest = helper.collect()
+                if rest is not None:
+                    yield from rest
+                    return
+    finally:
+        if helper is not None:
+            helper.abandon()
+    with open_binary(path) as f:  # one parser from the start: its first events are those already yielded
+        for i, ev in enumerate(iter_events(f, path)):
+            if i >= done:
+                yield ev
+

@@ -53,6 +53,7 @@ from oomlens.kernel.types import (
     Unknown,
     VmSysctls,
 )
+from oomlens.sources.forkhelper import Helper, can_fork_a_helper, fork_helper
 
 if TYPE_CHECKING:
     from oomlens.sources.identity import ProcessIdentity
@@ -320,64 +321,6 @@ _ESRCH_LIKE = (errno.ENOENT, errno.ESRCH)
 
 _task_fields = attrgetter(*(f.name for f in fields(Task)))
 """A Task's field values, in declaration order (``Task(*values)`` rebuilds it)."""
-
-
-def _can_fork_a_reader() -> bool:
-    """Two CPUs for this process, and no thread in it but this one (see :meth:`ProcFS._fork_scan`)."""
-    try:
-        if len(os.sched_getaffinity(0)) < 2:
-            return False
-        return len(os.listdir("/proc/self/task")) == 1
-    except (AttributeError, OSError):
-        return False
-
-
-@dataclass(slots=True)
-class _Reader:
-    """A :meth:`ProcFS._fork_scan` child: its pid and the read end of its pipe (-1 once collected)."""
-
-    pid: int
-    rfd: int
-
-    def collect(self) -> tuple[list[tuple[object, ...]], dict[int, int],
-                               tuple[int, int, int, list[int], list[str]]] | None:
-        """What the child wrote, once it has exited with status 0; else None. Closes the pipe, reaps it."""
-        chunks = []
-        try:
-            while chunk := os.read(self.rfd, 1 << 20):
-                chunks.append(chunk)
-        except OSError:
-            chunks = []
-        finally:
-            self.close()
-        try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            return None
-        if status != 0 or not chunks:
-            return None
-        import pickle  # only a parallel scan pays for it
-
-        try:
-            return pickle.loads(b"".join(chunks))  # type: ignore[no-any-return]  # our child, our pipe
-        except Exception:  # noqa: BLE001 - a truncated payload: the caller reads that half itself
-            return None
-
-    def close(self) -> None:
-        if self.rfd >= 0:
-            os.close(self.rfd)
-            self.rfd = -1
-
-    def abandon(self) -> None:
-        """End a child that was not collected (the scan was abandoned): close the pipe, kill, reap."""
-        if self.rfd < 0:
-            return
-        self.close()
-        try:
-            os.kill(self.pid, 9)
-            os.waitpid(self.pid, 0)
-        except (ChildProcessError, ProcessLookupError):
-            pass
 
 
 class ProcFS:
@@ -755,7 +698,7 @@ class ProcFS:
         self.last_scan = stats
         pids = self.pids() if pids is None else sorted(pids)
         stats.listed += len(pids)
-        half = len(pids) // 2 if len(pids) >= self.parallel_min and _can_fork_a_reader() else 0
+        half = len(pids) // 2 if len(pids) >= self.parallel_min and can_fork_a_helper() else 0
         child = self._fork_scan(pids[half:], legacy, with_stat, pidfs_ids is not None) if half else None
         if child is None:
             yield from self._scan(pids, legacy, with_stat, stats, pidfs_ids)
@@ -777,7 +720,7 @@ class ProcFS:
         if pidfs_ids is not None:
             pidfs_ids.update(ids)
         for rec in records:
-            yield Task(*rec)  # type: ignore[arg-type]  # the field values of a Task, in order
+            yield Task(*rec)  # the field values of a Task, in order
 
     parallel_min = 1024
     """Fewest processes for which :meth:`iter_tasks` forks a second reader (below it the fork, ~1 ms, and
@@ -808,57 +751,19 @@ class ProcFS:
             yield task
 
     def _fork_scan(self, pids: list[int], legacy: bool, with_stat: bool | None,
-                   want_pidfs: bool) -> _Reader | None:
-        """Fork a child that scans ``pids`` and writes the result to a pipe, or None when no child could be
-        started.
+                   want_pidfs: bool) -> Helper | None:
+        """Fork a helper (:func:`oomlens.sources.forkhelper.fork_helper`) that scans ``pids``: it runs
+        :meth:`_scan` (so its Tasks are exactly those this process would build) and returns the field tuples of
+        the Tasks, the pidfs ids and its ScanStats counters. None when no helper could be started."""
 
-        The child runs :meth:`_scan` (so its Tasks are exactly those this process would build), then
-        writes one ``pickle`` of (field tuples of the Tasks, pidfs ids, its ScanStats counters) and
-        leaves with ``os._exit``: no atexit handler, no flush of inherited stdio buffers, no
-        ``finally`` of the parent's frames. Any failure in the child ends it with status 1 and no
-        payload. Only called when this process has no other thread (a forked child holds only the
-        forking thread; another thread's locks would stay locked in it). The child is forked with every
-        signal blocked, so no Python signal handler of this process (a daemon's SIGTERM, click's SIGINT)
-        ever runs in it; a parent that gives up on it kills it (:meth:`_Reader.abandon`), and one that
-        dies leaves it to fail on the closed pipe.
-        """
-        import signal  # only a parallel scan pays for it
-
-        try:
-            rfd, wfd = os.pipe()
-        except OSError:
-            return None
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-        try:
-            child = os.fork()
-        except OSError:
-            child = -1
-        if child:  # this process, whether or not the fork succeeded
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            os.close(wfd)
-            if child < 0:
-                os.close(rfd)
-                return None
-            return _Reader(child, rfd)
-        # the child
-        status = 1
-        try:
-            os.close(rfd)
-            import pickle
-
+        def work() -> tuple[list[tuple[object, ...]], dict[int, int], tuple[int, int, int, list[int], list[str]]]:
             stats = ScanStats()
             ids: dict[int, int] | None = {} if want_pidfs else None
             records = [_task_fields(t) for t in self._scan(pids, legacy, with_stat, stats, ids)]
-            payload = memoryview(pickle.dumps(
-                (records, ids or {}, (stats.read, stats.vanished, stats.unreadable, stats.unreadable_pids,
-                                      stats.errors)), protocol=pickle.HIGHEST_PROTOCOL))
-            while payload:
-                payload = payload[os.write(wfd, payload):]
-            status = 0
-        except BaseException:  # noqa: BLE001 - any failure: no payload, the parent reads this half itself
-            pass
-        finally:
-            os._exit(status)
+            return records, ids or {}, (stats.read, stats.vanished, stats.unreadable, stats.unreadable_pids,
+                                        stats.errors)
+
+        return fork_helper(work)
 
     # --- creation order ---------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ def forked(monkeypatch):  # type: ignore[no-untyped-def]
     """Count the forks of second readers (they happen whatever threads pytest has); afterwards this process's
     signal mask must be what it was (the fork is done with every signal blocked)."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    monkeypatch.setattr(procfs_mod, "_can_fork_a_reader", lambda: True)
+    monkeypatch.setattr(procfs_mod, "can_fork_a_helper", lambda: True)
     forks: list[int] = []
     real = os.fork
 
@@ -102,7 +102,7 @@ def test_no_fork_below_parallel_min_or_with_one_cpu(procfs, forked, monkeypatch)
     p.parallel_min = 8
     _scan(p)
     assert len(forked) == 1
-    monkeypatch.setattr(procfs_mod, "_can_fork_a_reader", lambda: False)
+    monkeypatch.setattr(procfs_mod, "can_fork_a_helper", lambda: False)
     _scan(p)
     assert len(forked) == 1
 
@@ -110,7 +110,7 @@ def test_no_fork_below_parallel_min_or_with_one_cpu(procfs, forked, monkeypatch)
 def test_fork_failure_reads_everything_here(procfs, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     p = procfs(_tasks(12))
     p.parallel_min = 2
-    monkeypatch.setattr(procfs_mod, "_can_fork_a_reader", lambda: True)
+    monkeypatch.setattr(procfs_mod, "can_fork_a_helper", lambda: True)
 
     def no_fork() -> int:
         raise OSError(11, "Resource temporarily unavailable")
@@ -142,14 +142,14 @@ def test_signals_stay_unblocked_in_this_process(procfs, forked) -> None:  # type
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
 
 
-def test_can_fork_a_reader_only_single_threaded() -> None:
+def test_can_fork_a_helper_only_single_threaded() -> None:
     import threading
 
     ev = threading.Event()
     t = threading.Thread(target=ev.wait)
     t.start()
     try:
-        assert procfs_mod._can_fork_a_reader() is False
+        assert procfs_mod.can_fork_a_helper() is False
     finally:
         ev.set()
         t.join()
