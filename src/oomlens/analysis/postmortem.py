@@ -107,6 +107,9 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
     kinds = {k.variant for k in ev.killed}
     if ev.selection is None and kinds & {"5.4", "5.3"} and ev.summary is not None:
         narrow((5, 1, 0), None, "no selection line before 'Killed process' (5.1+)")
+    mi = ev.meminfo
+    if mi is not None and (mi.pages_shared is not None or mi.pages_non_shared is not None):
+        narrow(None, (3, 13, 9999), "'pages shared' Mem-Info lines (show_mem's pfn walk, before 3.14)")
     if "5.4" in kinds:
         narrow((5, 3, 0), None, "kill line with UID:/pgtables:/oom_score_adj: (5.3/5.4+)")
     if "rhel6" in kinds:
@@ -812,6 +815,12 @@ def _score_bound_text(era: Era) -> str:
     return "points×1000/T: memory up to T plus oom_score_adj +1000 adding T, about 2000 at most"
 
 
+def _score_pins_t(score: int | None) -> bool:
+    """Whether a printed score that the model reproduces also vouches for T: every T within 1% gives another
+    score (a score of S covers T values about 1/S apart, so S >= 100), and it is no clamp (1, 1000 per mille)."""
+    return score is not None and 100 <= score and score != 1000
+
+
 def _printed_score(era: Era, points: int, T: int) -> int | None:
     """The ``score S`` the selection line prints for chosen_points (spec §6.4)."""
     if era.scoring == "permille":
@@ -1089,7 +1098,7 @@ class Analyzer:
                     notes.append(note)
                 if T2 != domain.totalpages:  # inferred from the printed score
                     domain.totalpages, domain.how = T2, note or domain.how
-                elif score_check.matches and not domain.exact:
+                elif score_check.matches and not domain.exact and _score_pins_t(ev.selection.score):
                     domain.exact = True
                     domain.how += f"; confirmed by the printed score {ev.selection.score}"
                 if era2 is not era:
@@ -1130,7 +1139,8 @@ class Analyzer:
             notes.append(f"T is only known to lie in {T}..{hi} pages; the model's choice is the same at both ends")
         notes.extend(_caveats(ev, era, tasks))
         if table.filtered or table.truncated:
-            what = ("filtered (a grep kept only some rows)" if table.filtered
+            what = (f"short: a global OOM's table lists every user process, this one {len(table.rows)} (a filtered "
+                    "log, unless the machine ran only that many, e.g. at boot)" if table.filtered
                     else f"incomplete ({table.truncated_why or 'rows cut off or unusable: see the notes'})")
             return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
                           ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent), score_check=score_check)

@@ -98,9 +98,9 @@ _INT = re.compile(r"-?\d+")
 # ---------------------------------------------------------------------------------------------
 # dump_header()
 
-_INVOKED_KEY = "oom-killer: gfp_mask="
+_INVOKED_KEY = "oom-killer:"
 _INVOKED = re.compile(
-    r"oom-killer: gfp_mask=(?P<gfp>0x[0-9a-fA-F]++|\d++)"
+    r"oom-killer: ?gfp_mask=(?P<gfp>0x[0-9a-fA-F]++|\d++)"
     r"(?:\((?P<flags>[^)]*)\))?"
     r"(?:,\s*nodemask=(?P<nodemask>[^,\s]*(?:,\d[^,\s]*)*?|\(null\)))?"
     r"(?:,\s*order=(?P<order>-?\d+))?"
