@@ -89,12 +89,12 @@ class Wakeup:
             pass  # a wake-up is already pending (or the loop has ended)
 
     def wait(self, timeout: float | None) -> bool:
-        """Sleep up to ``timeout`` seconds (None: until set); True when set."""
-        try:
-            ready, _, _ = select.select([self._r], [], [], timeout)
-        except (OSError, ValueError):  # closed
+        """Sleep up to ``timeout`` seconds (None: until set); True when set (or closed)."""
+        if self._r < 0:
             return True
-        return bool(ready)
+        poller = select.poll()  # not select(): it cannot take a descriptor >= 1024
+        poller.register(self._r, select.POLLIN)
+        return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
 
     def is_set(self) -> bool:
         return self.wait(0)
@@ -107,12 +107,14 @@ class Wakeup:
             pass
 
     def close(self) -> None:
-        for fd in (self._r, self._w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._r = self._w = -1
+        fds = (self._r, self._w)
+        self._r = self._w = -1  # first: a late set() from a thread then writes to nothing, not to a reused fd
+        for fd in fds:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
 class Daemon:

@@ -50,12 +50,17 @@ class Helper:
                 chunks.append(chunk)
         except OSError:
             chunks = []
-        finally:
-            self.close()
+        except BaseException:  # KeyboardInterrupt while waiting: the child must not outlive us as a zombie
+            self.abandon()
+            raise
+        self.close()
         try:
             _, status = os.waitpid(self.pid, 0)
         except ChildProcessError:
             return None
+        except BaseException:
+            self._kill()
+            raise
         if status != 0 or not chunks:
             return None
         import pickle  # only a forked helper pays for it
@@ -75,6 +80,9 @@ class Helper:
         if self.rfd < 0:
             return
         self.close()
+        self._kill()
+
+    def _kill(self) -> None:
         try:
             os.kill(self.pid, 9)
             os.waitpid(self.pid, 0)
@@ -97,12 +105,18 @@ def fork_helper(work: Callable[[], Any]) -> Helper | None:
     except OSError:
         child = -1
     if child:  # this process, whether or not the fork succeeded
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(wfd)
         if child < 0:
             os.close(rfd)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             return None
-        return Helper(child, rfd)
+        helper = Helper(child, rfd)
+        try:  # a signal that came meanwhile runs its handler now; if that raises, the child goes with us
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        except BaseException:
+            helper.abandon()
+            raise
+        return helper
     # the child
     status = 1
     try:

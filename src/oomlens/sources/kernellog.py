@@ -398,9 +398,10 @@ def iter_file_events(path: str) -> Iterator[OomEvent]:
     A plain file of :data:`SPLIT_MIN_BYTES` or more is read by two processes at once when it can be split
     (:func:`split_point`): a forked helper parses the second part while this process parses the first and
     yields its events. Where the first part ends, the parser must be at rest (``EventParser.at_rest``: no
-    report, reaper window or held line open); then the helper's events follow and are exactly those of one
-    parser over the whole file. Otherwise (or when the helper fails) the file is parsed in one go from the
-    start, skipping the events already yielded (the parser is deterministic: they come first again)."""
+    report, reaper window or held line open); then the helper's events follow: the events of one parser over
+    the whole file, each host's in the same order (the parser's contract is completion order per host; two
+    hosts' reports completed close together may come in the other order). Otherwise (or when the helper
+    fails) this process's parser reads on past the split point."""
     split = split_point(path)
     if split is None:
         with open_binary(path) as f:
@@ -514,50 +515,47 @@ def _line_ends(fd: int, path: str, end: int) -> int:
             raise InputError(path, "the file shrank while it was read")
         n += chunk.count(b"\n")
         if b"\r" in chunk:
-            n += chunk.count(b"\r") - chunk.count(b"\r\n") - (1 if prev_cr and chunk[:1] == b"\n" else 0)
+            n += chunk.count(b"\r") - chunk.count(b"\r\n")
+        if prev_cr and chunk[:1] == b"\n":  # a CRLF across the chunks: its CR was counted as a line end
+            n -= 1
         prev_cr = chunk[-1:] == b"\r"
         off += len(chunk)
     return n
 
 
 def _iter_split(path: str, split: int) -> Iterator[OomEvent]:
-    def tail() -> list[OomEvent]:  # in the helper
+    try:  # opened once: the helper inherits the descriptor (pread: no shared offset), a rename cannot split us
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            parser = EventParser(path, first_lineno=_line_ends(fd, path, split) + 1)
-            return list(parser.read_from(_Range(fd, path, split, None)))
-        finally:
-            os.close(fd)
+    except OSError as e:
+        raise InputError(path, f"cannot open: {e.strerror or e}") from None
 
-    helper = fork_helper(tail)
-    done = 0
+    def tail() -> list[OomEvent]:  # in the helper
+        parser = EventParser(path, first_lineno=_line_ends(fd, path, split) + 1)
+        return list(parser.read_from(_Range(fd, path, split, None)))
+
     try:
-        if helper is not None:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as e:
-                raise InputError(path, f"cannot open: {e.strerror or e}") from None
-            try:
-                head = EventParser(path)
-                for ev in head.read_part(_Range(fd, path, 0, split)):
-                    done += 1
-                    yield ev
-                over = head.at_rest(os.pread(fd, _AHEAD_BYTES, split))
-            finally:
-                os.close(fd)
+        helper = fork_helper(tail)
+        head = EventParser(path)
+        try:
+            yield from head.read_part(_Range(fd, path, 0, split))
+            over = head.at_rest(os.pread(fd, _AHEAD_BYTES, split)) if helper is not None else None
             if over is not None:
-                for ev in over:
-                    done += 1
-                    yield ev
+                yield from over
+                assert helper is not None
                 rest = helper.collect()
                 if rest is not None:
                     yield from rest
                     return
+        finally:
+            if helper is not None:
+                helper.abandon()  # nothing once collected
+        # the helper failed or the first part did not end at rest: this parser reads on (never a second parse)
+        off = split
+        while chunk := os.pread(fd, DEFAULT_CHUNK_SIZE, off):
+            off += len(chunk)
+            yield from head.feed(chunk)
+        yield from head.flush()
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror or e}") from None
     finally:
-        if helper is not None:
-            helper.abandon()
-    with open_binary(path) as f:  # one parser from the start: its first events are those already yielded
-        for i, ev in enumerate(iter_events(f, path)):
-            if i >= done:
-                yield ev
-
+        os.close(fd)

@@ -250,3 +250,33 @@ def test_stop_waits_for_nothing_the_loop_may_hold(tmp_path) -> None:
         assert not t.is_alive(), "stop() waited for a lock the loop holds"
     assert d.stopping and d.wake.is_set()
     d.close()
+
+
+def test_wakeup_with_a_descriptor_above_1023_sleeps() -> None:
+    """select() cannot take a descriptor >= 1024: a wake-up made after 1,100 open files must still sleep, not
+    report itself set at once (a daemon at 100% CPU)."""
+    import os
+    import resource
+    import time
+
+    import pytest
+
+    from oomlens.daemon.loop import Wakeup
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("cannot open 1,100 files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]
+    try:
+        w = Wakeup()
+        assert w._r >= 1024
+        t0 = time.monotonic()
+        assert w.wait(0.2) is False and time.monotonic() - t0 >= 0.15
+        w.set()
+        assert w.wait(0.2) is True
+        w.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

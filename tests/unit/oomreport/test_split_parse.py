@@ -72,7 +72,7 @@ def test_split_parse_equals_one_parser(tmp_path, splittable, monkeypatch, every_
 
     monkeypatch.setattr(kl, "open_binary", no_fallback)
     got = list(kl.iter_file_events(str(path)))
-    assert got == expected
+    assert got == expected  # one host's or well-spaced reports: even the order across hosts is one parser's
     # the helper's part starts mid-file: its events carry the file's own line numbers
     assert any(e.start_line > expected[0].end_line for e in got)
 
@@ -135,3 +135,58 @@ def test_small_compressed_or_stdin_inputs_are_not_split(tmp_path) -> None:
     path.write_text("x\n" * 10)
     assert kl.split_point(str(path)) is None  # below SPLIT_MIN_BYTES
     assert kl.split_point("-") is None
+
+
+# --- several hosts, reports near the split point (after a review's reproductions) ---------------------------
+
+_REPORT = (CORPUS / "020-oomanalyser-arch-6.1-doxygen.log").read_text().splitlines()
+
+
+def _report(host: str, t: float, pid: int, reaper: bool = False) -> list[str]:
+    return [f"Dec  6 10:00:00 {host} kernel: [{t:12.6f}] {ln.replace('473206', str(pid))}"
+            for ln in _REPORT if reaper or not ln.startswith("oom_reaper")]
+
+
+def _noise(n: int) -> list[str]:
+    return [f"Dec  6 10:00:00 web-01 kernel: [    1.000000] usb 1-1: new device number {i}" for i in range(n)]
+
+
+def _per_host(evs: list) -> dict:  # type: ignore[type-arg]
+    out: dict = {}  # type: ignore[type-arg]
+    for e in evs:
+        out.setdefault(e.host, []).append(e)
+    return out
+
+
+@pytest.mark.parametrize("gap_after", [2500, 9000])
+def test_hosts_interleaved_near_the_split(tmp_path, splittable, gap_after) -> None:  # type: ignore[no-untyped-def]
+    """hostB's report is over a reaper grace before the split point, hostA's is not, hostC's comes after it: the
+    first part is not at rest when hostC's is near (2,500 lines), so its parser reads on. Nothing is doubled or
+    lost (a re-parse that skipped the events already yielded did both), each host's events in one parser's
+    order."""
+    head = _report("hostA", 5.0, 100, reaper=True) + _noise(3000) + _report("hostB", 50.0, 200) + _noise(3000) \
+        + _report("hostA", 51.0, 300)
+    lines = head + _noise(2000)
+    split_line = len(lines)  # 2,000 quiet lines after hostA's second report (within its reaper grace), 5,000+ after hostB's
+    lines += _noise(gap_after) + _report("hostC", 60.0, 500) + _noise(3000)
+    path = tmp_path / "hosts.log"
+    path.write_text("\n".join(lines) + "\n")
+    split = len(("\n".join(lines[:split_line]) + "\n").encode())
+    expected = _one_parser(path)
+    got = list(kl._iter_split(str(path), split))
+    assert len(got) == len(expected) == 4
+    assert sorted((e.host, e.start_line) for e in got) == sorted((e.host, e.start_line) for e in expected)
+    assert _per_host(got) == _per_host(expected)
+
+
+def test_line_ends_with_a_crlf_across_reads(tmp_path) -> None:
+    import os
+
+    p = tmp_path / "x"
+    chunk = 8 << 20
+    p.write_bytes(b"a" * (chunk - 1) + b"\r" + b"\nb\n" + b"c\n" * 10)  # the CR ends the first 8 MiB read
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        assert kl._line_ends(fd, str(p), p.stat().st_size) == 12  # the CRLF once, then b and ten c
+    finally:
+        os.close(fd)

@@ -176,3 +176,24 @@ def test_the_daemon_scans_with_one_reader(tmp_path, make_proc, forked, monkeypat
     assert not forked
     list(procfs_mod.ProcFS(d.procfs.root).iter_tasks())
     assert len(forked) == 1
+
+
+def test_interrupted_collect_leaves_no_child() -> None:
+    """A KeyboardInterrupt while waiting for the helper kills and reaps it (it used to be left running, then a
+    zombie)."""
+    import time
+
+    from oomlens.sources import forkhelper
+
+    h = forkhelper.fork_helper(lambda: time.sleep(30))
+    assert h is not None
+    old = signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(KeyboardInterrupt):
+            h.collect()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(h.pid, os.WNOHANG)  # reaped
