@@ -43,11 +43,19 @@ def test_oom_kill_disable_kills_nobody_and_oomlens_says_so(memcg_oracle: str) ->
         trigger = sb.trigger
         assert trigger is not None
         selftest._space_ooms()
-        trigger.send(b"g")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _oom_control(sb.path).get("under_oom"):
-            time.sleep(0.1)
-        assert _oom_control(sb.path)["under_oom"] == 1, "the trigger never reached the limit"
+        said = []
+        for _ in range(3):  # page cache charged to the sandbox (a fresh venv's files) may absorb a first overshoot
+            trigger.send(b"g")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not _oom_control(sb.path).get("under_oom"):
+                line = trigger.readline(0.1)  # "no-oom N": it allocated past the limit, reclaim made room
+                if line is not None:
+                    said.append(line)
+                    break
+            if _oom_control(sb.path).get("under_oom"):
+                break
+        assert _oom_control(sb.path)["under_oom"] == 1, (
+            f"the trigger never reached the limit: it said {said}, usage {sb.usage_bytes()} of {sb.limit_bytes()}")
         time.sleep(1.0)
         # the kernel killed nobody: every holder is alive, the counter did not move, the trigger waits
         assert sb.oom_kill_count() == kills_before
