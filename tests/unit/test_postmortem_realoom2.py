@@ -43,6 +43,7 @@ def test_004_memcg_victim_is_a_thread_of_a_row():
     assert rows[7493]["badness"] == 35866 and rows[7493]["adj_term"] == 0
     assert any("thread of 7493" in n for n in d["notes"])
     assert any("without the root bonus" in n for n in d["notes"])
+    assert not any(n == "the killed pid 7537 is not in the task table" for n in d["notes"])  # answered above
 
 
 # --------------------------------------------------------------------------- 2. printed score above 1000

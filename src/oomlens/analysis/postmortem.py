@@ -682,7 +682,12 @@ class EventAnalysis:
     def all_notes(self) -> list[str]:
         """The analysis's notes, then the report's (parser notes and warnings, less the ones the analysis knows
         to be wrong for this event: :func:`_report_notes`)."""
-        return self.notes + _report_notes(self.event, self.era) + list(self.event.warnings)
+        report = _report_notes(self.event, self.era)
+        threads = {n.split()[3] for n in self.notes if n.startswith("the kernel's victim ") and " but a thread of " in n}
+        if threads:  # the parser's "not in the task table" is answered by the analysis: a thread of a row
+            report = [n for n in report if not (n.startswith("the killed pid ") and n.split()[3] in threads
+                                                and n.endswith(" is not in the task table"))]
+        return self.notes + report + list(self.event.warnings)
 
     def global_totalpages(self) -> int | None:
         """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
