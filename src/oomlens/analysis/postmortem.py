@@ -675,6 +675,22 @@ class EventAnalysis:
         return InvokedBy.of(self.event)
 
     @property
+    def domain_text(self) -> str:
+        """The OOM domain in words (the human output and the HTML page): never "global" unless it was."""
+        c = self.constraint
+        if c == "CONSTRAINT_MEMCG":
+            return f"memcg {self.cgroup}" if self.cgroup else "memcg (cgroup path not printed)"
+        if c == UNKNOWN_CONSTRAINT:
+            return "not shown by the report"
+        if c == "CONSTRAINT_CPUSET":
+            return "cpuset (the allocating task's allowed nodes)"
+        if c == "CONSTRAINT_MEMORY_POLICY":
+            return "mempolicy (the allocation's nodemask)"
+        if c == "CONSTRAINT_NONE":
+            return f"memcg {self.cgroup}" if self.cgroup else "global"
+        return "a constraint mainline kernels do not print" + (f", memcg {self.cgroup}" if self.cgroup else "")
+
+    @property
     def over_limit(self) -> OverLimit | None:
         return OverLimit.of(self.event.memcg)
 

@@ -536,18 +536,7 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         gfp = inv.gfp_mask if not isinstance(inv.gfp_mask, int) else f"{inv.gfp_mask:#x}"
         what = "sysrq-f (forced)" if ev.sysrq else f"order={inv.order} gfp={gfp}"
         w.line(f"allocating task: {inv.comm}" + (f" (pid {inv.pid})" if inv.pid else "") + f", {what}")
-    if a.constraint == "CONSTRAINT_MEMCG":
-        dom = f"memcg {a.cgroup}" if a.cgroup else "memcg (cgroup path not printed)"
-    elif a.constraint == "unknown":
-        dom = "not shown by the report"
-    elif a.constraint == "CONSTRAINT_CPUSET":
-        dom = "cpuset (the allocating task's allowed nodes)"
-    elif a.constraint == "CONSTRAINT_MEMORY_POLICY":
-        dom = "mempolicy (the allocation's nodemask)"
-    elif a.constraint == "CONSTRAINT_NONE":
-        dom = f"memcg {a.cgroup}" if a.cgroup else "global"
-    else:
-        dom = "a constraint mainline kernels do not print" + (f", memcg {a.cgroup}" if a.cgroup else "")
+    dom = a.domain_text
     T = a.totalpages
     w.line(f"domain: {dom} ({a.constraint}) · T = " + (f"{T} pages" if T is not None else "unknown")
            + ("" if a.totalpages_exact or T is None else " (approximate)")

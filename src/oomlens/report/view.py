@@ -227,6 +227,9 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
     no_chart = None
     if a.ranking is None:
         no_chart = "no ranking: " + (a.reason or "the log lacks a task table")
+    elif a.t_dependent:
+        no_chart = ("no chart: T is unknown and the badness of some candidates depends on it (their terms are "
+                    "formulas in T; see the JSON's badness_linear)")
     elif not with_chart:
         no_chart = "chart omitted: the page shows the first events' charts only (see the notice at the top)"
     else:
@@ -234,7 +237,7 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
     when = ev.timestamp or (f"[{ev.uptime:.6f}]" if ev.uptime is not None else None)
     return EventView(index=index, source=ev.source, lines=(ev.start_line, ev.end_line), host=ev.host,
                      time_text=when, kernel_release=a.kernel_release, era=a.era_name, era_source=a.era_source,
-                     domain=(f"memcg {a.cgroup}" if a.cgroup else "global") + f" ({a.constraint})",
+                     domain=f"{a.domain_text} ({a.constraint})",
                      totalpages=a.totalpages, totalpages_exact=a.totalpages_exact, verdict=a.verdict,
                      reason=a.reason, kernel_victim=kv, model_victim=mv, chart=chart, no_chart=no_chart,
                      notes=tuple(a.all_notes))
