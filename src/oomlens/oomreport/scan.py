@@ -52,7 +52,7 @@ from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, normalize_line
 from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
 
-__all__ = ["ANCHORS", "CHUNK_SIZE", "EventParser", "is_oom_line", "iter_events", "no_oom_line_within"]
+__all__ = ["ANCHORS", "CHUNK_SIZE", "EventParser", "find_anchor", "is_oom_line", "iter_events", "no_oom_line_within"]
 
 
 Buf = bytes | bytearray
@@ -134,16 +134,25 @@ def no_oom_line_within(data: Buf, lines: int, anchors: tuple[bytes, ...], *, las
     if REAPER_ANCHOR in head:
         return False
     for a in anchors:
-        followers = ANCHOR_FOLLOWERS.get(a)
-        p = head.find(a)
+        p = find_anchor(head, a, 0, len(head))
         while p >= 0:
-            if followers is None or head.startswith(followers, p + len(a)):
-                ls = head.rfind(b"\n", 0, p) + 1
-                le = head.find(b"\n", p)
-                if is_oom_line(head[ls:le if le >= 0 else len(head)]):
-                    return False
-            p = head.find(a, p + 1)
+            ls = head.rfind(b"\n", 0, p) + 1
+            le = head.find(b"\n", p)
+            if is_oom_line(head[ls:le if le >= 0 else len(head)]):
+                return False
+            p = find_anchor(head, a, p + 1, len(head))
     return True
+
+
+def find_anchor(buf: Buf, anchor: bytes, pos: int, limit: int) -> int:
+    """Offset of the next hit of ``anchor`` in ``buf[pos:limit]`` (-1: none): an occurrence followed by one of
+    its :data:`ANCHOR_FOLLOWERS`, if it has any."""
+    p = buf.find(anchor, pos, limit)
+    followers = ANCHOR_FOLLOWERS.get(anchor)
+    if followers is not None:
+        while p >= 0 and not buf.startswith(followers, p + len(anchor)):
+            p = buf.find(anchor, p + 1, limit)
+    return p
 
 
 def is_oom_line(raw: Buf) -> bool:
@@ -321,12 +330,7 @@ class _Scanner:
         for i, a in enumerate(self.anchors):
             p = nxt[i]
             if p != -1 and p < pos:
-                p = find(a, pos, limit)
-                followers = ANCHOR_FOLLOWERS.get(a)
-                if followers is not None:
-                    while p >= 0 and not buf.startswith(followers, p + len(a)):
-                        p = find(a, p + 1, limit)
-                nxt[i] = p
+                p = nxt[i] = find_anchor(buf, a, pos, limit)
             if p >= 0 and (h < 0 or p < h):
                 h = p
         if pos < self.reaper_end:
