@@ -316,6 +316,14 @@ class ScanStats:
     unreadable_pids: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: ScanStats) -> None:
+        """Count in what a scan of other pids (a forked helper's half) read and skipped (not ``listed``)."""
+        self.read += other.read
+        self.vanished += other.vanished
+        self.unreadable += other.unreadable
+        self.unreadable_pids.extend(other.unreadable_pids)
+        self.errors.extend(other.errors)
+
 
 _ESRCH_LIKE = (errno.ENOENT, errno.ESRCH)
 
@@ -711,12 +719,8 @@ class ProcFS:
         if result is None:  # the child failed: read its half here
             yield from self._scan(pids[half:], legacy, with_stat, stats, pidfs_ids)
             return
-        records, ids, (read, vanished, unreadable, unreadable_pids, errors) = result
-        stats.read += read
-        stats.vanished += vanished
-        stats.unreadable += unreadable
-        stats.unreadable_pids.extend(unreadable_pids)
-        stats.errors.extend(errors)
+        records, ids, theirs = result
+        stats.add(theirs)
         if pidfs_ids is not None:
             pidfs_ids.update(ids)
         for rec in records:
@@ -756,12 +760,11 @@ class ProcFS:
         :meth:`_scan` (so its Tasks are exactly those this process would build) and returns the field tuples of
         the Tasks, the pidfs ids and its ScanStats counters. None when no helper could be started."""
 
-        def work() -> tuple[list[tuple[object, ...]], dict[int, int], tuple[int, int, int, list[int], list[str]]]:
+        def work() -> tuple[list[tuple[object, ...]], dict[int, int], ScanStats]:
             stats = ScanStats()
             ids: dict[int, int] | None = {} if want_pidfs else None
             records = [_task_fields(t) for t in self._scan(pids, legacy, with_stat, stats, ids)]
-            return records, ids or {}, (stats.read, stats.vanished, stats.unreadable, stats.unreadable_pids,
-                                        stats.errors)
+            return records, ids or {}, stats
 
         return fork_helper(work)
 
