@@ -206,13 +206,9 @@ _KNOWN_CONSTRAINTS = frozenset({c.value for c in OomConstraint} | {UNKNOWN_CONST
 
 
 def model_constraint(constraint: str) -> OomConstraint:
-    """The constraint the model scores with (an unknown one as CONSTRAINT_NONE)."""
-    if constraint == UNKNOWN_CONSTRAINT:
-        return OomConstraint.NONE
-    try:
-        return OomConstraint(constraint)
-    except ValueError:  # a vendor or patched kernel's own constraint (CONSTRAINT_BPF_PSI_MEM...)
-        return OomConstraint.NONE
+    """The constraint the model scores with (an unknown one as CONSTRAINT_NONE). Only for the constraints of
+    :data:`_KNOWN_CONSTRAINTS`: an event with another one is undecidable before it is scored."""
+    return OomConstraint.NONE if constraint == UNKNOWN_CONSTRAINT else OomConstraint(constraint)
 
 
 _MAX_NUMNODES = 1 << 10
@@ -607,6 +603,8 @@ class EventAnalysis:
     t_dependent: dict[int, tuple[int, int] | None] = field(default_factory=dict)
     """T is unknown: pid → (base, coefficient) of the tasks whose badness depends on T, ``base + coefficient ×
     (T/1000)`` (before the clamp to 1 of 3.5-5.8); None for a per-mille badness (``base×1000/T + adj``)."""
+    victim_thread: int | None = None
+    """The killed pid when it is no row of the table but a thread of one (judged as that row's process)."""
 
     # What the JSON and the human output both show, derived once (the event's fields as printed, else the
     # analysis's).
@@ -698,12 +696,7 @@ class EventAnalysis:
     def all_notes(self) -> list[str]:
         """The analysis's notes, then the report's (parser notes and warnings, less the ones the analysis knows
         to be wrong for this event: :func:`_report_notes`)."""
-        report = _report_notes(self.event, self.era)
-        threads = {n.split()[3] for n in self.notes if n.startswith("the kernel's victim ") and " but a thread of " in n}
-        if threads:  # the parser's "not in the task table" is answered by the analysis: a thread of a row
-            report = [n for n in report if not (n.startswith("the killed pid ") and n.split()[3] in threads
-                                                and n.endswith(" is not in the task table"))]
-        return self.notes + report + list(self.event.warnings)
+        return self.notes + _report_notes(self.event, self.era, self.victim_thread) + list(self.event.warnings)
 
     def global_totalpages(self) -> int | None:
         """The host's T (the /proc/PID/oom_score scale), or None when the report does not show it."""
@@ -794,15 +787,17 @@ class EventAnalysis:
 _KILL_ONLY_NOTE = "only the kill line(s) of this OOM: dump_header() is ratelimited"
 
 
-def _report_notes(ev: OomEvent, era: Era | None) -> list[str]:
+def _report_notes(ev: OomEvent, era: Era | None, victim_thread: int | None = None) -> list[str]:
     """The parser's notes on ``ev``, corrected where the analysis knows better: a score above 1000 is only
-    remarkable from 2.6.36 (the legacy heuristic's points are unbounded), and ratelimiting is one possible cause
+    remarkable from 2.6.36 (the legacy heuristic's points are unbounded), ratelimiting is one possible cause
     of a report that is nothing but a kill line (a filtered or excerpted log is another), said only of such a
-    report."""
+    report, and a killed pid the table lacks is no news when the analysis found it a thread of a row."""
     out: list[str] = []
     only_kill = (bool(ev.killed) and ev.selection is None and ev.invoked is None and ev.table is None
                  and ev.meminfo is None and ev.memcg is None)
     for n in ev.notes:
+        if victim_thread is not None and n == f"the killed pid {victim_thread} is not in the task table":
+            continue
         if n.startswith("printed score ") and n.endswith("exceeds 1000"):
             S = ev.selection.score if ev.selection is not None else None
             if era is None or S is None or not _score_unprintable(era, S):
@@ -1041,12 +1036,14 @@ class Analyzer:
         t_low: int | None = None
         """T unknown: the lower bound the ranking was computed at (what depends on T is in t_dependent)."""
         t_dependent: dict[int, tuple[int, int] | None] = {}
+        victim_thread: int | None = None
 
         def result(verdict: Verdict, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
             return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
                                  notes=notes, page_kb=page_kb, t_low=t_low if ranking is not None else None,
-                                 t_dependent=t_dependent if ranking is not None else {}, **kw)
+                                 t_dependent=t_dependent if ranking is not None else {}, victim_thread=victim_thread,
+                                 **kw)
 
         if insane is not None:
             return result(Verdict.UNDECIDABLE, insane)
@@ -1107,7 +1104,7 @@ class Analyzer:
             if thread is not None:
                 notes.append(f"the kernel's victim {kernel_pid} is not a row of the task table but a thread of "
                              f"{thread.pid} ({thread.name}): " + _THREAD_WHY)
-                kernel_pid = thread.pid
+                victim_thread, kernel_pid = kernel_pid, thread.pid
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
