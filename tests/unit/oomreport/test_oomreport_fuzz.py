@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_oomreport_hostile import best_time
 from test_oomreport_properties import FILES
 
 from oomlens.analysis.postmortem import analyze_events
@@ -76,15 +76,6 @@ def _lines() -> list[str]:
 LINES = _lines()
 
 
-def _best(f, repeat: int = 3) -> float:   # type: ignore[no-untyped-def]
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 @settings(max_examples=600, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(LINES), st.data())
@@ -97,7 +88,8 @@ def test_a_line_with_a_long_run_of_its_own_pieces_parses_in_linear_time(line: st
         return line[:i] + piece * (n // len(piece)) + line[i:]
 
     small, big = make(2000), make(16000)
-    t_small = _best(lambda: list(iter_events([small.encode("utf-8", "surrogateescape")], "l")))
-    t_big = _best(lambda: list(iter_events([big.encode("utf-8", "surrogateescape")], "l")))
+    t_small = best_time(lambda: list(iter_events([small.encode("utf-8", "surrogateescape")], "l")))
+    t_big = best_time(lambda: list(iter_events([big.encode("utf-8", "surrogateescape")], "l")))
     assert t_big <= 24 * max(t_small, 2e-3), (t_small, t_big)
-    assert _best(lambda: classify(big[line.find(' ') + 1:])) < 24 * max(_best(lambda: classify(small[line.find(' ') + 1:])), 2e-3)
+    assert best_time(lambda: classify(big[line.find(' ') + 1:])) < 24 * max(
+        best_time(lambda: classify(small[line.find(' ') + 1:])), 2e-3)

@@ -22,7 +22,8 @@ GROWTH = 8            # the big input is 8x the small one
 LIMIT = 24            # linear: ~8x; quadratic: ~64x
 
 
-def _best(f: Callable[[], object], repeat: int = 3) -> float:
+def best_time(f: Callable[[], object], repeat: int = 3) -> float:
+    """The fastest of ``repeat`` runs of ``f`` (seconds): the run least disturbed by the machine."""
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -33,15 +34,15 @@ def _best(f: Callable[[], object], repeat: int = 3) -> float:
 
 def assert_linear(make: Callable[[int], str], n: int = 2000) -> None:
     small, big = make(n), make(n * GROWTH)
-    t_small = _best(lambda: classify(small))
-    t_big = _best(lambda: classify(big))
+    t_small = best_time(lambda: classify(small))
+    t_big = best_time(lambda: classify(big))
     assert t_big <= LIMIT * max(t_small, FLOOR), (t_small, t_big)
     # the same line inside a report (the state machine, the normaliser, the region logic)
     head = "[  1.000000] x invoked oom-killer: gfp_mask=0x0, order=0, oom_score_adj=0\n"
     rs = (head + "[  1.000001] " + small + "\n").encode("utf-8", "surrogateescape")
     rb = (head + "[  1.000001] " + big + "\n").encode("utf-8", "surrogateescape")
-    t_small = _best(lambda: list(iter_events([rs], "h")))
-    t_big = _best(lambda: list(iter_events([rb], "h")))
+    t_small = best_time(lambda: list(iter_events([rs], "h")))
+    t_big = best_time(lambda: list(iter_events([rb], "h")))
     assert t_big <= LIMIT * max(t_small, FLOOR), (t_small, t_big)
 
 
