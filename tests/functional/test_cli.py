@@ -11,8 +11,7 @@ from oomlens.cli.main import cli, parse_size
 from oomlens.kernel.snapshot import Snapshot
 from oomlens.kernel.types import MemcgLimits, MemInfo, Task, VmSysctls
 from oomlens.sources.live import save_snapshot
-
-GIB = 262_144  # pages
+from sample_tasks import GIB, TASKS
 
 
 def _snap(tasks, cgroup=None, release="6.18.44"):
@@ -20,15 +19,6 @@ def _snap(tasks, cgroup=None, release="6.18.44"):
                     uptime_s=10_000.0, meminfo=MemInfo(totalram_pages=4 * GIB), sysctls=VmSysctls(),
                     tasks=tuple(tasks), scan_order="pid", cgroup=cgroup,
                     cgroup_pids=tuple(t.pid for t in tasks) if cgroup else ())
-
-
-TASKS = [
-    Task(pid=1, name="init", is_global_init=True, rss_anon=100),
-    Task(pid=2, name="kthreadd", is_kthread=True, has_mm=False),
-    Task(pid=100, name="postgres", uid=0, rss_anon=GIB, pgtables_bytes=2 * 1024 * 1024, oom_score_adj=-900),
-    Task(pid=200, name="java", uid=1000, rss_anon=GIB // 2, rss_file=1000, swapents=500),
-    Task(pid=300, name="batch job", uid=1000, rss_anon=GIB // 4, oom_score_adj=500),
-]
 
 
 @pytest.fixture()

@@ -16,17 +16,9 @@ from oomlens.analysis.ranking import rank
 from oomlens.kernel.snapshot import Snapshot
 from oomlens.kernel.types import MemInfo, Task, VmSysctls
 from oomlens.report.view import TimelineInput, badness_chart, parse_wall_clock, timeline
+from sample_tasks import GIB, TASKS
 
-GIB = 262_144  # pages of 4 KiB
 T = 4 * GIB    # 1048576 pages, T // 1000 = 1048
-
-TASKS = [
-    Task(pid=1, name="init", is_global_init=True, rss_anon=100),
-    Task(pid=2, name="kthreadd", is_kthread=True, has_mm=False),
-    Task(pid=100, name="postgres", uid=0, rss_anon=GIB, pgtables_bytes=2 * 1024 * 1024, oom_score_adj=-900),
-    Task(pid=200, name="java", uid=1000, rss_anon=GIB // 2, rss_file=1000, swapents=500),
-    Task(pid=300, name="batch job", uid=1000, rss_anon=GIB // 4, oom_score_adj=500),
-]
 
 
 def _snap(tasks=TASKS, release="6.18.44") -> Snapshot:

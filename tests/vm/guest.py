@@ -38,6 +38,8 @@ from oomlens.selftest.harness import (
     MemcgSandbox,
     find_oom_report,
     provoke,
+    read_text,
+    write_text,
 )
 from oomlens.sources.kernellog import KmsgCursor
 
@@ -55,19 +57,9 @@ GLOBAL_SPACING_S = 2.0
 
 # ------------------------------------------------------------------------------------------ helpers
 
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
-
-
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def meminfo_kb() -> dict[str, int]:
     out = {}
-    for line in _read("/proc/meminfo").splitlines():
+    for line in read_text("/proc/meminfo").splitlines():
         key, _, rest = line.partition(":")
         out[key] = int(rest.split()[0])
     return out
@@ -75,7 +67,7 @@ def meminfo_kb() -> dict[str, int]:
 
 def status_kb(pid: int) -> dict[str, int]:
     out = {}
-    for line in _read(f"/proc/{pid}/status").splitlines():
+    for line in read_text(f"/proc/{pid}/status").splitlines():
         key, _, rest = line.partition(":")
         if key.startswith(("Rss", "Vm")):
             out[key] = int(rest.split()[0])
@@ -117,7 +109,7 @@ def postmortem_json(text: str) -> dict[str, Any]:
 
 def cg_int(path: str) -> int | None:
     """A cgroup v2 limit file in bytes (None for ``max``)."""
-    raw = _read(path).strip()
+    raw = read_text(path).strip()
     return None if raw == "max" else int(raw)
 
 
@@ -129,7 +121,7 @@ def memcg_T(cgroup: str) -> int:
     pages = mem // PAGE_SIZE
     swap_max = cg_int(os.path.join(cgroup, "memory.swap.max"))
     total_swap = meminfo_kb()["SwapTotal"] * 1024 // PAGE_SIZE
-    if int(_read("/proc/sys/vm/swappiness")) != 0:
+    if int(read_text("/proc/sys/vm/swappiness")) != 0:
         pages += min(total_swap if swap_max is None else swap_max // PAGE_SIZE, total_swap)
     return pages
 
@@ -259,7 +251,7 @@ def run_global(case: Case, ctx: Ctx) -> dict[str, Any]:
     headroom = GLOBAL_RESERVE_MIB + (SWAP_MIB if case.swap else 0) + 64
     with MemcgSandbox(headroom_mib=headroom) as sb:
         if case.swap:
-            _write(os.path.join(sb.path, "memory.swap.max"), "max")
+            write_text(os.path.join(sb.path, "memory.swap.max"), "max")
         holders = tuple(map(_pinned, case.holders))
         if not any(h.trigger for h in holders):
             holders += (Holder(ALLOCATOR_NAME, anon_mib=1.0, trigger=True, pin=True),)
@@ -316,31 +308,31 @@ def run_global(case: Case, ctx: Ctx) -> dict[str, Any]:
 
 def _oom_group(sb: MemcgSandbox) -> dict[str, Any]:
     path = os.path.join(sb.cgroup("g"), "memory.oom.group")
-    _write(path, "1")
-    return {"oom_group": _read(path).strip()}
+    write_text(path, "1")
+    return {"oom_group": read_text(path).strip()}
 
 
 def _swap_out(rel: str, mib: int) -> Callable[[MemcgSandbox], dict[str, Any]]:
     """Push ``mib`` of sub-cgroup ``rel``'s memory to swap (memory.reclaim), so its holder has swapents."""
     def setup(sb: MemcgSandbox) -> dict[str, Any]:
-        _write(os.path.join(sb.path, "memory.swap.max"), "max")
+        write_text(os.path.join(sb.path, "memory.swap.max"), "max")
         sub = sb.cgroup(rel)
-        _write(os.path.join(sub, "memory.swap.max"), "max")
+        write_text(os.path.join(sub, "memory.swap.max"), "max")
         for _ in range(5):
             try:
-                _write(os.path.join(sub, "memory.reclaim"), f"{mib}M")
+                write_text(os.path.join(sub, "memory.reclaim"), f"{mib}M")
                 break
             except OSError:          # EAGAIN: reclaimed less than asked; ask again
                 time.sleep(0.2)
-        return {"swap_current": int(_read(os.path.join(sub, "memory.swap.current")))}
+        return {"swap_current": int(read_text(os.path.join(sub, "memory.swap.current")))}
     return setup
 
 
 def _swap_limit(sb: MemcgSandbox) -> dict[str, Any]:
     """swap.max of the domain = the swap it uses + 2 MiB: the OOM comes once that is used too."""
-    used = int(_read(os.path.join(sb.path, "memory.swap.current")))
+    used = int(read_text(os.path.join(sb.path, "memory.swap.current")))
     want = used + 2 * MiB
-    _write(os.path.join(sb.path, "memory.swap.max"), str(want - want % PAGE_SIZE))
+    write_text(os.path.join(sb.path, "memory.swap.max"), str(want - want % PAGE_SIZE))
     return {"swap_current": used, "swap_max": cg_int(os.path.join(sb.path, "memory.swap.max"))}
 
 
@@ -464,7 +456,7 @@ def proc_sizes() -> dict[int, dict[str, Any]]:
             kb = status_kb(int(d))
             if "VmRSS" not in kb:          # kernel thread
                 continue
-            out[int(d)] = {"comm": _read(f"/proc/{d}/comm").strip(), "adj": int(_read(f"/proc/{d}/oom_score_adj")),
+            out[int(d)] = {"comm": read_text(f"/proc/{d}/comm").strip(), "adj": int(read_text(f"/proc/{d}/oom_score_adj")),
                            "rss_kb": kb["VmRSS"], "swap_kb": kb.get("VmSwap", 0), "pte_kb": kb.get("VmPTE", 0)}
         except (OSError, ValueError):
             continue
@@ -587,10 +579,10 @@ def zram_setup(ctx: Ctx) -> None:
     if ctx.swap_on:
         return
     _sh("modprobe", "zram", "num_devices=2")
-    _write("/sys/block/zram0/disksize", f"{SWAP_MIB}M")
+    write_text("/sys/block/zram0/disksize", f"{SWAP_MIB}M")
     _sh("mkswap", "/dev/zram0")
     _sh("swapon", "/dev/zram0")
-    _write("/sys/block/zram1/disksize", f"{DISK_MIB}M")
+    write_text("/sys/block/zram1/disksize", f"{DISK_MIB}M")
     _sh("mkfs.ext4", "-q", "/dev/zram1")
     os.makedirs(DISK_DIR, exist_ok=True)
     _sh("mount", "/dev/zram1", DISK_DIR)
@@ -636,11 +628,11 @@ def run_capability_tests() -> dict[str, Any]:
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     files = sorted(glob.glob(os.path.join(repo, "tests", "vm", "test_protect_*.py")))
     plugin = _Outcomes()
-    _write("/proc/self/oom_score_adj", "0")     # the processes these tests start must not inherit -1000
+    write_text("/proc/self/oom_score_adj", "0")     # the processes these tests start must not inherit -1000
     try:
         rc = pytest.main(["-q", "-m", "vm", "-p", "no:cacheprovider", "--rootdir", repo, *files], plugins=[plugin])
     finally:
-        _write("/proc/self/oom_score_adj", "-1000")
+        write_text("/proc/self/oom_score_adj", "-1000")
     return {"rc": int(rc), "files": files, "outcomes": plugin.outcomes, "failures": plugin.failures}
 
 
@@ -649,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", nargs="*", default=None, help=f"scenario names (and/or 'selftest', 'capabilities', '{EARLY_KILL}')")
     opts = ap.parse_args(argv)
-    _write("/proc/self/oom_score_adj", "-1000")
+    write_text("/proc/self/oom_score_adj", "-1000")
     oomlens("--help")       # import the CLI now, then lock this process's code in memory
     _pin_self()
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -88,19 +88,19 @@ _HINT_HIERARCHY = ("needs a writable cgroup-v1 memory hierarchy (e.g. /sys/fs/cg
 # --------------------------------------------------------------------------------------------------
 # small filesystem helpers
 
-def _read(path: str) -> str:
+def read_text(path: str) -> str:
     with open(path) as f:
         return f.read()
 
 
-def _write(path: str, text: str) -> None:
+def write_text(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
 
 
 def _try_write(path: str, text: str) -> bool:
     try:
-        _write(path, text)
+        write_text(path, text)
     except OSError:
         return False
     return True
@@ -108,7 +108,7 @@ def _try_write(path: str, text: str) -> bool:
 
 def _keyed_int(path: str, key: str) -> int:
     """Value of ``key`` in a ``key value`` per line file (memory.oom_control, memory.events)."""
-    for line in _read(path).splitlines():
+    for line in read_text(path).splitlines():
         k, _, v = line.partition(" ")
         if k == key:
             return int(v)
@@ -130,7 +130,7 @@ def _is_our_descendant(pid: int) -> bool:
     me = os.getpid()
     for _ in range(64):
         try:
-            stat = _read(f"/proc/{pid}/stat")
+            stat = read_text(f"/proc/{pid}/stat")
         except OSError:
             return False
         ppid = int(stat[stat.rindex(")") + 2:].split()[1])
@@ -176,7 +176,7 @@ def _resolve_hierarchy(base: str | None) -> _Hierarchy:
             os.path.join(base, "memory.usage_in_bytes")):
         return _Hierarchy(base, 1, kernel_cgroup_path(base))
     if v2_has_memory(base):
-        if "memory" not in _read(os.path.join(base, "cgroup.subtree_control")).split() and not _try_write(
+        if "memory" not in read_text(os.path.join(base, "cgroup.subtree_control")).split() and not _try_write(
                 os.path.join(base, "cgroup.subtree_control"), "+memory"):
             raise SelftestError(f"{base}: cannot enable the memory controller for child cgroups",
                                 hint=_HINT_HIERARCHY)
@@ -541,7 +541,7 @@ class MemcgSandbox:
         """SIGKILL stragglers that descend from us (never anyone else's processes)."""
         problems = []
         try:
-            pids = [int(p) for p in _read(os.path.join(cg, "cgroup.procs")).split()]
+            pids = [int(p) for p in read_text(os.path.join(cg, "cgroup.procs")).split()]
         except OSError:
             return []
         for pid in pids:
@@ -559,8 +559,8 @@ class MemcgSandbox:
         for part in filter(None, rel.split("/")):
             nxt = os.path.join(cur, part)
             if not os.path.isdir(nxt):
-                if self.version == 2 and "memory" not in _read(os.path.join(cur, "cgroup.subtree_control")).split():
-                    _write(os.path.join(cur, "cgroup.subtree_control"), "+memory")
+                if self.version == 2 and "memory" not in read_text(os.path.join(cur, "cgroup.subtree_control")).split():
+                    write_text(os.path.join(cur, "cgroup.subtree_control"), "+memory")
                 os.mkdir(nxt, 0o755)
                 self._cgroups.append(nxt)
                 self._configure(nxt)
@@ -571,10 +571,10 @@ class MemcgSandbox:
         return os.path.join(self.path, v1 if self.version == 1 else v2)
 
     def usage_bytes(self) -> int:
-        return int(_read(self._file("memory.usage_in_bytes", "memory.current")))
+        return int(read_text(self._file("memory.usage_in_bytes", "memory.current")))
 
     def limit_bytes(self) -> int | None:
-        raw = _read(self._file("memory.limit_in_bytes", "memory.max")).strip()
+        raw = read_text(self._file("memory.limit_in_bytes", "memory.max")).strip()
         if raw == "max" or int(raw) >= 1 << 62:
             return None
         return int(raw)
@@ -584,7 +584,7 @@ class MemcgSandbox:
             value = "-1" if self.version == 1 else "max"
         else:
             value = str(nbytes - nbytes % PAGE_SIZE)
-        _write(self._file("memory.limit_in_bytes", "memory.max"), value)
+        write_text(self._file("memory.limit_in_bytes", "memory.max"), value)
 
     def oom_kill_events(self) -> tuple[str, str]:
         """(file, key) of the sandbox's oom_kill counter (hierarchical on v2, this memcg only on v1)."""
@@ -603,7 +603,7 @@ class MemcgSandbox:
         out = []
         for cg in self._cgroups:
             with contextlib.suppress(OSError):
-                out += [int(p) for p in _read(os.path.join(cg, "cgroup.procs")).split()]
+                out += [int(p) for p in read_text(os.path.join(cg, "cgroup.procs")).split()]
         return out
 
     # processes ---------------------------------------------------------------------------------
@@ -720,7 +720,7 @@ def sweep_stale(base: str) -> list[str]:
             continue
         top = os.path.join(base, name)
         dirs = [d for d, _, _ in os.walk(top)]
-        if all(not _read(os.path.join(d, "cgroup.procs")).split() for d in dirs
+        if all(not read_text(os.path.join(d, "cgroup.procs")).split() for d in dirs
                if os.path.exists(os.path.join(d, "cgroup.procs"))):
             if all(_rmdir(d, timeout=0.5) for d in reversed(dirs)):
                 removed.append(top)
