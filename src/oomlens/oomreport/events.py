@@ -33,6 +33,7 @@ Pure: standard library only.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -52,20 +53,21 @@ from oomlens.oomreport.model import (
     TaskTable,
     ZoneInfo,
 )
-from oomlens.oomreport.normalize import LogLine, clock_seconds
+from oomlens.oomreport.normalize import LogLine, clock_seconds, split_at_stamp
 from oomlens.oomreport.parse import (
     OOM_FRAMES,
     Cut,
     Kind,
     Unusable,
     classify,
+    parse_dump_tasks_row,
     parse_dump_tasks_row_cut,
     parse_oom_summary,
     sane_release,
     table_variant,
 )
 
-__all__ = ["Item", "Assembler", "process_region", "is_reversed"]
+__all__ = ["Item", "Assembler", "process_region", "is_reversed", "classify_line"]
 
 # Stage of each kind in the printed order (tens = coarse stage).
 STAGE = {
@@ -104,13 +106,27 @@ may repeat within one record."""
 
 
 class Item(NamedTuple):
-    """One classified line of a region (``end``: last physical line when several were joined)."""
+    """One classified line of a region (``end``: last physical line when several were joined;
+    ``lead``: see ``Normalizer.lead``; ``cut``: the ``CUT_*`` the line was classified with;
+    ``note``: what a repair of the region did to it, for the report's notes)."""
 
     lineno: int
     line: LogLine
     kind: str
     payload: Any
     end: int = 0
+    lead: int = 0
+    cut: str | None = None
+    note: str | None = None
+
+
+def classify_line(text: str, trusted: bool, lineno: int, cut: str | None = None) -> tuple[str, Any]:
+    """:func:`parse.classify` for a line of the input: a line that does not come from the kernel is
+    noise, its payload what it looked like (for a warning), never kernel output."""
+    kind, payload = classify(text, lineno, cut)
+    if not trusted:
+        return Kind.NOISE, (kind if kind not in (Kind.NOISE, Kind.PARTIAL) else None)
+    return kind, payload
 
 
 class _Draft:
@@ -169,6 +185,11 @@ class _Draft:
         self.other_reaped: list[ReaperLine] = []
         self.first_kind: str | None = None
         self.finished_by = ""
+        self.serial: int | None = None          # the OOM[N] serial of its lines (a patched kernel)
+        self.deferred_table = False             # rows of its serial came after its kill line
+        self.rows_open = False                  # a task table is being read: an elision here lost rows
+        self.table_elided = False
+        self.fixes: dict[str, list[int]] = {}   # repair tag (a wrapper) -> lines it was made on
 
     # -- small helpers -------------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -268,10 +289,20 @@ class _Draft:
         if line.wrappers:
             for w in line.wrappers.split("+"):
                 self.hints[w] = None
+                if w in _FIX_NOTES:
+                    self.fixes.setdefault(w, []).append(item.lineno)
         if line.continuation:
             self.hints["continuation"] = None
+        if line.serial is not None and self.serial is None:
+            self.serial = line.serial
+        if item.note is not None:
+            self.note(item.note)
         if kind != Kind.MEMCG_KV and kind != Kind.MEMCG_STATS:
             self.memcg_stats_open = False
+        if kind == Kind.TABLE_ROW or kind == Kind.TABLE_HEADER or kind == Kind.TASKS_STATE:
+            self.rows_open = True
+        elif stage >= 50:
+            self.rows_open = False
         handler = _APPLY.get(kind)
         if handler is not None:
             handler(self, item.payload, item)
@@ -447,6 +478,12 @@ class _Draft:
         self.note(f"line {item.lineno}: '--' separator: lines were omitted here "
                   f"(grep context output)")
 
+    def elided(self, item: Item) -> None:
+        """An elision ("...", "(...snipped...)") while the task table is read: its rows are not all here."""
+        self.table_elided = True
+        self.note(f"line {item.lineno}: {item.line.text!r} inside the task table: rows were left out here "
+                  f"(an excerpt)")
+
     summary_text: str | None = None
     summary_lineno: int = 0
     summary_cut_note: str | None = None
@@ -472,6 +509,9 @@ _APPLY: dict[str, Callable[[_Draft, Any, Item], None]] = {
     Kind.NO_KILLABLE: _Draft._no_killable, Kind.PANIC: _Draft._panic,
     Kind.RATELIMIT: _Draft._ratelimit, Kind.GREP_SEP: _Draft._grep_sep,
 }
+
+_DEFERRED_KINDS = frozenset({Kind.TASKS_STATE, Kind.TABLE_HEADER, Kind.TABLE_ROW})
+"""What a kernel patched to defer ``dump_tasks()`` prints after the kill line (with the report's OOM[N])."""
 
 
 class _Host:
@@ -525,6 +565,8 @@ class Assembler:
         if kind == Kind.REAPER:
             self._reaper(h, item)
             return
+        if item.line.serial is not None and kind in _DEFERRED_KINDS and self._deferred(h, item, cut_note):
+            return
         cur = h.cur
         if cur is not None and self._gap(cur, item.lineno) > MAX_GAP_LINES:
             self._finish(h, "gap")
@@ -562,6 +604,10 @@ class Assembler:
             if cur is not None:
                 cur.apply(item)
             return
+        if kind == Kind.ELIDED:
+            if cur is not None and cur.rows_open:
+                cur.elided(item)
+            return
         if cur is None:
             if kind in CONTEXTUAL:
                 return
@@ -577,7 +623,8 @@ class Assembler:
                 h.side.append(item)
             return
         elif cur.starts_new(kind, item.payload) or (
-                h.side and any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side)):
+                h.side and any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side)) or (
+                item.line.serial is not None and cur.serial is not None and item.line.serial != cur.serial):
             # (an OOM call trace after this report's memory stage is the next report's stack)
             side = h.side
             h.side = []
@@ -592,6 +639,23 @@ class Assembler:
                 cur.summary_cut_note = cut_note   # early 5.0 printed it in two halves: wait
             else:
                 cur.note(cut_note)
+
+    @staticmethod
+    def _deferred(h: _Host, item: Item, cut_note: str | None) -> bool:
+        """A task-table line numbered ``OOM[N]:`` that comes after report N's kill line (a kernel patched to
+        defer ``dump_tasks()`` prints the table once the victim is killed): it goes to report N, the open
+        one or one waiting for its reaper lines. False when no such report has its outcome yet."""
+        serial = item.line.serial
+        cur = h.cur
+        d = cur if cur is not None and cur.serial == serial else next(
+            (x for x in reversed(h.done) if x.serial == serial), None)
+        if d is None or not d.has_kill_outcome:
+            return False
+        d.deferred_table = True
+        d.apply(item)
+        if cut_note is not None:
+            d.note(cut_note)
+        return True
 
     def awaiting_reaper(self) -> bool:
         """Whether a report that killed something may still get ``oom_reaper`` lines."""
@@ -754,6 +818,15 @@ class Assembler:
                    f"report that killed it is not in the input",)))
 
 
+_FIX_NOTES = {
+    "qp": "quoted-printable mail text ('=3D' escapes, lines ending in '=' continued on the next) decoded",
+    "rejoined": ("records hard-wrapped onto the next line (a mail client's line length) rejoined; a task-table row "
+                 "only when that line holds exactly its missing columns and a name"),
+    "glued-syslog": ("the start of the next syslog line (its newline lost) was glued after the selection line's "
+                     "wording: split off (read as a line of its own when its header is whole, else dropped)"),
+}
+"""Repairs of the input that a report says it made (the wrapper tag of the repaired lines -> what was done)."""
+
 _TRAILING = frozenset({Kind.KILLED, Kind.EXITING, Kind.SHARING, Kind.PINNED, Kind.OOM_GROUP,
                        Kind.PANIC})
 
@@ -761,10 +834,169 @@ _TRAILING = frozenset({Kind.KILLED, Kind.EXITING, Kind.SHARING, Kind.PINNED, Kin
 # ---------------------------------------------------------------------------------------------
 # Regions: join hard-wrapped records, detect reversed order, feed.
 
+def _tag(line: LogLine, text: str, wrapper: str) -> LogLine:
+    w = line.wrappers
+    if w and wrapper not in w.split("+"):
+        w += "+" + wrapper
+    return line._replace(text=text, wrappers=w or wrapper)
+
+
+def _headerless(it: Item) -> bool:
+    """A line without a record header of its own: the rest of the record before it, if that was wrapped."""
+    return it.line.continuation or it.line.prefix == "bare"
+
+
+def _joined(first: Item, last: Item, text: str, wrapper: str) -> Item:
+    """``first`` .. ``last`` as one record of ``text``, classified (with ``last``'s cut: the record ends there)."""
+    kind, payload = classify_line(text, first.line.trusted, first.lineno, last.cut)
+    return Item(first.lineno, _tag(first.line, text, wrapper), kind, payload, last.end or last.lineno, first.lead,
+                last.cut, first.note)
+
+
+# ---- quoted-printable mail bodies: "=3D" for "=", "=XX" for other bytes, a line ending in "=" continues on the next
+
+_QP_ESCAPES = re.compile(r"(?:=[0-9A-F]{2})+")
+_NOT_QP = re.compile(r"=(?![0-9A-F]{2}|$)")
+"""An "=" that is neither an escape nor a soft line break: the text is not quoted-printable."""
+_NOT_UNDERSTOOD = frozenset({Kind.NOISE, Kind.PARTIAL, Kind.UNUSABLE})
+
+
+def _qp_decode(text: str) -> str:
+    return _QP_ESCAPES.sub(lambda m: bytes.fromhex(m.group().replace("=", "")).decode("utf-8", "replace"), text)
+
+
+def _soft_break_proves_qp(items: list[Item], i: int) -> bool:
+    """Item ``i`` ends in "=" and, that "=" dropped and the next line's text appended as is, makes an OOM
+    line that it alone is not: a quoted-printable soft line break (the kernel prints no "=" there)."""
+    it, nxt = items[i], items[i + 1]
+    if not _headerless(nxt) or not (it.kind in _NOT_UNDERSTOOD or isinstance(it.payload, Cut)):
+        return False
+    kind, payload = classify_line(it.line.text[:-1] + " " * nxt.lead + nxt.line.text, True, it.lineno)
+    return kind not in _NOT_UNDERSTOOD and not isinstance(payload, Cut) and kind != Kind.TABLE_ROW
+
+
+def _decode_qp(items: list[Item]) -> list[Item]:
+    """Decode a region pasted from a quoted-printable mail body (``=3D``, soft line breaks), only when it
+    surely is one: every "=" in it is an escape or ends a line, and it has a ``=3D`` or a soft break that
+    splits an OOM line. The leading blanks of a continuation (``Item.lead``) are kept."""
+    if not any(it.line.text.endswith("=") or "=3D" in it.line.text for it in items):
+        return items
+    if any("=" in it.line.text and _NOT_QP.search(it.line.text) for it in items):
+        return items
+    if not any("=3D" in it.line.text for it in items) and not any(
+            it.line.text.endswith("=") and _soft_break_proves_qp(items, i) for i, it in enumerate(items[:-1])):
+        return items
+    out: list[Item] = []
+    i = 0
+    while i < len(items):
+        first = last = items[i]
+        text = first.line.text
+        while text.endswith("=") and i + 1 < len(items) and _headerless(items[i + 1]):
+            i += 1
+            last = items[i]
+            text = text[:-1] + " " * last.lead + last.line.text
+        i += 1
+        if text.endswith("="):
+            text = text[:-1]   # a soft break before an empty line (or a record with a header: not joined)
+        decoded = _qp_decode(text)
+        out.append(first if last is first and decoded == first.line.text
+                   else _joined(first, last, decoded.strip(), "qp"))
+    return out
+
+
+# ---- console output glued before a kernel time stamp: "Running sysctl: [ 5201.325838] klogd invoked oom-killer: .."
+
+_GLUABLE = frozenset({Kind.NOISE, Kind.PARTIAL, Kind.UNUSABLE, Kind.INVOKED, Kind.CPUSET})
+_NOT_RECOGNISED = frozenset({Kind.NOISE, Kind.PARTIAL, Kind.UNUSABLE, Kind.MEMCG_KV, Kind.VMSTAT,
+                             Kind.SUMMARY_CONT, Kind.GREP_SEP, Kind.ELIDED})
+
+
+def _unglue_console(items: list[Item]) -> list[Item]:
+    """A line without a time stamp of its own that holds one further on, followed by an OOM line (a serial
+    console where userspace and the kernel write to the same line): the kernel's record starts at the stamp."""
+    out = items
+    for i, it in enumerate(items):
+        line = it.line
+        if line.uptime is not None or not line.trusted or "] " not in line.text or it.kind not in _GLUABLE:
+            continue
+        r = split_at_stamp(line.text)
+        if r is None:
+            continue
+        dropped, rec = r
+        kind, payload = classify_line(rec.text, True, it.lineno, it.cut)
+        if kind in _NOT_RECOGNISED:
+            continue
+        if out is items:
+            out = list(items)
+        new = _tag(line, rec.text, "console-glued")._replace(
+            uptime=rec.uptime, prefix=rec.prefix if line.prefix == "bare" else line.prefix)
+        out[i] = it._replace(line=new, kind=kind, payload=payload, note=(
+            f"line {it.lineno}: {dropped[:60]!r} before the time stamp [{rec.uptime:.6f}] dropped: console output "
+            f"shared the line with the kernel's"))
+    return out
+
+
+# ---- records hard-wrapped onto a second line (a mail client's line length, a terminal)
+
+_ZONE_TAIL = re.compile(r"[a-z_()]+:\s?\d+(?:kB|KB)?(?:\s+[a-z_()]+:\s?\d+(?:kB|KB)?)*(?:\s+all_unreclaimable\? (?:yes|no))?")
+_INT = re.compile(r"-?\d+")
+
+
+def _rejoined_row(prev: Item, it: Item, cols: tuple[str, ...]) -> Item | None:
+    """A task-table row that stops before its name, and a line that holds exactly the missing columns and a
+    name not starting with a number (so a number the wrap cut in two, which would leave one number too
+    many, is not taken for two): the row, rejoined. (A row that stops right before its name reads as a
+    task with an empty name when whole: the next line is its name when it is nothing else.)"""
+    text = prev.payload
+    if not isinstance(text, str) or it.kind != Kind.NOISE:
+        return None
+    try:
+        row, lost = parse_dump_tasks_row_cut(text, cols, prev.lineno)
+        if row is None or (lost is None and row.name):
+            return None
+        whole = parse_dump_tasks_row(text + " " + it.line.text, cols)
+    except Unusable:
+        return None
+    if (whole is None or not whole.name or len(whole.name) > 64
+            or _INT.fullmatch(whole.name.split(None, 1)[0])):
+        return None
+    return _joined(prev, it, text + " " + it.line.text, "rejoined")
+
+
+def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
+    """``prev`` and the header-less line ``it`` as one record when ``prev`` is a record it completes."""
+    kind = prev.kind
+    if kind == Kind.TABLE_ROW:
+        return _rejoined_row(prev, it, cols) if cols is not None else None
+    if it.kind != Kind.NOISE:
+        return None
+    t = prev.line.text
+    if kind == Kind.NOISE:
+        want = (Kind.TABLE_HEADER if t.startswith("[") and "pid" in t[:12]
+                else Kind.CPU if t.startswith(("CPU: ", "Pid: ")) else None)
+    elif kind == Kind.MEMINFO and prev.payload[0] == "zone" and _ZONE_TAIL.fullmatch(it.line.text):
+        want = Kind.MEMINFO
+    elif (kind == Kind.KILLED and prev.payload.variant == "bare" and t.endswith(")")
+          and it.line.text.startswith(("total-vm:", "vsz:"))):
+        want = Kind.KILLED   # "Killed process 1 (x)" is a whole 2.6.2x line, but not with 2.6.36's values after it
+    else:
+        return None
+    if want is None:
+        return None
+    j = _joined(prev, it, t + " " + it.line.text, "rejoined")
+    if j.kind != want:
+        return None
+    # a kill line wrapped twice reads cut after its first continuation: it is noted so, or completed by the next
+    return j if not isinstance(j.payload, Cut) or want == Kind.KILLED else None
+
+
 def _join_wrapped(items: list[Item]) -> list[Item]:
     """Join a record that a mail client or terminal hard-wrapped (corpus 031): an OOM line that
-    does not parse, followed by header-less continuation text, is retried joined."""
+    does not parse, followed by header-less continuation text, is retried joined. So are a task
+    table's header, a row that stops before its name (see :func:`_rejoined_row`), a CPU line and a
+    zone line, each only when the joined text is that record whole."""
     out: list[Item] = []
+    cols: tuple[str, ...] | None = None   # the columns of the table being read
     for it in items:
         prev = out[-1] if out else None
         if (prev is not None and it.line.continuation and it.line.text
@@ -779,8 +1011,23 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
             out[-1] = Item(prev.lineno, prev.line._replace(text=text, wrappers=wrappers),
                            kind if kind != Kind.NOISE else Kind.PARTIAL, payload, it.lineno)
             continue
+        if prev is not None and it.line.text and _headerless(it) and prev.line.trusted:
+            j = _rejoin(prev, it, cols)
+            if j is not None:
+                out[-1] = j
+                if j.kind == Kind.TABLE_HEADER:
+                    cols = j.payload[0]
+                continue
+        if it.kind == Kind.TABLE_HEADER:
+            cols = it.payload[0]
         out.append(it)
     return out
+
+
+def _repair(items: list[Item]) -> list[Item]:
+    """Undo what mail and consoles did to a region's lines: quoted-printable encoding, console output glued
+    before a record, hard wraps."""
+    return _join_wrapped(_unglue_console(_decode_qp(items)))
 
 
 _MILESTONES = frozenset(STAGE) - {Kind.TRACE, Kind.VMSTAT, Kind.MEMCG_KV, Kind.REAPER,
@@ -841,7 +1088,7 @@ def _reverse_records(items: list[Item]) -> list[Item]:
 
 def process_region(items: list[Item], asm: Assembler) -> None:
     """Feed one region (a run of input lines around OOM lines) to the assembler."""
-    items = _join_wrapped(items)
+    items = _repair(items)
     rev = is_reversed(items)
     if rev:
         items = _reverse_records(items)
@@ -931,6 +1178,12 @@ def build_event(d: _Draft, source: str) -> OomEvent:
         hints["reversed"] = None
         d.note("these lines were printed newest-first (e.g. journalctl -r); parsed in "
                "reverse order")
+    if d.deferred_table:
+        d.note(f"the task table came after the kill line, its lines numbered OOM[{d.serial}] as this report's "
+               f"(a kernel patched to defer dump_tasks()): taken as this report's table")
+    for tag, lines in d.fixes.items():
+        where = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]} ({len(lines)} records)"
+        d.note(f"{where}: {_FIX_NOTES[tag]}")
     if d.other_reaped:
         d.note("oom_reaper lines for pids this report did not kill: "
                + ", ".join(f"{r.pid} ({r.name})" for r in d.other_reaped[:8])
@@ -1000,6 +1253,8 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
                f"total_vm and rss could be mapped")
     if d.table_gap:
         why.append("rows cut short or unusable (see the notes)")
+    if d.table_elided:
+        why.append("rows left out of an excerpt (see the notes)")
     if not d.rows and (d.columns or d.tasks_state):
         if d.has_kill_outcome or d.summary is not None:
             d.note("the task table header has no rows (filtered log?)")

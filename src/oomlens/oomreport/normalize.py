@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["LogLine", "Normalizer", "normalize_line", "clock_seconds"]
+__all__ = ["LogLine", "Normalizer", "normalize_line", "clock_seconds", "split_at_stamp"]
 
 
 class LogLine(NamedTuple):
@@ -44,8 +44,10 @@ class LogLine(NamedTuple):
     format (``"syslog"``, ``"rfc5424"``, ``"iso"``, ``"journal-full"``, ``"journal-unix"``,
     ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"bare"``);
     ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
-    ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``); ``continuation``: header-less line
-    after a line that had a header (see module docstring).
+    ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``);
+    ``continuation``: header-less line after a line that had a header (see module docstring);
+    ``serial``: the ``N`` of an ``OOM[N]: `` message prefix (a kernel patched to defer
+    ``dump_tasks()`` numbers each OOM invocation's lines so), None without one.
     """
 
     text: str
@@ -56,6 +58,7 @@ class LogLine(NamedTuple):
     prefix: str = "bare"
     wrappers: str = ""
     continuation: bool = False
+    serial: int | None = None
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -109,12 +112,17 @@ def clock_seconds(timestamp: str | None) -> float | None:
 
 class Normalizer:
     """Stateful prefix stripper: it remembers the previous record's header so that header-less
-    continuation lines can inherit host, time and trust. One instance per input stream."""
+    continuation lines can inherit host, time and trust. One instance per input stream.
 
-    __slots__ = ("_prev",)
+    ``lead``: after :meth:`normalize`, the blanks (after quoting wrappers) before the text of a
+    line that had no record header of its own, else 0. Text is stripped, so this is what says
+    whether a hard-wrapped line went on after a blank (see ``events._decode_qp``)."""
+
+    __slots__ = ("_prev", "lead")
 
     def __init__(self) -> None:
         self._prev: LogLine | None = None
+        self.lead = 0
 
     def reset(self) -> None:
         """Forget the previous record (call when lines were skipped in between)."""
@@ -122,7 +130,9 @@ class Normalizer:
 
     def normalize(self, raw: str) -> list[LogLine]:
         """Turn one raw line into kernel records (usually one; none for blank/meta lines)."""
-        lines = _normalize(raw, self._prev)
+        lead: list[int] = []
+        lines = _normalize(raw, self._prev, lead)
+        self.lead = lead[0] if lead else 0
         if lines:
             self._prev = lines[-1]
         return lines
@@ -133,6 +143,22 @@ def normalize_line(raw: str) -> list[LogLine]:
     return _normalize(raw, None)
 
 
+_INNER_STAMP = re.compile(r"\[ *\d{1,15}\.\d{1,15}\] ")
+
+
+def split_at_stamp(text: str) -> tuple[str, LogLine] | None:
+    """A ``[  123.456789]`` stamp inside a record's text, not at its start: ``(the text before it, the record
+    from the stamp on)``, or None. Whether that record is kernel output (a serial console where userspace
+    and the kernel wrote on one line) is for the caller to decide: here any line with such a stamp splits."""
+    m = _INNER_STAMP.search(text, 1)
+    if m is None:
+        return None
+    lines = normalize_line(text[m.start():])
+    if len(lines) != 1 or lines[0].uptime is None:
+        return None
+    return text[:m.start()].rstrip(), lines[0]
+
+
 # Fast path for the two commonest shapes: "Mon DD HH:MM:SS host kernel: [ 12.3] msg" and
 # "[ 12.345678] msg". Anything else (or anything odd inside the message) takes the general path.
 _FAST = re.compile(
@@ -140,9 +166,9 @@ _FAST = re.compile(
     r"\[ *(?P<up>\d{1,15}\.\d{1,15})\] +(?P<msg>\S.*)")
 
 
-def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
+def _normalize(raw: str, prev: LogLine | None, lead: list[int] | None = None) -> list[LogLine]:
     fast = _normalize_fast(raw)
-    lines = fast if fast is not None else _normalize_general(raw, prev)
+    lines = fast if fast is not None else _normalize_general(raw, prev, lead)
     if lines and ("ill process" in lines[-1].text or lines[-1].text.endswith("]")):
         lines = _unglue(lines)
     return lines
@@ -153,10 +179,26 @@ def _normalize(raw: str, prev: LogLine | None) -> list[LogLine]:
 _GLUED = re.compile(r"(?:(?<=\))|(?<=child))(?=Out of [Mm]emory: [Kk]ill process |Killed process )")
 # tmux / screen copy mode writes its position at the end of the first line copied: "...oom_score_adj=0    [7/972]"
 _COPY_MODE = re.compile(r"\s{2,}\[\d{1,9}/\d{1,9}\]$")
+# A selection line whose newline was lost, the next syslog line's start glued to its wording:
+# "... score 673 or sacrifice childSep 12 10:11:12 host kernel: ..." (or only "childSep", the rest cut)
+_SELECT_WORDING_ENDS = (" or sacrifice child", " or a child", " and children")
+_GLUED_SYSLOG = re.compile(
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)(?: {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})? .*)?")
+
+
+def _glued_syslog_at(text: str) -> int:
+    """Where a syslog line's start glued to the end of a selection line's wording begins (-1: none)."""
+    for w in _SELECT_WORDING_ENDS:
+        i = text.rfind(w)
+        if i >= 0:
+            j = i + len(w)
+            return j if j < len(text) and _GLUED_SYSLOG.fullmatch(text, j) else -1
+    return -1
 
 
 def _unglue(lines: list[LogLine]) -> list[LogLine]:
-    """Split OOM messages glued on one line, and drop a terminal's copy-mode position from a line's end."""
+    """Split OOM messages glued on one line (and a syslog line glued to a selection line), and drop a
+    terminal's copy-mode position from a line's end."""
     out: list[LogLine] = []
     for ll in lines:
         text = ll.text
@@ -164,8 +206,19 @@ def _unglue(lines: list[LogLine]) -> list[LogLine]:
             m = _COPY_MODE.search(text)
             if m is not None:
                 text = text[:m.start()]
-        parts = _GLUED.split(text) if "ill process" in text else [text]
+        glued: list[LogLine] = []
+        if "ill process" in text:
+            j = _glued_syslog_at(text)
+            if j >= 0:
+                # the glued part is a record of its own when its header is whole; a month alone is dropped
+                glued = [g for g in _normalize_general(text[j:], None) if g.prefix != "bare" and g.text]
+                text = text[:j]
+                ll = ll._replace(text=text, wrappers=ll.wrappers + "+glued-syslog" if ll.wrappers else "glued-syslog")
+            parts = _GLUED.split(text)
+        else:
+            parts = [text]
         out.extend(ll._replace(text=t.strip()) if t != ll.text else ll for t in parts if t.strip())
+        out.extend(glued)
     return out
 
 
@@ -185,6 +238,8 @@ def _normalize_fast(raw: str) -> list[LogLine] | None:
             return None
     elif c == "<" and (_LEVEL.match(text) or _RFC5424.match(text)):
         return None
+    elif c == "O" and text.startswith("OOM["):
+        return None   # an OOM[N]: serial prefix is peeled
     if "kernel" in text[:80] and _KERNELTAG.match(text):
         return None
     ts = m.group("ts")
@@ -192,7 +247,10 @@ def _normalize_fast(raw: str) -> list[LogLine] | None:
                     "syslog" if ts else "dmesg", "", False)]
 
 
-def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
+_OOM_SERIAL = re.compile(r"OOM\[(\d{1,10})\]: ?")
+
+
+def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = None) -> list[LogLine]:
     s = raw.rstrip("\r\n")
     if "\x1b" in s:
         s = _ANSI.sub("", s)
@@ -247,7 +305,17 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
         else:
             break
     host, trusted, timestamp, uptime, prefix = h.host, h.trusted, h.timestamp, h.uptime, h.prefix
+    if lead is not None and prefix == "bare":
+        lead.append(indent_width)
     text = s.strip()
+    serial: int | None = None
+    if text.startswith("OOM["):
+        # "OOM[3]: " numbers the lines of one OOM invocation (a kernel patched to defer dump_tasks())
+        ms = _OOM_SERIAL.match(text)
+        if ms is not None:
+            serial = int(ms.group(1))
+            text = text[ms.end():]
+            wrappers.append("oom-serial")
     continuation = False
     if prefix == "bare" and prev is not None:
         if prev.prefix == "kmsg" and indented and _KMSG_DICT.match(text):
@@ -261,7 +329,7 @@ def _normalize_general(raw: str, prev: LogLine | None) -> list[LogLine]:
         wrappers.append("indent")
     if "#01" in text or (prefix == "kmsg" and "\\x" in text):
         return _split_rsyslog(text, host, trusted, timestamp, uptime, prefix, wrappers, continuation)
-    return [LogLine(text, host, trusted, timestamp, uptime, prefix, "+".join(wrappers), continuation)]
+    return [LogLine(text, host, trusted, timestamp, uptime, prefix, "+".join(wrappers), continuation, serial)]
 
 
 class _Header:

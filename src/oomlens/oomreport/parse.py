@@ -57,6 +57,7 @@ class Kind:
     PARTIAL = "partial"          # an OOM line cut short (hard wrap); may be joined with the next
     UNUSABLE = "unusable"        # an OOM line with a field no kernel prints (payload: why, evidence)
     GREP_SEP = "grep-sep"        # "--" between grep -A/-B context groups: lines were omitted
+    ELIDED = "elided"            # "...", "(...snipped...)", "<...snip...>" alone on a line: an excerpt left lines out
     RATELIMIT = "ratelimit"      # "<fn>: N callbacks suppressed"
     SYSRQ = "sysrq"              # "sysrq: Manual OOM execution"
     INVOKED = "invoked"
@@ -1089,10 +1090,16 @@ def classify(text: str, lineno: int = 0, cut: str | None = None) -> tuple[str, A
         return Kind.UNUSABLE, (str(e), any(w in text for w in _EVIDENCE_WORDS))
 
 
+# A line that only says lines were left out here: "...", "…", "(...snipped...)", "<...snip...>", "[snip]"
+_ELIDED = re.compile(r"[(<\[]?(?:\.{3,}|…) ?(?:snip(?:ped)?)?(?: ?(?:\.{2,}|…))?[)>\]]?|[(<\[]snip(?:ped)?[)>\]]")
+
+
 def _classify(text: str, lineno: int) -> tuple[str, Any]:
     if not text:
         return Kind.NOISE, None
     c = text[0]
+    if c in ".(<[…s" and len(text) <= 24 and _ELIDED.fullmatch(text):
+        return Kind.ELIDED, None
     # Most specific first; cheap substring tests guard every regex.
     if "oom" in text:
         if "oom-killer:" in text:

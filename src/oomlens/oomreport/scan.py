@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, process_region
+from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, classify_line, process_region
 from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, normalize_line
 from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
@@ -102,14 +102,6 @@ class _LineEnds:
         if data.find(b"\r") >= 0:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return data[1:] if drop else data
-
-
-def _classify(line_text: str, trusted: bool, lineno: int, cut: str | None = None) -> tuple[str, object]:
-    kind, payload = classify(line_text, lineno, cut)
-    if not trusted:
-        # Keep what it looked like, for a warning; never treat it as kernel output.
-        return Kind.NOISE, (kind if kind not in (Kind.NOISE, Kind.PARTIAL) else None)
-    return kind, payload
 
 
 def no_oom_line_within(data: Buf, lines: int, anchors: tuple[bytes, ...], *, last: bool = False) -> bool:
@@ -193,10 +185,12 @@ class _Scanner:
         if len(raw) >= MAX_LINE_BYTES:
             raw, cut = raw[:MAX_LINE_BYTES], CUT_CAP
         oom = False
-        lls = self.norm.normalize(raw.decode("utf-8", "replace"))
+        norm = self.norm
+        lls = norm.normalize(raw.decode("utf-8", "replace"))
         for i, ll in enumerate(lls):
-            kind, payload = _classify(ll.text, ll.trusted, lineno, cut if i == len(lls) - 1 else None)
-            self.region.append(Item(lineno, ll, kind, payload))
+            c = cut if i == len(lls) - 1 else None
+            kind, payload = classify_line(ll.text, ll.trusted, lineno, c)
+            self.region.append(Item(lineno, ll, kind, payload, 0, norm.lead if i == 0 else 0, c))
             if kind not in _NOT_OOM:
                 oom = True
         return oom
@@ -407,7 +401,7 @@ class _Scanner:
             if ls > lo or lo == self.fed:
                 lineno = hi_lineno - buf.count(b"\n", ls, hi)
                 norm = Normalizer()
-                items = [Item(lineno, ll, *_classify(ll.text, ll.trusted, lineno))
+                items = [Item(lineno, ll, *classify_line(ll.text, ll.trusted, lineno))
                          for ll in norm.normalize(buf[ls:le - 1].decode("utf-8", "replace"))]
                 if any(i.kind == Kind.REAPER for i in items):
                     process_region(items, self.asm)

@@ -1,0 +1,177 @@
+"""The parser's repairs of mangled pastes, each with the lines it must leave alone: console output glued before a
+time stamp, a syslog line glued after a selection line, records hard-wrapped by a mail client (task-table rows
+included), quoted-printable mail bodies, ``OOM[N]:`` serial prefixes with a deferred task table, and elisions
+inside a task table. Real reports of each are in tests/data/postmortem/realoom4 (test_postmortem_realoom4.py)."""
+
+from __future__ import annotations
+
+from oomlens.oomreport import OomEvent, iter_events
+from oomlens.oomreport.normalize import normalize_line
+
+INVOKED = "x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
+HEADER = "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
+ROW_A = "[    100]     0   100     9772     1172   110592        0             0 alpha"
+ROW_B = "[    200]     0   200    89668     8742   421888        0             0 beta"
+SUMMARY = "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task_memcg=/,task=beta,pid=200,uid=0"
+KILLED = ("Out of memory: Killed process 200 (beta) total-vm:358672kB, anon-rss:22640kB, file-rss:12328kB, "
+          "shmem-rss:0kB, UID:0 pgtables:421888kB oom_score_adj:0")
+
+
+def _stamped(msgs: list[str], t0: float = 10.0) -> list[str]:
+    return [f"[{t0 + i / 1000:12.6f}] {m}" for i, m in enumerate(msgs)]
+
+
+def _one(lines: list[str]) -> OomEvent:
+    (ev,) = list(iter_events(lines))
+    return ev
+
+
+# --------------------------------------------------------------------------- console output before a stamp
+
+def test_console_text_before_a_stamp_is_dropped_when_an_oom_line_follows_it() -> None:
+    lines = ["Starting foo: " + _stamped([INVOKED])[0]] + _stamped([HEADER, ROW_A, ROW_B, SUMMARY, KILLED], 10.001)
+    ev = _one(lines)
+    assert ev.invoked is not None and ev.invoked.comm == "x" and ev.uptime == 10.0
+    assert any("'Starting foo:'" in n for n in ev.notes)
+
+
+def test_a_stamp_inside_a_line_is_left_alone_when_no_oom_line_follows_it() -> None:
+    glued = "Starting foo: [   10.000500] usb 1-1: new high-speed USB device"
+    ev = _one(_stamped([INVOKED]) + [glued] + _stamped([HEADER, ROW_A, ROW_B, SUMMARY, KILLED], 10.001))
+    assert not any("dropped" in n for n in ev.notes) and ev.uptime == 10.0
+    # a line with a stamp of its own keeps what follows it: the inner stamp is text
+    [ll] = normalize_line("[   10.000000] foo: [   10.000500] bar")
+    assert ll.text == "foo: [   10.000500] bar"
+
+
+# --------------------------------------------------------------------------- a syslog line glued after "child"
+
+def test_a_whole_syslog_line_glued_after_the_selection_wording_is_read_as_its_own_line() -> None:
+    raw = ("Sep 12 10:11:12 h kernel: Out of memory: Kill process 200 (beta) score 673 or sacrifice child"
+           "Sep 12 10:11:12 h kernel: Killed process 200 (beta) total-vm:1000kB, anon-rss:400kB, file-rss:0kB")
+    sel, kill = normalize_line(raw)
+    assert sel.text.endswith("or sacrifice child") and "glued-syslog" in sel.wrappers
+    assert kill.text.startswith("Killed process 200 (beta)") and kill.host == "h" and kill.trusted
+    ev = _one([raw])
+    assert ev.selection is not None and ev.selection.score == 673 and [k.pid for k in ev.killed] == [200]
+
+
+def test_text_after_the_wording_that_is_not_a_syslog_start_is_not_split() -> None:
+    for tail in ("hood", "September", "Sep 12", "Sept 12 10:11:12 h kernel: x", "Foo 12 10:11:12 h kernel: x"):
+        [ll] = normalize_line("Out of memory: Kill process 200 (beta) score 673 or sacrifice child" + tail)
+        assert ll.text.endswith("child" + tail.strip()) and "glued-syslog" not in ll.wrappers
+
+
+# --------------------------------------------------------------------------- records hard-wrapped by a mail client
+
+def _wrapped(row: str, at: int) -> list[str]:
+    """A stamped row wrapped after its ``at``-th column, the continuation without a prefix of its own."""
+    head = row.split()
+    cut = 2 + at   # "[", "100]" then the numbers
+    return [f"[   10.000100] {' '.join(head[:cut])}", "    " + " ".join(head[cut:])]
+
+
+def test_a_row_wrapped_before_its_last_columns_is_rejoined() -> None:
+    lines = (_stamped([INVOKED, HEADER]) + _wrapped(ROW_A, 5) + _wrapped(ROW_B, 7)
+             + _stamped([SUMMARY, KILLED], 10.01))
+    ev = _one(lines)
+    assert ev.table is not None and not ev.table.truncated
+    a, b = ev.table.rows
+    assert (a.pid, a.pgtables_bytes, a.swapents, a.oom_score_adj, a.name) == (100, 110592, 0, 0, "alpha")
+    assert (b.pid, b.oom_score_adj, b.name) == (200, 0, "beta")
+    assert any("rejoined" in n for n in ev.notes)
+
+
+def test_a_wrapped_header_and_cpu_line_are_rejoined() -> None:
+    cpu = "CPU: 3 PID: 412 Comm: x Tainted: G        W"
+    at = HEADER.index(" swapents")
+    lines = (_stamped([INVOKED, cpu]) + ["I     4.9.0-rc3 #1"] + _stamped([HEADER[:at]]) + [HEADER[at + 1:]]
+             + _stamped([ROW_A, ROW_B, SUMMARY, KILLED], 10.01))
+    ev = _one(lines)
+    assert ev.kernel_release == "4.9.0-rc3" and ev.cpu is not None and ev.cpu.pid == 412
+    assert ev.table is not None and ev.table.columns[-1] == "name" and len(ev.table.rows) == 2
+
+
+def test_a_continuation_that_could_itself_be_a_row_or_splits_a_number_is_not_joined() -> None:
+    # a row cut before its name, then a line that is a row of its own: both rows stay as they are
+    lines = _stamped([INVOKED, HEADER]) + ["[   10.000100] [    100]     0   100     9772     1172"] + [
+        "[    200]     0   200    89668     8742   421888        0             0 beta"] + _stamped([SUMMARY, KILLED], 10.01)
+    ev = _one(lines)
+    assert ev.table is not None and ev.table.truncated and [r.pid for r in ev.table.rows] == [200]
+    # a number cut in two by the wrap ("11" / "72"): one number too many, the name would start with a number
+    lines = _stamped([INVOKED, HEADER]) + ["[   10.000100] [    100]     0   100     9772     11",
+                                           "72   110592        0             0 alpha"] + _stamped(
+        [ROW_B, SUMMARY, KILLED], 10.01)
+    ev = _one(lines)
+    assert ev.table is not None and ev.table.truncated and [r.pid for r in ev.table.rows] == [200]
+    assert not any("rejoined" in n for n in ev.notes)
+
+
+def test_a_bare_kill_line_takes_the_values_wrapped_onto_the_next_line() -> None:
+    lines = _stamped([INVOKED, HEADER, ROW_A, ROW_B, SUMMARY, "Out of memory: Killed process 200 (beta)"]) + [
+        "total-vm:358672kB, anon-rss:22640kB, file-rss:12328kB, shmem-rss:0kB"]
+    (k,) = _one(lines).killed
+    assert (k.total_vm_kb, k.anon_rss_kb, k.variant) == (358672, 22640, "4.5")
+
+
+# --------------------------------------------------------------------------- quoted-printable
+
+def test_a_quoted_printable_report_is_decoded() -> None:
+    lines = ["x invoked oom-killer: gfp_mask=3D0xcc0(GFP_KERNEL), order=3D0, oom_score_=",
+             "adj=3D0", HEADER, ROW_A, ROW_B, SUMMARY.replace("=", "=3D"),
+             "Out of memory: Killed process 200 (beta) total-vm:358672kB, anon-rss:22640kB, file-rss:123=",
+             "28kB, shmem-rss:0kB, UID:0 pgtables:421888kB oom_score_adj:0"]
+    ev = _one(lines)
+    assert ev.invoked is not None and ev.invoked.oom_score_adj == 0 and ev.invoked.gfp_mask == 0xcc0
+    assert ev.summary is not None and ev.summary.pid == 200
+    assert ev.killed[0].file_rss_kb == 12328
+    assert any("quoted-printable" in n for n in ev.notes)
+
+
+def test_a_soft_break_alone_is_evidence_but_an_unescaped_equals_sign_is_not_quoted_printable() -> None:
+    # no "=3D" anywhere, but "file-rss:123=" + "28kB, .." only parses with the "=" dropped: a soft break
+    kill = ["Out of memory: Killed process 200 (beta) total-vm:358672kB, anon-rss:22640kB, file-rss:123=",
+            "28kB, shmem-rss:0kB, UID:0 pgtables:421888kB oom_score_adj:0"]
+    ev = _one([HEADER, ROW_A, ROW_B] + kill)
+    assert ev.killed[0].file_rss_kb == 12328
+    # the same lines next to an "=" that is neither an escape nor at a line's end ("gfp_mask=0xcc0"): not decoded
+    ev = _one([INVOKED, HEADER, ROW_A, ROW_B] + kill)
+    assert all(k.file_rss_kb != 12328 for k in ev.killed) and not any("quoted-printable" in n for n in ev.notes)
+    # a comm that starts with "3D" in a plain report is not an escape
+    ev = _one(_stamped([INVOKED, HEADER, ROW_A, ROW_B.replace("beta", "3Dmark"),
+                        SUMMARY.replace("beta", "3Dmark"), KILLED.replace("beta", "3Dmark")]))
+    assert ev.summary is not None and ev.summary.task == "3Dmark" and ev.killed[0].name == "3Dmark"
+
+
+# --------------------------------------------------------------------------- OOM[N]: serial prefixes
+
+def test_an_oom_serial_prefix_is_peeled_only_in_its_own_shape() -> None:
+    [ll] = normalize_line("[   31.935015][   T71] OOM[12]: " + INVOKED)
+    assert ll.text == INVOKED and ll.serial == 12 and ll.uptime == 31.935015
+    [ll] = normalize_line("[   31.935015] OOM[12]: " + INVOKED)
+    assert ll.text == INVOKED and ll.serial == 12
+    for text in ("OOM[x]: " + INVOKED, "foo OOM[1]: " + INVOKED, "OOM[1] " + INVOKED):
+        [ll] = normalize_line("[   31.935015] " + text)
+        assert ll.text == text and ll.serial is None
+
+
+def test_a_deferred_table_goes_to_the_report_of_its_serial_only() -> None:
+    pre = "OOM[{}]: "
+    lines = _stamped([pre.format(4) + INVOKED, pre.format(4) + SUMMARY, pre.format(4) + KILLED,
+                      pre.format(4) + HEADER, pre.format(4) + ROW_A, pre.format(4) + ROW_B])
+    ev = _one(lines)
+    assert ev.table is not None and [r.pid for r in ev.table.rows] == [100, 200]
+    assert any("OOM[4]" in n for n in ev.notes)
+    # rows of another serial after the kill line are not this report's
+    lines[3:] = _stamped([pre.format(5) + HEADER, pre.format(5) + ROW_A, pre.format(5) + ROW_B], 10.01)
+    evs = list(iter_events(lines))
+    assert len(evs) == 2 and evs[0].table is None
+
+
+# --------------------------------------------------------------------------- elisions
+
+def test_an_elision_inside_the_task_table_makes_it_incomplete_and_nowhere_else() -> None:
+    ev = _one(_stamped([INVOKED, HEADER, ROW_A]) + ["(...snipped...)"] + _stamped([ROW_B, SUMMARY, KILLED], 10.01))
+    assert ev.table is not None and ev.table.truncated and any("left out" in n for n in ev.notes)
+    ev = _one(_stamped([INVOKED]) + ["..."] + _stamped([HEADER, ROW_A, ROW_B, SUMMARY, KILLED], 10.01))
+    assert ev.table is not None and not ev.table.truncated
