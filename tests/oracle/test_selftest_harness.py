@@ -18,6 +18,7 @@ from oomlens.selftest import harness as selftest
 from oomlens.selftest.harness import (
     BUILTIN_SCENARIOS,
     Holder,
+    HolderProcess,
     KmsgRecord,
     MemcgSandbox,
     Scenario,
@@ -321,3 +322,17 @@ def test_holder_check_tolerates_the_split_rss_counter_lag(short: int, ok: bool) 
     else:
         with pytest.raises(SelftestError, match="rss_shmem"):
             MemcgSandbox._check_holder(hp)  # type: ignore[arg-type]
+
+
+def test_send_to_a_holder_that_exited_says_why() -> None:
+    # a holder that died (ENOMEM writing to its pipe, a crash) used to surface as a bare BrokenPipeError
+    code = "import sys; sys.stderr.write('holder gone: ENOMEM'); sys.exit(3)"
+    popen = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    popen.wait(10)
+    hp = HolderProcess(Holder("gone", anon_mib=1.0), popen, "/nonexistent")
+    try:
+        with pytest.raises(SelftestError, match=r"exited with status 3 before it was told b'g': holder gone: ENOMEM"):
+            hp.send(b"g")
+    finally:
+        hp.reap(5)

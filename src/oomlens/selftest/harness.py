@@ -384,8 +384,16 @@ class HolderProcess:
         return line.decode()
 
     def send(self, data: bytes) -> None:
-        self.popen.stdin.write(data)  # type: ignore[union-attr]
-        self.popen.stdin.flush()  # type: ignore[union-attr]
+        """Write ``data`` to the holder. Raises SelftestError, with what the holder said on stderr and its exit
+        status, when it has exited."""
+        try:
+            self.popen.stdin.write(data)  # type: ignore[union-attr]
+            self.popen.stdin.flush()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(5)
+            raise SelftestError(f"holder {self.name} (pid {self.pid}) exited with status {self.popen.returncode} "
+                                f"before it was told {data!r}: {self.stderr_text() or 'it said nothing'}") from None
 
     def stderr_text(self) -> str:
         fd = self.popen.stderr.fileno()  # type: ignore[union-attr]
