@@ -1,0 +1,91 @@
+"""Real OOM reports (tests/data/postmortem/realoom5, sources in SOURCES.tsv) on which postmortem gave a wrong answer
+that looked right, and minimal synthetic reports for each rule (with what must not change).
+
+Every expected value is worked out by hand from the log and the kernel's rules (kernel-oom-spec.md, and the kernel
+sources named in the comments), not copied from the tool's output."""
+
+from __future__ import annotations
+
+from realdata import analyses
+
+from oomlens.analysis.postmortem import analyze_events
+from oomlens.oomreport.model import KillLine, SelectionLine
+from oomlens.oomreport.parse import Kind, classify
+from oomlens.oomreport.scan import iter_events
+
+
+def _events(text: str) -> list:  # type: ignore[type-arg]
+    return list(iter_events([text.encode()], "t"))
+
+
+def _analyses(text: str) -> list:  # type: ignore[type-arg]
+    return list(analyze_events(_events(text), strict=True))
+
+
+# ---- selection and kill-line prefixes of every era ----------------------------------------------------------
+
+def test_every_old_prefix_has_its_meaning() -> None:
+    cases = {
+        "Out of Memory: Killed process 7 (a).": ("legacy", "2.4"),                    # <=2.6.15
+        "Out of memory: Killed process 7 (a).": ("global", "bare"),                   # 2.6.16-2.6.19, NONE
+        "No available memory (MPOL_BIND): Killed process 7 (a).": ("mempolicy", "bare"),
+        "No available memory in cpuset: Killed process 7 (a).": ("cpuset", "bare"),
+        "Killed process 7 (a)": ("none", "bare"),                                     # 2.6.20-2.6.32
+    }
+    for text, (kind, variant) in cases.items():
+        k, p = classify(text)
+        assert k == Kind.KILLED and isinstance(p, KillLine) and (p.kind, p.variant) == (kind, variant), text
+    sel = {
+        "Out of Memory: Kill process 7 (a) score 0 and children.": "legacy",
+        "No available memory (MPOL_BIND): kill process 7 (a) score 0 or a child": "mempolicy",
+        "No available memory in cpuset: kill process 7 (a) score 0 or a child": "cpuset",
+        "Out of memory (oom_kill_allocating_task): kill process 7 (a) score 0 or a child": "allocating_task",
+        "Memory cgroup out of memory: kill process 7 (a) score 12 or a child": "memcg",
+        "Out of memory: kill process 7 (a) score 12 or a child": "global",
+    }
+    for text, kind in sel.items():
+        k, p = classify(text)
+        assert k == Kind.SELECT and isinstance(p, SelectionLine) and p.kind == kind, text
+
+
+# ---- W4: a kill line retyped in prose ------------------------------------------------------------------------------
+
+def test_a_kill_line_retyped_in_a_mail_body_is_no_event() -> None:
+    # line 25 (prose): "Out of Memory : Killed process 1759 (mysqld)" -- no kernel prints a blank before the colon;
+    # the real line is line 85, "Out of Memory: Killed process 1759 (mysqld)." (the <=2.6.15 form)
+    (a,) = analyses("realoom5", "023")
+    assert a.event.start_line == 34 and [k.pid for k in a.event.killed] == [1759]
+    assert a.event.killed[0].variant == "2.4"
+
+
+def test_only_prefixes_a_kernel_printed_make_kill_and_selection_lines() -> None:
+    for text in ("Out of Memory : Killed process 1759 (mysqld)", "oom: Killed process 12 (a)",
+                 "Mysqld got: Killed process 12 (a) total-vm:4kB, anon-rss:0kB, file-rss:0kB",
+                 "Out of Memory : Kill process 1 (init) score 0 and children.",
+                 "memory low: kill process 7 (a) score 0 or a child"):
+        assert classify(text)[0] not in (Kind.KILLED, Kind.SELECT), text
+    # an almost-kill line inside a report is a note, never an event
+    log = ("[ 1.0] a invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0\n"
+           "[ 1.1] Out of Memory : Killed process 1759 (mysqld)\n")
+    (ev,) = _events(log)
+    assert not ev.killed and any("not understood" in n and "1759" in n for n in ev.notes)
+    # not changed: real prefixes, text glued before one (a log header left on the line), a line cut short
+    for text in ("Out of memory: Killed process 9 (b) total-vm:8kB, anon-rss:4kB, file-rss:0kB, shmem-rss:0kB, "
+                 "UID:0 pgtables:4kB oom_score_adj:0",
+                 "Memory cgroup out of memory: Killed process 9 (b) total-vm:8kB, anon-rss:4kB, file-rss:0kB, "
+                 "shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0",
+                 "Out of memory (oom_kill_allocating_task): Killed process 9 (b) total-vm:8kB, anon-rss:4kB, "
+                 "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0",
+                 "Killed process 9, UID 0, (b) total-vm:8kB, anon-rss:4kB, file-rss:0kB",
+                 "Killed process 9 (b), UID 0, total-vm:8kB, anon-rss:4kB, file-rss:0kB, shmem-rss:0kB",
+                 "err|kernel[-]|[465.878438] Out of memory: Killed process 9 (b) total-vm:8kB, anon-rss:4kB, "
+                 "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0"):
+        k, p = classify(text)
+        assert k == Kind.KILLED and p.pid == 9, text
+    k, p = classify("Out of memory: Killed process 9 (b) total-vm:8kB, anon-rss:4", cut="x")
+    assert k == Kind.KILLED and p.payload.pid == 9 and p.payload.anon_rss_kb is None
+    k, p = classify("Out of Memory : Killed process 9 (b) total-vm:8kB, anon-rss:4", cut="x")
+    assert k != Kind.KILLED
+    k, p = classify("`Warning OOMKilling  Memory cgroup out of memory: Kill process 4481 (stress) score 1994 or "
+                    "sacrifice child")
+    assert k == Kind.SELECT and p.kind == "memcg"
