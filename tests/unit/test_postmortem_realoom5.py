@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from realdata import analyses
 
-from oomlens.analysis.postmortem import analyze_events
+from oomlens.analysis.postmortem import Verdict, analyze_events
 from oomlens.oomreport.model import KillLine, SelectionLine
 from oomlens.oomreport.parse import Kind, classify
 from oomlens.oomreport.scan import iter_events
@@ -22,7 +22,40 @@ def _analyses(text: str) -> list:  # type: ignore[type-arg]
     return list(analyze_events(_events(text), strict=True))
 
 
-# ---- selection and kill-line prefixes of every era ----------------------------------------------------------
+# ---- W1: the old constrained branches of out_of_memory() (2.6.16-2.6.35) ---------------------------------------
+#
+# 2.6.18 out_of_memory(): switch (constrained_alloc(..)) { case CONSTRAINT_MEMORY_POLICY:
+# oom_kill_process(current, points, "No available memory (MPOL_BIND)"); case CONSTRAINT_CPUSET: .. "No available
+# memory in cpuset"; case CONSTRAINT_NONE: p = select_bad_process(&points); oom_kill_process(p, points, "Out of
+# memory") }, points = 0 (2.6.16: uninitialised) in the constrained branches. oom_kill_process() prints "Out of
+# Memory: Kill process %d (%s) score %li and children." (hard-coded prefix), kills a child of p first, and
+# __oom_kill_task() prints "%s: Killed process %d (%s)." with the branch's message. 2.6.20-2.6.35 print the message
+# on the selection line ("%s: kill process %d (%s) score %li or a child") and a bare kill line; the cpuset branch is
+# gone in 2.6.24 (cpuset OOMs scan), the MPOL_BIND one in 2.6.36.
+
+def test_mpol_bind_kill_line_names_the_domain_and_the_selection_is_no_badness_choice() -> None:
+    # line 58-59: "Out of Memory: Kill process 1 (init) score 0 and children." then
+    # "No available memory (MPOL_BIND): Killed process 1267 (rc)." -- current was init (boot), a child died
+    (a,) = analyses("realoom5", "001")
+    assert a.constraint == "CONSTRAINT_MEMORY_POLICY"
+    assert a.domain_text.startswith("mempolicy")
+    assert a.event.selection is not None and a.event.selection.pid == 1 and a.event.selection.score == 0
+    assert a.unscanned_choice is not None and "MPOL_BIND" in a.unscanned_choice
+    assert any("without a badness scan" in n and "score 0" in n for n in a.all_notes)
+    assert [k.pid for k in a.event.killed] == [1267]
+    assert a.verdict == Verdict.UNDECIDABLE and a.model_victim is None
+
+
+def test_cpuset_kill_line_names_the_domain() -> None:
+    # line 23-24: "Out of Memory: Kill process 679783 (ncks) score 0 and children." then
+    # "No available memory in cpuset: Killed process 679783 (ncks)." (current, no child to sacrifice)
+    first, second = analyses("realoom5", "002")
+    assert first.constraint == "CONSTRAINT_CPUSET" and first.domain_text.startswith("cpuset")
+    assert first.unscanned_choice is not None and "cpuset" in first.unscanned_choice
+    assert [k.pid for k in first.event.killed] == [679783]
+    # the bare 'oom-killer: gfp_mask=0x200d2, order=0' 8 minutes later prints nothing of its domain
+    assert second.constraint == "unknown" and second.unscanned_choice is None
+
 
 def test_every_old_prefix_has_its_meaning() -> None:
     cases = {
@@ -46,6 +79,18 @@ def test_every_old_prefix_has_its_meaning() -> None:
     for text, kind in sel.items():
         k, p = classify(text)
         assert k == Kind.SELECT and isinstance(p, SelectionLine) and p.kind == kind, text
+
+
+def test_a_2_6_2x_mpol_bind_selection_line_is_no_badness_choice_but_a_scan_is() -> None:
+    log = ("oom-killer: gfp_mask=0xd0, order=0\n"
+           "No available memory (MPOL_BIND): kill process 812 (numactl) score 0 or a child\n"
+           "Killed process 812 (numactl)\n")
+    (a,) = _analyses(log)
+    assert a.constraint == "CONSTRAINT_MEMORY_POLICY" and a.unscanned_choice is not None
+    # not changed: the badness scan's "Out of memory" selection is a choice, in a domain the report does not show
+    (b,) = _analyses(log.replace("No available memory (MPOL_BIND)", "Out of memory").replace("score 0", "score 4417"))
+    assert b.unscanned_choice is None and b.constraint == "CONSTRAINT_NONE"
+    assert not any("badness scan" in n for n in b.all_notes)
 
 
 # ---- W4: a kill line retyped in prose ------------------------------------------------------------------------------

@@ -287,6 +287,25 @@ def detect_page_kb(ev: OomEvent) -> tuple[int, str | None]:
     return kb, f"{kb} KiB pages: " + " and ".join(w for _, w in found) + "; kB values converted with it"
 
 
+_CURRENT_KILLS = {
+    "mempolicy": ("CONSTRAINT_MEMORY_POLICY", "'No available memory (MPOL_BIND)': an MPOL_BIND allocation failed, and "
+                  "2.6.16-2.6.35 kernels then kill the allocating task (or a child of it)"),
+    "cpuset": ("CONSTRAINT_CPUSET", "'No available memory in cpuset': an allocation failed in its cpuset's nodes, "
+               "and 2.6.16-2.6.23 kernels then kill the allocating task (or a child of it)"),
+}
+"""Selection / kill-line prefix kinds of the old constrained branches of ``out_of_memory()``: they pass
+``current`` and ``points`` = 0 (2.6.16: uninitialised) to ``oom_kill_process()``, with no badness scan."""
+
+
+def current_kill(ev: OomEvent) -> tuple[str, str] | None:
+    """(constraint, why) when the report's selection or kill line has the prefix of an old constrained branch
+    that killed the allocating task without a badness scan (:data:`_CURRENT_KILLS`), else None."""
+    for line in (*ev.killed, *((ev.selection,) if ev.selection is not None else ())):
+        if line.kind in _CURRENT_KILLS:
+            return _CURRENT_KILLS[line.kind]
+    return None
+
+
 def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb: int = PAGE_KB) -> Domain:
     """The OOM domain and T (spec §3, §6.7), saying whether T is exact, approximate or unknown.
     ``page_kb`` converts the printed kB values (see :func:`detect_page_kb`)."""
@@ -294,8 +313,9 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     prefixes = [k.prefix for k in ev.killed] + ([ev.selection.prefix] if ev.selection else [])
     if shown is None and any("memory cgroup out of memory" in (p or "").lower() for p in prefixes):
         shown = "memcg"  # the selection / kill line's own prefix says so
-    constraint = ev.constraint or {"memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "",
-                                                                                               UNKNOWN_CONSTRAINT)
+    cur = current_kill(ev)
+    constraint = ev.constraint or (cur[0] if cur else None) or {
+        "memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "", UNKNOWN_CONSTRAINT)
     if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
     mi = ev.meminfo
@@ -689,6 +709,13 @@ class EventAnalysis:
         return "a constraint mainline kernels do not print" + (f", memcg {self.cgroup}" if self.cgroup else "")
 
     @property
+    def unscanned_choice(self) -> str | None:
+        """Why the kernel's choice was no badness choice (an old constrained branch killed the allocating task), or
+        None."""
+        cur = current_kill(self.event)
+        return cur[1] if cur is not None else None
+
+    @property
     def over_limit(self) -> OverLimit | None:
         return OverLimit.of(self.event.memcg)
 
@@ -1032,6 +1059,12 @@ class Analyzer:
             notes.append(page_note)
         host_swap_kb = self.swap_kb.get(key)
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
+        constrained = current_kill(ev)
+        if constrained is not None:
+            named = ev.selection
+            notes.append(constrained[1] + " without a badness scan"
+                         + (f": the selection line's pid {named.pid} is that task and its 'score {named.score}' is no "
+                            "badness (that branch computes none)" if named is not None else ""))
         table = ev.table
         t_low: int | None = None
         """T unknown: the lower bound the ranking was computed at (what depends on T is in t_dependent)."""

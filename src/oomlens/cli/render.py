@@ -546,7 +546,8 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         w.line(f"memcg usage {ol.usage_kb} kB of limit {ol.limit_kb} kB ({ol.percent}%), failcnt {ol.failcnt}")
     s = ev.selection
     if s:
-        w.line(f"kernel selected: {s.pid} ({s.name}) score {s.score}")
+        w.line(f"kernel selected: {s.pid} ({s.name}) "
+               + ("— the allocating task, no badness scan (see the notes)" if a.unscanned_choice else f"score {s.score}"))
     if ev.killed:
         w.line("kernel killed: " + ", ".join(f"{k.pid} ({k.name})" for k in ev.killed)
                + (f" — memory.oom.group {ev.oom_group_path}" if ev.oom_group_path else ""))
