@@ -10,7 +10,7 @@ from realdata import analyses
 
 from oomlens.analysis.postmortem import Verdict, analyze_events
 from oomlens.oomreport.model import KillLine, SelectionLine
-from oomlens.oomreport.parse import Kind, classify
+from oomlens.oomreport.parse import Kind, classify, parse_dump_stack_print_info
 from oomlens.oomreport.scan import iter_events
 
 
@@ -91,6 +91,47 @@ def test_a_2_6_2x_mpol_bind_selection_line_is_no_badness_choice_but_a_scan_is() 
     (b,) = _analyses(log.replace("No available memory (MPOL_BIND)", "Out of memory").replace("score 0", "score 4417"))
     assert b.unscanned_choice is None and b.constraint == "CONSTRAINT_NONE"
     assert not any("badness scan" in n for n in b.all_notes)
+
+
+# ---- W3: RHEL / CentOS taint strings --------------------------------------------------------------------------------
+#
+# RHEL 6 kernel/panic.c (2.6.32-*.el6) tnts[]: bits 0-11 and 14 print their letter or ' ', the placeholder bits
+# 12/13/15-26 '?' when set and '-' when not, 27-29 'Z'/'H'/'T' or ' '; RHEL 7 the same idea after its 16 mainline bits.
+# print_tainted() is printed in "CPU: %d PID: %d Comm: %.20s %s %.*s %s", so the release follows after one blank.
+
+def test_a_vendor_letter_in_the_rhel_dash_run_does_not_hide_the_release() -> None:
+    # line 26: "... Comm: DefSch0200 Tainted: G           O E ----V-------   3.10.0-229.42.1.105.x86_64 #1"
+    (a,) = analyses("realoom5", "020")
+    assert a.kernel_release == "3.10.0-229.42.1.105.x86_64"
+    assert a.era is not None and a.era.name == "3.5-3.13"
+    # 3.5-3.13: root tasks get adj -= 30 (scaled: -30 * (T/1000)); a memcg OOM (mem_cgroup_oom_synchronize) whose
+    # limit is not printed: T unknown. monitor 21904 (uid 0, line 124): 124104 rss + 0 swap + 368 nr_ptes = 124472,
+    # less 30*(T/1000) -- not the 3.14+ bonus of 3% of its usage (124472 - 3734 = 120738) it was given
+    assert a.t_dependent.get(21904) == (124472, -30)
+    # SMU 6647 (uid 0, line 169): 110159 + 0 + 350 = 110509
+    assert a.t_dependent.get(6647) == (110509, -30)
+    assert a.verdict == Verdict.UNDECIDABLE   # a panic (panic_on_oom=2)
+
+
+def test_taint_strings_of_every_shape_keep_the_release() -> None:
+    cases = {
+        "CPU: 0 PID: 1 Comm: x Tainted: G    B          ------------ T 3.10.0-123.el7.x86_64 #1":
+            "G    B          ------------ T",
+        "CPU: 0 PID: 1 Comm: x Tainted: P           ---------------- T 2.6.32-220.el6.x86_64 #1":
+            "P           ---------------- T",
+        "Pid: 1, comm: x Tainted: G        W  ----?-----------    2.6.32-431.el6.x86_64 #1 Dell":
+            "G        W  ----?-----------",
+        "CPU: 2 PID: 9 Comm: CPU 2/KVM Tainted: G I X 5.3.18-150300.59.63-default #1 SLE15-SP3": "G I X",
+        "CPU: 1 PID: 2 Comm: a Tainted: G        W  O      6.1.0-13-amd64 #1 Debian": "G        W  O",
+    }
+    for text, taint in cases.items():
+        c = parse_dump_stack_print_info(text)
+        assert c is not None and c.tainted == taint, text
+        assert c.release == text.split(taint, 1)[1].split()[0]
+    c = parse_dump_stack_print_info("CPU: 1 PID: 2 Comm: a Not tainted 6.1.0 #1")
+    assert c is not None and c.release == "6.1.0" and c.tainted is None
+    # not a release: a run of dashes with nothing after it
+    assert parse_dump_stack_print_info("CPU: 1 PID: 2 Comm: a Tainted: G ------------") is None
 
 
 # ---- W4: a kill line retyped in prose ------------------------------------------------------------------------------

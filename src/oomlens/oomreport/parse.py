@@ -158,16 +158,17 @@ def parse_cpuset_print_current_mems_allowed(text: str) -> tuple[str, str, str] |
     return (m.group("comm"), m.group("cpuset"), m.group("mems")) if m else None
 
 
-# taint flags: letters separated by runs of blanks; possessive, so a run of blanks is scanned once
-_TAINT = r"[A-Z]*+(?:[ \t]++[A-Z]++)*+"
-# RHEL/CentOS kernels print their own flags after a run of dashes: "Tainted: G    B    ------------ T 3.10.0-..."
-_RH_FLAGS = r"(?:[ \t]++-{4,}+(?:[ \t]++[A-Z]++)*+)?"
+# print_tainted(): one character per taint bit, a letter when set, a blank when not. RHEL 6/7 kernels print their
+# placeholder bits as '-' when unset and '?' (or a vendor letter) when set, so the flags hold dashes too:
+# "Tainted: G    B          ------------ T 3.10.0-..." / "Tainted: G           O E ----V-------   3.10.0-...".
+# Runs of flag characters after blanks; possessive, so a run of blanks is scanned once.
+_TAINT = r"(?:[ \t]*+[A-Z?\-]++)*+"
 _CPU = re.compile(
     r"CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.{0,64}?)"
-    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))" + _RH_FLAGS
+    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))"
     + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
 _PID = re.compile(
-    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))" + _RH_FLAGS
+    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))"
     + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
 
 
