@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from realdata import analyses
 
-from oomlens.analysis.postmortem import Verdict, analyze_events
+from oomlens.analysis.postmortem import Tally, Verdict, analyze_events
 from oomlens.oomreport.model import KillLine, SelectionLine
 from oomlens.oomreport.parse import Kind, classify, parse_dump_stack_print_info
 from oomlens.oomreport.scan import iter_events
@@ -175,3 +175,65 @@ def test_only_prefixes_a_kernel_printed_make_kill_and_selection_lines() -> None:
     k, p = classify("`Warning OOMKilling  Memory cgroup out of memory: Kill process 4481 (stress) score 1994 or "
                     "sacrifice child")
     assert k == Kind.SELECT and p.kind == "memcg"
+
+
+# ---- W5: one report shown twice -------------------------------------------------------------------------------------
+
+def test_a_report_quoted_twice_is_one_oom() -> None:
+    # lines 13-103 and 112-247: the same report (host rocky8, Jul 15 23:44:32, 'Killed process 2074 (oom)'), the
+    # second time chunk by chunk between explanations. Its arithmetic, once: mempolicy nodemask=3, T = Total swap
+    # 4149244 kB / 4 + Node 3 present 2048000 kB / 4 = 1037311 + 512000 = 1549311 (approximate: zone lines);
+    # oom 2074: rss 468395 + swapents 1018086 + pgtables_bytes 11972608 // 4096 (2923) = 1489404, the largest
+    first, again = analyses("realoom5", "025")
+    assert (first.event.start_line, first.event.end_line) == (13, 103)
+    assert first.verdict == Verdict.AGREES and first.repeat_of is None
+    assert first.domain is not None and first.domain.totalpages == 1549311
+    assert first.ranking is not None and first.ranking.get(2074).terms.points == 1489404
+    assert (again.event.start_line, again.event.end_line) == (112, 247)
+    assert again.repeat_of == (13, 103) and again.ranking is None and again.model_victim is None
+    assert again.reason is not None and "exact repeat of the report at lines 13-103" in again.reason
+    t = Tally()
+    for a in (first, again):
+        t.add(a)
+    d = t.to_dict()
+    assert d["events"] == 1 and d["agrees"] == 1
+    assert d["repeats"] == [{"source": again.event.source, "host": "rocky8", "lines": [112, 247],
+                             "timestamp": "Jul 15 23:44:32", "repeat_of": [13, 103]}]
+
+
+_REPORT = """[{t}] a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+[{t}] Mem-Info:
+[{t}] 1000 pages RAM
+[{t}] 0 pages reserved
+[{t}] Total swap = 0kB
+[{t}] Tasks state (memory values in pages):
+[{t}] [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name
+[{t}] [    {p}]  1000   {p}     9000      600    65536        0             0 a
+[{t}] [    301]  1000   301     9000      300    65536        0             0 b
+[{t}] [    302]  1000   302     9000      100    65536        0             0 c
+[{t}] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=a,pid={p},uid=1000
+[{t}] Out of memory: Killed process {p} (a) total-vm:36000kB, anon-rss:2400kB, file-rss:0kB, shmem-rss:0kB, \
+UID:1000 pgtables:64kB oom_score_adj:0
+"""
+
+
+def test_only_an_exact_repeat_is_dropped() -> None:
+    # T = 1000 pages RAM; a: 600 rss + 65536 // 4096 = 616 leads b (316) and c (116)
+    one = _REPORT.format(t="  100.000001", p=200)
+    a, b = _analyses(one + "some prose between the two copies\n" + one)
+    assert a.verdict == Verdict.AGREES and a.repeat_of is None
+    assert b.repeat_of == (a.event.start_line, a.event.end_line)
+    # not changed: the restarted process killed again (a new pid), the same pid at another time, the same report
+    # with one number changed, and a report that prints no time (nothing tells it is the same OOM)
+    for other in (_REPORT.format(t="  100.000001", p=202), _REPORT.format(t="  160.500000", p=200),
+                  one.replace(" 600 ", " 601 "), _REPORT.format(t="x", p=200).replace("[x] ", "")):
+        first = one if "[" in other[:1] else other
+        x, y = _analyses(first + "--- \n" + other)
+        assert x.repeat_of is None and y.repeat_of is None, other[:60]
+    # memory.oom.group kills several pids in one report: one event, no repeat
+    group = one.replace("oom_score_adj:0\n", "oom_score_adj:0\n[  100.000001] Tasks in / are going to be killed "
+                        "due to memory.oom.group set\n[  100.000001] Out of memory: Killed process 301 (b) "
+                        "total-vm:36000kB, anon-rss:1200kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:64kB "
+                        "oom_score_adj:0\n")
+    (g,) = _analyses(group)
+    assert g.repeat_of is None and [k.pid for k in g.event.killed] == [200, 301]

@@ -625,6 +625,9 @@ class EventAnalysis:
     (T/1000)`` (before the clamp to 1 of 3.5-5.8); None for a per-mille badness (``base×1000/T + adj``)."""
     victim_thread: int | None = None
     """The killed pid when it is no row of the table but a thread of one (judged as that row's process)."""
+    repeat_of: tuple[int, int] | None = None
+    """The lines of an earlier event of the same input that this one repeats exactly (same host, time, killed pid and
+    report lines: one OOM shown twice, e.g. a report quoted twice). Not analysed again, not counted (:class:`Tally`)."""
 
     # What the JSON and the human output both show, derived once (the event's fields as printed, else the
     # analysis's).
@@ -997,6 +1000,42 @@ def host_key(ev: OomEvent) -> HostKey:
     return ("source:" + ev.source, ev.host)
 
 
+MAX_SEEN = 4096
+"""Events remembered to tell an exact repeat (the oldest is forgotten first)."""
+
+_LINE_NUMBERS = re.compile(r"\blines? \d+(?:[-–]\d+)?")
+
+
+def _without_line_numbers(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _without_line_numbers(v) for k, v in d.items()
+                if k not in ("lineno", "start_line", "end_line", "format_hints", "notes", "warnings")}
+    if isinstance(d, list | tuple):
+        return [_without_line_numbers(v) for v in d]
+    return d
+
+
+def repeat_key(ev: OomEvent) -> tuple[Any, ...] | None:
+    """What makes two events of one input the same OOM printed once (None when the event cannot be told apart from
+    another OOM: no killed pid, or no time stamp): the source, host, time stamp, uptime, killed pid and everything the
+    report's lines say (its parsed content and notes, less line numbers and the paste's decoration). The kernel
+    cannot kill one pid twice at one instant, and a second OOM does not print the same report to the last digit."""
+    if ev.victim_pid is None or (ev.timestamp is None and ev.uptime is None):
+        return None
+    notes = tuple(_LINE_NUMBERS.sub("line", n) for n in (*ev.notes, *ev.warnings))
+    content = repr(_without_line_numbers(ev.to_dict()))
+    return (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid, notes, content)
+
+
+def _repeat(ev: OomEvent, first: tuple[int, int]) -> EventAnalysis:
+    what = ", ".join(x for x in (f"host {ev.host}" if ev.host else "", f"time {ev.timestamp or ev.uptime}",
+                                 f"killed pid {ev.victim_pid}") if x)
+    return EventAnalysis(ev, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
+                         f"an exact repeat of the report at lines {first[0]}-{first[1]} ({what} and the same lines): "
+                         "one OOM shown twice (a report quoted twice, lines copied twice), analysed there; dropped, "
+                         "not counted again", repeat_of=first)
+
+
 class Analyzer:
     """Analyses events in input order, carrying per-host state (previous victims, total swap).
 
@@ -1012,8 +1051,18 @@ class Analyzer:
         self.uptime: dict[HostKey, float] = {}
         self.release: dict[HostKey, str] = {}
         """The release the host's last report printed, carried to later reports of the same boot that print none."""
+        self.seen: dict[tuple[Any, ...], tuple[int, int]] = {}
+        """Events seen (:func:`repeat_key`) → their lines, to tell an exact repeat (bounded: :data:`MAX_SEEN`)."""
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
+        rk = repeat_key(ev)
+        if rk is not None:
+            first = self.seen.get(rk)
+            if first is not None:
+                return _repeat(ev, first)
+            if len(self.seen) >= MAX_SEEN:
+                del self.seen[next(iter(self.seen))]
+            self.seen[rk] = (ev.start_line, ev.end_line)
         key = host_key(ev)
         if ev.uptime is not None:
             last = self.uptime.get(key)
@@ -1621,8 +1670,13 @@ class Tally:
     """The end-of-run count: events, agrees / disagrees / undecidable, overall and per host."""
 
     hosts: dict[HostKey, HostTally] = field(default_factory=dict)
+    repeats: list[EventAnalysis] = field(default_factory=list)
+    """Exact repeats of an event (:attr:`EventAnalysis.repeat_of`): dropped, not counted as events."""
 
     def add(self, a: EventAnalysis) -> None:
+        if a.repeat_of is not None:
+            self.repeats.append(a)
+            return
         key = host_key(a.event)
         h = self.hosts.get(key)
         if h is None:
@@ -1642,4 +1696,7 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         return {"events": self.events, **{v.value: n for v, n in self.counts().items()},
-                "hosts": [h.to_dict() for h in self.hosts.values()]}
+                "hosts": [h.to_dict() for h in self.hosts.values()],
+                "repeats": [{"source": a.event.source, "host": a.event.host,
+                             "lines": [a.event.start_line, a.event.end_line], "timestamp": a.timestamp,
+                             "repeat_of": list(a.repeat_of or ())} for a in self.repeats]}

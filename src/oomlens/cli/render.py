@@ -526,6 +526,9 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
     when = f" at {a.timestamp}" if a.timestamp else ""
     host = f" host {ev.host}" if ev.host else ""
     w.line((f"── {ev.source}:{ev.start_line}-{ev.end_line}{host}{when}", "bold"))
+    if a.repeat_of is not None:
+        w.lines([(visible(f"note: {a.reason}"), "dim"), ("", "")])
+        return
     w.line((f"verdict: {a.verdict}", _verdict_style(a.verdict)), f" — {a.reason}" if a.reason else "")
     rel = a.kernel_release or "release not printed"
     allowed = a.era_range_text
@@ -625,7 +628,9 @@ def postmortem_summary(tally: Tally, sources: list[tuple[str, bool, int]], write
         return (f"{c[Verdict.AGREES]} agree, {c[Verdict.DISAGREES]} disagree, "
                 f"{c[Verdict.UNDECIDABLE]} undecidable")
 
-    w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
+    nrep = len(tally.repeats)
+    rep = f"; {nrep} exact repeat{'s' if nrep != 1 else ''} of an event dropped" if nrep else ""
+    w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}{rep}")
     hosts = list(tally.hosts.values())
     if len(hosts) > 1 or (hosts and hosts[0].host):
         for h in hosts:
