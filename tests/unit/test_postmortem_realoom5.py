@@ -237,3 +237,112 @@ def test_only_an_exact_repeat_is_dropped() -> None:
                         "oom_score_adj:0\n")
     (g,) = _analyses(group)
     assert g.repeat_of is None and [k.pid for k in g.event.killed] == [200, 301]
+
+
+# ---- W2: the page size, from exact relations only ------------------------------------------------------------------
+
+def test_64k_pages_from_the_kill_line_total_vm_when_rss_is_0() -> None:
+    # 6.12.0-211.el10.ppc64le, line 59: "[ 177372] 0 177372 571 0 0 0 0 51200 96 0 test_zswap" (total_vm 571 pages,
+    # rss 0, pgtables_bytes 51200, swapents 96); line 61: "Killed process 177372 ... total-vm:36544kB" (K(total_vm)):
+    # 36544 / 571 = 64 exactly. Badness 0 rss + 96 swap + 51200 // 65536 (0) = 96 (with 4 KiB: 51200 // 4096 = 12, 108)
+    (a,) = analyses("realoom5", "008")
+    assert a.page_kb == 64
+    assert any("total-vm 36544 kB against 571 pages" in n for n in a.notes)
+    assert a.ranking is not None and a.ranking.page_size == 65536
+    v = a.ranking.get(177372)
+    assert (v.terms.pgtables, v.terms.points) == (0, 96)
+    assert a.verdict == Verdict.AGREES
+
+
+_MEMCG = """[  100.000001] a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+[  100.000002] CPU: 1 UID: 0 PID: 10 Comm: a Not tainted {rel} #1
+[  100.000003] memory: usage 102400kB, limit 102400kB, failcnt 7
+[  100.000004] swap: usage 0kB, limit 0kB, failcnt 0
+[  100.000005] Memory cgroup stats for /c:
+[  100.000006] Tasks state (memory values in pages):
+[  100.000007] [  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name
+[  100.000008] [     10]  1000    10     1000      100      100        0         0   409600        0             0 a
+[  100.000009] [     11]  1000    11     1000      150      150        0         0        0        0             0 b
+[  100.000010] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/c,task_memcg=/c,\
+task=a,pid=10,uid=1000
+[  100.000011] Memory cgroup out of memory: Killed process 10 (a) total-vm:{vm}kB, anon-rss:{anon}kB, file-rss:0kB, \
+shmem-rss:0kB, UID:1000 pgtables:400kB oom_score_adj:0
+"""
+
+
+def test_an_unknown_page_size_is_said_and_the_choice_that_depends_on_it_is_undecidable() -> None:
+    # nothing in kB equals something in pages (total-vm 63936 kB = 999 x 64, anon-rss 6336 kB = 99 x 64: neither is
+    # 1000 or 100 pages of any size), every kB value is a multiple of 64, the release names no architecture: the page
+    # size is unknown. a: 100 rss + 409600 bytes of page tables = 100 + 100 (4 KiB) = 200 > b 150, but with 64 KiB
+    # pages 100 + 6 = 106 < 150: the choice depends on it
+    (a,) = _analyses(_MEMCG.format(rel="6.8.0-45-generic", vm=63936, anon=6336))
+    assert a.page_kb == 4 and a.verdict == Verdict.UNDECIDABLE
+    assert a.reason is not None and "does not show the page size" in a.reason and "64 KiB pages it picks 11" in a.reason
+    assert any("page size is not in the report" in n and "page-table term" in n and "T (kB values" in n
+               for n in a.notes)
+    assert a.domain is not None and a.domain.totalpages == 25600 and not a.domain.exact   # 102400 kB / 4
+    # not changed: a release that names x86_64 (4 KiB pages only) decides it: a (200) was killed, as the model says
+    (b,) = _analyses(_MEMCG.format(rel="6.8.0-45.el9.x86_64", vm=63936, anon=6336))
+    assert b.page_kb == 4 and b.verdict == Verdict.AGREES and not any("page size" in n for n in b.notes)
+    # nor a kB value that is no multiple of 8 (only 4 KiB pages print it): anon-rss 6332 kB
+    (c,) = _analyses(_MEMCG.format(rel="6.8.0-45-generic", vm=63936, anon=6332))
+    assert c.page_kb == 4 and c.verdict == Verdict.AGREES
+    # nor the kill line's total-vm against its row: 64000 kB = 1000 pages x 64 KiB: b (150) > a (106) disagrees
+    (d,) = _analyses(_MEMCG.format(rel="6.8.0-45-generic", vm=64000, anon=6336))
+    assert d.page_kb == 64 and d.domain is not None and d.domain.totalpages == 1600   # 102400 kB / 64
+    assert d.ranking is not None and d.ranking.get(10).terms.points == 106 and d.verdict == Verdict.DISAGREES
+
+
+def test_page_size_relations_are_exact_or_nothing() -> None:
+    # anon-rss 6400 kB against rss 100 pages: 64 KiB exactly (63936 kB / 1000 pages of total_vm is no integer: no
+    # relation there), and every kB value is a multiple of 64
+    (a,) = _analyses(_MEMCG.format(rel="6.8.0-45-generic", vm=63936, anon=6400))
+    assert a.page_kb == 64 and any("6400 kB of rss against 100 pages" in n for n in a.notes)
+    # a ratio that is close but not exact proves nothing: 6404 kB against 100 pages (64.04) -- and 6404 is no
+    # multiple of 8, so only 4 KiB pages can print it
+    (b,) = _analyses(_MEMCG.format(rel="6.8.0-45-generic", vm=63936, anon=6404))
+    assert b.page_kb == 4 and not any("KiB pages:" in n for n in b.notes)
+    # two exact relations that disagree: the page size is not clear (4 KiB assumed, and said)
+    (c,) = _analyses(_MEMCG.format(rel="6.8.0-45-generic", vm=64000, anon=400))   # 64 KiB vs 4 KiB
+    assert c.page_kb == 4 and any("page size is not clear" in n for n in c.notes)
+
+
+def test_a_thread_victim_and_the_buddy_lists_show_the_page_size() -> None:
+    # the victim 12 is no row (a thread of row 10): its kill line's total-vm and rss equal row 10's at 64 KiB
+    text = _MEMCG.format(rel="6.8.0-45-generic", vm=64000, anon=6400).replace("Killed process 10 (a)",
+                                                                              "Killed process 12 (a)")
+    (a,) = _analyses(text)
+    assert a.page_kb == 64 and any("a thread of it" in n for n in a.notes)
+    # show_free_areas(): "Node 0 DMA32: 3*64kB 1*128kB ... = 320kB": the order-0 block is one page
+    ev = _events("[ 1.0] a invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+                 "[ 1.0] Mem-Info:\n[ 1.0] Node 0 DMA32: 3*64kB (U) 1*128kB (M) = 320kB\n"
+                 "[ 1.0] Out of memory: Killed process 9 (a) total-vm:64kB, anon-rss:64kB, file-rss:0kB, "
+                 "shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0\n")
+    assert ev[0].meminfo is not None and ev[0].meminfo.buddy_page_kb == 64
+    assert classify("Node 0 DMA: 1*4kB (U) 1*8kB (U) 0*16kB = 12kB") == (Kind.MEMINFO, ("buddy", 4))
+
+
+_SCORE = """[  100.000001] a invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0
+[  100.000002] CPU: 1 PID: 10 Comm: a Not tainted 3.13.0-44-generic #73-Ubuntu
+[  100.000003] memory: usage 40000kB, limit 40000kB, failcnt 7
+[  100.000004] memory+swap: usage 40000kB, limit 40000kB, failcnt 0
+[  100.000005] [ pid ]   uid  tgid total_vm      rss nr_ptes swapents oom_score_adj name
+[  100.000006] [   10]  1000    10    90000     9000       0        0             0 a
+[  100.000007] [   11]  1000    11    90000      500       0        0             0 b
+[  100.000008] [   12]  1000    12    90000      400       0        0             0 c
+[  100.000009] Memory cgroup out of memory: Kill process 10 (a) score {score} or sacrifice child
+[  100.000010] Killed process 13 (a-child) total-vm:6400kB, anon-rss:3200kB, file-rss:0kB
+"""
+
+
+def test_a_printed_score_pins_the_page_size_it_is_reproduced_with() -> None:
+    # 3.13 memcg: T = limit 40000 kB / page; a: 9000 rss + 0 nr_ptes = 9000 points, score = 9000*1000 // T:
+    # 4 KiB -> T 10000 -> 900; 8 KiB -> T 5000 -> 1800; 16 KiB -> T 2500 -> 3600 (40000 kB is a multiple of 64 too:
+    # memcg kB values are not used as K() values). Score 900 fits 4 KiB pages only, 3600 16 KiB only. (The child
+    # 13 killed in a's place is no row; its 6400 / 3200 kB are multiples of 64 and equal no row's pages.)
+    (a,) = _analyses(_SCORE.format(score=900))
+    assert a.page_kb == 4 and a.domain is not None and a.domain.totalpages == 10000 and a.domain.exact
+    assert not any("page size" in n for n in a.notes) and a.verdict == Verdict.AGREES
+    (b,) = _analyses(_SCORE.format(score=3600))
+    assert b.page_kb == 16 and b.domain is not None and b.domain.totalpages == 2500
+    assert any("printed score 3600 is reproduced with them only" in n for n in b.notes)

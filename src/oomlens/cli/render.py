@@ -596,7 +596,8 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         ru = ex.runner_up
         if ru is not None and era is not None and ex.margin_text is not None:
             mp = ex.margin_pages
-            size = ("" if mp is None else f" ({human(mp)})" if ex.margin_pages_exact else f", ≈{human(mp)}")
+            ps = a.page_kb * 1024
+            size = ("" if mp is None else f" ({human(mp, ps)})" if ex.margin_pages_exact else f", ≈{human(mp, ps)}")
             lines.append((visible(f"why: {ex.victim.name} led {ru.name} by {ex.margin_text}{size}"), ""))
             if ex.spare_adj is not None:
                 lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {ex.victim.name} would have "

@@ -148,6 +148,9 @@ class MemInfoBlock(_ToDict):
     vmstat: tuple[tuple[str, int], ...] = ()
     has_header: bool = False
     """True when the ``Mem-Info:`` line itself was seen (not just a tail of the block)."""
+    buddy_page_kb: int | None = None
+    """The page size in kB the zones' buddy lists print (``N*4kB N*8kB ...``: the order-0 block first); None when no
+    buddy list was printed (or they disagree)."""
 
 
 @dataclass(frozen=True, slots=True)

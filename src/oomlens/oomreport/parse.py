@@ -661,6 +661,8 @@ _ZONE = re.compile(r"(?:Node (?P<node>\d+) )?(?P<zone>DMA32|DMA|Normal|HighMem|M
 _ZONE_FIELD = re.compile(r" (min|low|high|present|managed):(\d+)kB")
 _VMSTAT = re.compile(r"(?:[A-Za-z_]++:\s?+-?\d++\s*+)++$")
 _VMSTAT_PAIR = re.compile(r"([A-Za-z_]+):\s?(-?\d+)")
+# show_free_areas()'s buddy lists: "%lu*%lukB " with K(1UL) << order, order 0 first: the first size is the page size
+_BUDDY = re.compile(r"(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device): \d+\*(?P<kb>\d+)kB ")
 _MEMINFO_MISC = re.compile(
     r"(?:(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device)(?: per-cpu:|: .*= \d+kB)"
     r"|CPU\s+\d+: (?:Hot: )?hi:\s*\d+, btch:\s*\d+ usd:\s*\d+.*"
@@ -679,8 +681,9 @@ _MEMINFO_MISC = re.compile(
 def parse_show_mem(text: str) -> tuple[Any, ...] | None:
     """``show_mem()`` lines: ``("header",)`` for ``Mem-Info:``, ``("pages", what, n)``,
     ``("pagecache", n)``, ``("swap_kb", "Free"|"Total", n)``, ``("zone", ZoneInfo)``,
-    ``("vmstat", ((key, value), ...))`` for the ``key:value`` summary lines, ``("misc",)`` for
-    other block lines (per-cpu, buddy lists, lowmem_reserve, hugepages, swap cache stats)."""
+    ``("vmstat", ((key, value), ...))`` for the ``key:value`` summary lines, ``("buddy", page_kb)`` for a
+    zone's buddy list (its first, order-0 block size is the page size), ``("misc",)`` for other block lines
+    (per-cpu, lowmem_reserve, hugepages, swap cache stats)."""
     c = text[:1]
     if c == "M" and (text == "Mem-Info:" or text == "Mem-info:"):
         return ("header",)
@@ -708,6 +711,9 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
                                      low_kb=_opt_int(f.get("low")), high_kb=_opt_int(f.get("high")),
                                      present_kb=_opt_int(f.get("present")),
                                      managed_kb=_opt_int(f.get("managed"))))
+    m = _BUDDY.match(text)
+    if m:
+        return ("buddy", _int(m.group("kb"), "kb"))
     if _MEMINFO_MISC.match(text):
         return ("misc",)
     if ":" in text and _VMSTAT.match(text):
