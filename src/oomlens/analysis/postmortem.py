@@ -15,6 +15,7 @@ print it). "The same host" only where the input proves it (:func:`host_key`). Pu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -1131,7 +1132,7 @@ def host_key(ev: OomEvent) -> HostKey:
 MAX_SEEN = 4096
 """Events remembered to tell an exact repeat (the oldest is forgotten first)."""
 
-_LINE_NUMBERS = re.compile(r"\blines? \d+(?:[-–]\d+)?")
+_LINE_NUMBERS = re.compile(r"\blines? \d+(?:(?:[-–]| and )\d+)?")
 
 
 def _without_line_numbers(d: Any) -> Any:
@@ -1150,9 +1151,9 @@ def repeat_key(ev: OomEvent) -> tuple[Any, ...] | None:
     cannot kill one pid twice at one instant, and a second OOM does not print the same report to the last digit."""
     if ev.victim_pid is None or (ev.timestamp is None and ev.uptime is None):
         return None
-    notes = tuple(_LINE_NUMBERS.sub("line", n) for n in (*ev.notes, *ev.warnings))
-    content = repr(_without_line_numbers(ev.to_dict()))
-    return (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid, notes, content)
+    notes = [_LINE_NUMBERS.sub("line", n) for n in (*ev.notes, *ev.warnings)]
+    content = hashlib.blake2b(repr((_without_line_numbers(ev.to_dict()), notes)).encode(), digest_size=20).digest()
+    return (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid, content)
 
 
 def _repeat(ev: OomEvent, first: tuple[int, int]) -> EventAnalysis:
