@@ -178,7 +178,9 @@ def test_64k_pages_are_detected_from_the_kill_line():
     # arm64 with 64 KiB pages: limit 102400 kB = 1600 pages (not 25600); the kill line's kB/rss ratio is 64
     rows = [(10, 1200, 65536, 0, "big"), (11, 100, 65536, 1000, "small")]
     text = report68(rows, 10, memcg={"path": "/arm"}, limit_kb=102400)
-    text = text.replace("anon-rss:4kB, file-rss:0kB", f"anon-rss:{1200 * 64}kB, file-rss:0kB")
+    # (every kB value of the kill line is a whole number of 64 KiB pages: total_vm 2400 pages)
+    text = text.replace("total-vm:8kB, anon-rss:4kB, file-rss:0kB",
+                        f"total-vm:{2400 * 64}kB, anon-rss:{1200 * 64}kB, file-rss:0kB")
     (d,) = analyze(text)
     assert d["totalpages"] == 1600 and any("64 KiB pages" in n for n in d["notes"])
     # T//1000 = 1: small = 100 + 1 (64 KiB page tables) + 1000 = 1101 < big = 1200 + 1: the kernel's pick agrees;

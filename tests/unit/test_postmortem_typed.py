@@ -129,6 +129,6 @@ def test_tally_counts_by_verdict():
     counts = t.counts()
     assert list(counts) == list(Verdict) and counts == {v: verdicts.count(v) for v in Verdict}
     d = t.to_dict()
-    assert list(d) == ["events", "agrees", "disagrees", "undecidable", "hosts"]
+    assert list(d) == ["events", "agrees", "disagrees", "undecidable", "hosts", "repeats"] and d["repeats"] == []
     assert d["events"] == len(verdicts) and d["agrees"] == verdicts.count(Verdict.AGREES)
     assert all(type(k) is str for h in d["hosts"] for k in h)

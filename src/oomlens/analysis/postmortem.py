@@ -15,6 +15,7 @@ print it). "The same host" only where the input proves it (:func:`host_key`). Pu
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -231,60 +232,207 @@ def _nodes(spec: str | None) -> set[int] | None:
     return out or None
 
 
-def detect_page_kb(ev: OomEvent) -> tuple[int, str | None]:
-    """kB per page, from what the report prints in both kB and pages.
+PAGE_KBS = (4, 8, 16, 32, 64, 256)
+"""The page sizes (kB) Linux runs with: 4 (x86, most), 8 (sparc64, alpha), 16 / 64 (arm64, ppc64, mips, loongarch,
+ia64), 32 (mips), 256 (ppc44x, hexagon)."""
 
-    Two pieces of evidence: the victim's kill line (kB) against its task-table row (pages), and the zone
-    lines' ``present:`` (kB) against ``N pages RAM`` (show_mem() sums the zones' present pages, so the two are
-    equal to the page). 4 KiB unless the evidence clearly shows 16 or 64 KiB pages (arm64 and ppc64 kernels,
-    e.g. RHEL on aarch64) and no evidence contradicts it; T and every kB value depend on it. Returns (kB per
-    page, a note when not 4 or when the evidence conflicts)."""
+_ARCH_4K = re.compile(r"(?:^|[.\-_+])(?:x86_64|amd64|i[3-6]86|686(?:-pae)?|s390x|v[67]l?\+)(?:$|[.\-_+])")
+"""A release string that names an architecture with 4 KiB pages only (x86, s390x, 32-bit ARM: Raspberry Pi's
+``-v7+``): ``4.18.0-477.el8.x86_64``, ``6.1.0-13-amd64``, ``3.2.0-4-686-pae``, ``4.14.98-v7+``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageSize:
+    """The page size of the kernel that printed a report (:func:`detect_page_kb`)."""
+
+    kb: int
+    """kB per page: the one shown, else 4 (assumed)."""
+    known: bool
+    """Shown by an exact relation of the report, by its kB values (multiples of 4 only), or by its release's
+    architecture; False: assumed."""
+    allowed: tuple[int, ...]
+    """The sizes the report allows (every kB value it prints with ``K()`` is a whole number of pages)."""
+    note: str | None = None
+
+
+def _kb_values(ev: OomEvent) -> list[int]:
+    """The kB values the report prints with ``K()`` (pages << (PAGE_SHIFT - 10)): each a whole number of pages."""
+    out: list[int] = []
+    for k in ev.killed:
+        out += [v for v in (k.total_vm_kb, k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb) if v]
+    for r in ev.reaped:
+        out += [v for v in (r.anon_rss_kb, r.file_rss_kb, r.shmem_rss_kb) if v]
+    mi = ev.meminfo
+    if mi is not None:
+        out += [v for v in (mi.total_swap_kb, mi.free_swap_kb) if v]
+        for z in mi.zones:
+            out += [v for v in (z.free_kb, z.min_kb, z.low_kb, z.high_kb, z.present_kb, z.managed_kb) if v]
+    return out
+
+
+def _exact_kb(kb_value: int | None, pages: int | None) -> int | None:
+    """The page size that makes ``kb_value`` kB exactly ``pages`` pages, if it is one of :data:`PAGE_KBS`."""
+    if not kb_value or not pages or kb_value % pages:
+        return None
+    kb = kb_value // pages
+    return kb if kb in PAGE_KBS else None
+
+
+def detect_page_kb(ev: OomEvent) -> PageSize:
+    """kB per page, from what the report prints both in kB and in pages, exactly (never from a ratio that is only
+    close: the values are read at different moments, so only an exact equality proves a size):
+
+    * the victim's kill line against its task-table row: ``total-vm:`` kB = ``total_vm`` pages (both
+      ``mm->total_vm``), and anon + file + shmem rss kB = ``rss`` pages;
+    * the zone lines' ``present:`` kB summed against ``N pages RAM`` (show_mem() sums the zones' present pages),
+      and their ``free:`` kB summed against Mem-Info's ``free:`` pages;
+    * a buddy list's first block size (``N*64kB``: the order-0 block is one page).
+
+    Every value printed with ``K()`` is a whole number of pages, which rules sizes out (one not a multiple of 8
+    leaves only 4 KiB); a release naming an x86 / s390x / 32-bit ARM architecture means 4 KiB. Otherwise the size is
+    not known: 4 KiB is assumed (``known`` False) and the analysis says so where it matters."""
     found: list[tuple[int, str]] = []
     k = ev.killed[0] if ev.killed else None
     row = (next((r for r in ev.table.rows if r.pid == k.pid), None)
            if ev.table is not None and k is not None else None)
-    if k is not None and row is not None and row.rss and row.rss >= 64 and k.anon_rss_kb is not None:
-        ratio = ((k.anon_rss_kb or 0) + (k.file_rss_kb or 0) + (k.shmem_rss_kb or 0)) / row.rss
-        for kb in (4, 16, 64):
-            if abs(ratio - kb) <= kb * 0.1:
-                found.append((kb, f"the kill line's {k.anon_rss_kb} kB anon-rss against {row.rss} pages in the "
-                                  "table"))
-                break
+    rss_kb = (k.anon_rss_kb + k.file_rss_kb + (k.shmem_rss_kb or 0)
+              if k is not None and k.anon_rss_kb is not None and k.file_rss_kb is not None else None)
+    if k is not None and row is not None:
+        kb = _exact_kb(k.total_vm_kb, row.total_vm)
+        if kb is not None:
+            found.append((kb, f"the kill line's total-vm {k.total_vm_kb} kB against {row.total_vm} pages of "
+                              f"total_vm in the table"))
+        kb = _exact_kb(rss_kb, row.rss)
+        if kb is not None:
+            found.append((kb, f"the kill line's {rss_kb} kB of rss against {row.rss} pages in the table"))
+    elif k is not None and ev.table is not None:
+        # the victim is a thread of a row (the kill line names the thread, the row its mm's holder): both sizes of
+        # the kill line equal to the page of one row's
+        fits = {kb for r in ev.table.rows
+                if (kb := _exact_kb(k.total_vm_kb, r.total_vm)) is not None and kb == _exact_kb(rss_kb, r.rss)}
+        if len(fits) == 1:
+            kb = next(iter(fits))
+            found.append((kb, f"the kill line's total-vm {k.total_vm_kb} kB and {rss_kb} kB of rss against a row's "
+                              f"total_vm and rss pages (the victim {k.pid} is a thread of it)"))
     mi = ev.meminfo
-    if mi is not None and mi.zones:
-        if mi.pages_ram and all(z.present_kb is not None for z in mi.zones):
-            # show_mem()'s "pages RAM" is the sum of the zones' present pages: equal to the page
+    if mi is not None:
+        if mi.zones and mi.pages_ram and all(z.present_kb is not None for z in mi.zones):
             present = sum(z.present_kb or 0 for z in mi.zones)
-            for kb in (4, 16, 64):
-                if present == mi.pages_ram * kb:
-                    found.append((kb, f"the zones' present {present} kB against {mi.pages_ram} pages RAM"))
-                    break
+            kb = _exact_kb(present, mi.pages_ram)
+            if kb is not None:
+                found.append((kb, f"the zones' present {present} kB against {mi.pages_ram} pages RAM"))
         free_pages = dict(mi.vmstat).get("free")
-        zone_free = [z.free_kb for z in mi.zones]
-        if free_pages and free_pages >= 256 and all(f is not None for f in zone_free):
-            # show_mem() prints the free pages (vmstat) and each zone's free kB: the same counter, read a moment
-            # apart (so within a few per cent, not to the page)
-            ratio = sum(f or 0 for f in zone_free) / free_pages
-            for kb in (4, 16, 64):
-                if abs(ratio - kb) <= kb * 0.02:
-                    found.append((kb, f"the zones' free {sum(f or 0 for f in zone_free)} kB against free:{free_pages} "
-                                      "pages in Mem-Info"))
-                    break
+        if mi.zones and all(z.free_kb is not None for z in mi.zones):
+            zone_free = sum(z.free_kb or 0 for z in mi.zones)
+            kb = _exact_kb(zone_free, free_pages)
+            if kb is not None:
+                found.append((kb, f"the zones' free {zone_free} kB against free:{free_pages} pages in Mem-Info"))
+        if mi.buddy_page_kb in PAGE_KBS:
+            found.append((mi.buddy_page_kb, f"the buddy lists' {mi.buddy_page_kb}kB order-0 blocks"))
+    values = _kb_values(ev)
+    allowed = tuple(kb for kb in PAGE_KBS if all(v % kb == 0 for v in values)) or PAGE_KBS
     sizes = {kb for kb, _ in found}
-    if not sizes:
-        return PAGE_KB, None
-    pgt = [r.pgtables_bytes for r in ev.table.rows if r.pgtables_bytes] if ev.table is not None else []
-    if len(sizes) == 1 and any(b % (next(iter(sizes)) * 1024) for b in pgt):
-        # page tables are whole pages: a pgtables_bytes that is not a multiple of the page size contradicts it
-        found.append((PAGE_KB, "the task table's pgtables_bytes, not all multiples of that page size"))
-        sizes.add(PAGE_KB)
-    if len(sizes) > 1:
-        return PAGE_KB, ("the page size is not clear (" + "; ".join(f"{w}: {kb} KiB" for kb, w in found)
-                         + f"): {PAGE_KB} KiB assumed")
-    kb = sizes.pop()
-    if kb == PAGE_KB:
-        return PAGE_KB, None
-    return kb, f"{kb} KiB pages: " + " and ".join(w for _, w in found) + "; kB values converted with it"
+    if len(sizes) > 1 or (sizes and not sizes <= set(allowed)):
+        why = [f"{w}: {kb} KiB" for kb, w in found]
+        if sizes - set(allowed):
+            why.append("the kB values printed are not all multiples of "
+                       + " or ".join(f"{kb} kB" for kb in sorted(sizes - set(allowed))))
+        return PageSize(PAGE_KB, False, tuple(sorted(sizes | {PAGE_KB})),
+                        f"the page size is not clear ({'; '.join(why)}): {PAGE_KB} KiB assumed")
+    if sizes:
+        kb = sizes.pop()
+        return PageSize(kb, True, (kb,), None if kb == PAGE_KB else
+                        f"{kb} KiB pages: " + " and ".join(w for _, w in found) + "; kB values converted with it")
+    if allowed == (PAGE_KB,):
+        return PageSize(PAGE_KB, True, allowed)
+    release = printed_release(ev)
+    if release is not None and _ARCH_4K.search(release):
+        return PageSize(PAGE_KB, True, (PAGE_KB,))
+    return PageSize(PAGE_KB, False, allowed)
+
+
+def _page_size_matters(ev: OomEvent, era: Era, page: PageSize, domain: Domain, host_swap_kb: int | None,
+                       notes: list[str]) -> tuple[int, ...]:
+    """The other page sizes to try when the report does not show its page size and something depends on it (T from
+    kB values, the page-table term from bytes): then says so in ``notes`` (and T is not exact); () otherwise."""
+    alts = () if page.known else tuple(kb for kb in page.allowed if kb != page.kb)
+    if not alts:
+        return ()
+    what = []
+    if any(recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // kb, kb).totalpages
+           != domain.totalpages for kb in alts):
+        what.append("T (kB values in pages)")
+        domain.exact = False
+        domain.how += f" ({page.kb} KiB pages assumed)"
+    if ev.table is not None and any(r.pgtables_bytes for r in ev.table.rows):
+        what.append("the page-table term (pgtables_bytes in pages)")
+    if not what:
+        return ()
+    verb = "depends" if len(what) == 1 else "depend"
+    lead = ("the page size is not clear (see above)" if page.note else "the page size is not in the report (nothing it "
+            "prints both in kB and in pages, and its release names no architecture)")
+    notes.append(f"{lead}: {page.kb} KiB assumed, but {' and '.join(what)} {verb} on it "
+                 f"({', '.join(str(kb) for kb in alts)} KiB pages are also possible)")
+    return alts
+
+
+def _page_by_score(ev: OomEvent, eras: list[Era], page: PageSize, host_swap_kb: int | None) -> PageSize:
+    """The page size a printed ``score S`` (3.5-5.0: points×1000/T) pins when the report shows none otherwise: the
+    one size of ``page.allowed`` with which the chosen row's badness over T prints S (T from kB values changes with
+    the page size, the page-table term from bytes too), when S pins T (:func:`_score_pins_t`)."""
+    sel, table = ev.selection, ev.table
+    if page.known or sel is None or not _score_pins_t(sel.score) or table is None:
+        return page
+    row = next((r for r in table.rows if r.pid == sel.pid), None)
+    if row is None:
+        return page
+    task = row_to_task(row)
+    variants = [task, task.with_(cap_sys_admin=False)] if task.uid == 0 else [task]
+    fits = set()
+    for kb in page.allowed:
+        for e in eras:
+            if _printed_score(e, 1, 1000) is None:
+                continue
+            T = recover_domain(ev, e, None if host_swap_kb is None else host_swap_kb // kb, kb).totalpages
+            if T is not None and any(_printed_score(e, badness_terms(t, T, e, page_size=kb * 1024).points, T)
+                                     == sel.score for t in variants):
+                fits.add(kb)
+    if len(fits) != 1:
+        return page
+    kb = fits.pop()
+    return PageSize(kb, True, (kb,), None if kb == PAGE_KB else
+                    f"{kb} KiB pages: the printed score {sel.score} is reproduced with them only; kB values converted "
+                    "with it")
+
+
+def _pick_at_page_kb(ev: OomEvent, era: Era, tasks: list[Task], kb: int, host_swap_kb: int | None,
+                     release: str) -> int | None:
+    """The model's pick with ``kb`` KiB pages (T at its lower bound when the report does not give it)."""
+    d = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // kb, kb)
+    T = d.totalpages if d.totalpages is not None else _t_lower_bound(d, tasks)
+    od = recovered_domain(tasks, d.meminfo, totalpages=T, page_size=kb * 1024, memcg=d.memcg,
+                          constraint=model_constraint(d.constraint), exact=d.exact)
+    chosen = rank_domain(od, release=release, era=era).selection.chosen
+    return chosen.pid if chosen is not None else None
+
+
+_CURRENT_KILLS = {
+    "mempolicy": ("CONSTRAINT_MEMORY_POLICY", "'No available memory (MPOL_BIND)': an MPOL_BIND allocation failed, and "
+                  "2.6.16-2.6.35 kernels then kill the allocating task (or a child of it)"),
+    "cpuset": ("CONSTRAINT_CPUSET", "'No available memory in cpuset': an allocation failed in its cpuset's nodes, "
+               "and 2.6.16-2.6.23 kernels then kill the allocating task (or a child of it)"),
+}
+"""Selection / kill-line prefix kinds of the old constrained branches of ``out_of_memory()``: they pass
+``current`` and ``points`` = 0 (2.6.16: uninitialised) to ``oom_kill_process()``, with no badness scan."""
+
+
+def current_kill(ev: OomEvent) -> tuple[str, str] | None:
+    """(constraint, why) when the report's selection or kill line has the prefix of an old constrained branch
+    that killed the allocating task without a badness scan (:data:`_CURRENT_KILLS`), else None."""
+    for line in (*ev.killed, *((ev.selection,) if ev.selection is not None else ())):
+        if line.kind in _CURRENT_KILLS:
+            return _CURRENT_KILLS[line.kind]
+    return None
 
 
 def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb: int = PAGE_KB) -> Domain:
@@ -294,8 +442,9 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     prefixes = [k.prefix for k in ev.killed] + ([ev.selection.prefix] if ev.selection else [])
     if shown is None and any("memory cgroup out of memory" in (p or "").lower() for p in prefixes):
         shown = "memcg"  # the selection / kill line's own prefix says so
-    constraint = ev.constraint or {"memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "",
-                                                                                               UNKNOWN_CONSTRAINT)
+    cur = current_kill(ev)
+    constraint = ev.constraint or (cur[0] if cur else None) or {
+        "memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "", UNKNOWN_CONSTRAINT)
     if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
     mi = ev.meminfo
@@ -605,6 +754,9 @@ class EventAnalysis:
     (T/1000)`` (before the clamp to 1 of 3.5-5.8); None for a per-mille badness (``base×1000/T + adj``)."""
     victim_thread: int | None = None
     """The killed pid when it is no row of the table but a thread of one (judged as that row's process)."""
+    repeat_of: tuple[int, int] | None = None
+    """The lines of an earlier event of the same input that this one repeats exactly (same host, time, killed pid and
+    report lines: one OOM shown twice, e.g. a report quoted twice). Not analysed again, not counted (:class:`Tally`)."""
 
     # What the JSON and the human output both show, derived once (the event's fields as printed, else the
     # analysis's).
@@ -687,6 +839,13 @@ class EventAnalysis:
         if c == "CONSTRAINT_NONE":
             return f"memcg {self.cgroup}" if self.cgroup else "global"
         return "a constraint mainline kernels do not print" + (f", memcg {self.cgroup}" if self.cgroup else "")
+
+    @property
+    def unscanned_choice(self) -> str | None:
+        """Why the kernel's choice was no badness choice (an old constrained branch killed the allocating task), or
+        None."""
+        cur = current_kill(self.event)
+        return cur[1] if cur is not None else None
 
     @property
     def over_limit(self) -> OverLimit | None:
@@ -970,6 +1129,42 @@ def host_key(ev: OomEvent) -> HostKey:
     return ("source:" + ev.source, ev.host)
 
 
+MAX_SEEN = 4096
+"""Events remembered to tell an exact repeat (the oldest is forgotten first)."""
+
+_LINE_NUMBERS = re.compile(r"\blines? \d+(?:(?:[-–]| and )\d+)?")
+
+
+def _without_line_numbers(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _without_line_numbers(v) for k, v in d.items()
+                if k not in ("lineno", "start_line", "end_line", "format_hints", "notes", "warnings")}
+    if isinstance(d, list | tuple):
+        return [_without_line_numbers(v) for v in d]
+    return d
+
+
+def repeat_key(ev: OomEvent) -> tuple[Any, ...] | None:
+    """What makes two events of one input the same OOM printed once (None when the event cannot be told apart from
+    another OOM: no killed pid, or no time stamp): the source, host, time stamp, uptime, killed pid and everything the
+    report's lines say (its parsed content and notes, less line numbers and the paste's decoration). The kernel
+    cannot kill one pid twice at one instant, and a second OOM does not print the same report to the last digit."""
+    if ev.victim_pid is None or (ev.timestamp is None and ev.uptime is None):
+        return None
+    notes = [_LINE_NUMBERS.sub("line", n) for n in (*ev.notes, *ev.warnings)]
+    content = hashlib.blake2b(repr((_without_line_numbers(ev.to_dict()), notes)).encode(), digest_size=20).digest()
+    return (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid, content)
+
+
+def _repeat(ev: OomEvent, first: tuple[int, int]) -> EventAnalysis:
+    what = ", ".join(x for x in (f"host {ev.host}" if ev.host else "", f"time {ev.timestamp or ev.uptime}",
+                                 f"killed pid {ev.victim_pid}") if x)
+    return EventAnalysis(ev, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
+                         f"an exact repeat of the report at lines {first[0]}-{first[1]} ({what} and the same lines): "
+                         "one OOM shown twice (a report quoted twice, lines copied twice), analysed there; dropped, "
+                         "not counted again", repeat_of=first)
+
+
 class Analyzer:
     """Analyses events in input order, carrying per-host state (previous victims, total swap).
 
@@ -985,8 +1180,18 @@ class Analyzer:
         self.uptime: dict[HostKey, float] = {}
         self.release: dict[HostKey, str] = {}
         """The release the host's last report printed, carried to later reports of the same boot that print none."""
+        self.seen: dict[tuple[Any, ...], tuple[int, int]] = {}
+        """Events seen (:func:`repeat_key`) → their lines, to tell an exact repeat (bounded: :data:`MAX_SEEN`)."""
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
+        rk = repeat_key(ev)
+        if rk is not None:
+            first = self.seen.get(rk)
+            if first is not None:
+                return _repeat(ev, first)
+            if len(self.seen) >= MAX_SEEN:
+                del self.seen[next(iter(self.seen))]
+            self.seen[rk] = (ev.start_line, ev.end_line)
         key = host_key(ev)
         if ev.uptime is not None:
             last = self.uptime.get(key)
@@ -1027,11 +1232,19 @@ class Analyzer:
         era = eras[0]
         alternatives = [e.name for e in eras[1:]]
         kernel_pid = ev.victim_pid
-        page_kb, page_note = detect_page_kb(ev)
-        if page_note:
-            notes.append(page_note)
         host_swap_kb = self.swap_kb.get(key)
+        page = _page_by_score(ev, eras, detect_page_kb(ev), host_swap_kb)
+        page_kb = page.kb
+        if page.note:
+            notes.append(page.note)
         domain = recover_domain(ev, era, None if host_swap_kb is None else host_swap_kb // page_kb, page_kb)
+        page_alts = _page_size_matters(ev, era, page, domain, host_swap_kb, notes)
+        constrained = current_kill(ev)
+        if constrained is not None:
+            named = ev.selection
+            notes.append(constrained[1] + " without a badness scan"
+                         + (f": the selection line's pid {named.pid} is that task and its 'score {named.score}' is no "
+                            "badness (that branch computes none)" if named is not None else ""))
         table = ev.table
         t_low: int | None = None
         """T unknown: the lower bound the ranking was computed at (what depends on T is in t_dependent)."""
@@ -1168,6 +1381,15 @@ class Analyzer:
         if t_decided:
             notes.append(f"T is unknown, but no value of T (≥ {t_low}: {_t_bound_why(domain)}) "
                          f"changes the model's choice; badness and adj terms that depend on T are not shown")
+        if page_alts and model_chosen is not None:
+            other = {kb: _pick_at_page_kb(ev, era, tasks, kb, host_swap_kb, release) for kb in page_alts}
+            other = {kb: pid for kb, pid in other.items() if pid != model_chosen.pid}
+            if other:
+                return result(Verdict.UNDECIDABLE, f"the report does not show the page size ({page_kb} KiB "
+                              "assumed) and the model's choice depends on it: with "
+                              + "; ".join(f"{', '.join(str(kb) for kb in other if other[kb] == pid)} KiB pages it "
+                                          f"picks {pid}" for pid in dict.fromkeys(other.values())),
+                              ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
                 pid, name, _kind = ev.already_exiting[0]
@@ -1443,7 +1665,7 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
             m = domain.memcg
             if m is not None and m.memory_max is not None and t_lo > m.memory_max:
                 sw_lo, sw_hi = t_lo - m.memory_max, t_hi - m.memory_max
-                note += f"; so the host had about {sw_lo}..{sw_hi} swap pages ({sw_hi * 4 / 1024 / 1024:.1f} GiB)"
+                note += f"; so the host had about {sw_lo}..{sw_hi} swap pages ({sw_hi * page_size / 1024 ** 3:.1f} GiB)"
             return ScoreCheck(S, S, True, inferred_totalpages=(t_lo, t_hi)), era, tasks, t_hi, note
     implied_points: tuple[int, int] | None = None
     if era.scoring == "permille":
@@ -1588,8 +1810,13 @@ class Tally:
     """The end-of-run count: events, agrees / disagrees / undecidable, overall and per host."""
 
     hosts: dict[HostKey, HostTally] = field(default_factory=dict)
+    repeats: list[EventAnalysis] = field(default_factory=list)
+    """Exact repeats of an event (:attr:`EventAnalysis.repeat_of`): dropped, not counted as events."""
 
     def add(self, a: EventAnalysis) -> None:
+        if a.repeat_of is not None:
+            self.repeats.append(a)
+            return
         key = host_key(a.event)
         h = self.hosts.get(key)
         if h is None:
@@ -1609,4 +1836,7 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         return {"events": self.events, **{v.value: n for v, n in self.counts().items()},
-                "hosts": [h.to_dict() for h in self.hosts.values()]}
+                "hosts": [h.to_dict() for h in self.hosts.values()],
+                "repeats": [{"source": a.event.source, "host": a.event.host,
+                             "lines": [a.event.start_line, a.event.end_line], "timestamp": a.timestamp,
+                             "repeat_of": list(a.repeat_of or ())} for a in self.repeats]}

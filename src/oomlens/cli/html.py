@@ -107,7 +107,12 @@ def _tee(analyses: Iterable[EventAnalysis], path: str, sources: tuple[str, ...])
     views: list[EventView] = []
     points: list[TimelineInput] = []
     charts = omitted = 0
-    for i, a in enumerate(analyses, 1):
+    i = 0
+    for a in analyses:
+        if a.repeat_of is not None:  # the same OOM again (its note is in the text / JSON output)
+            yield a
+            continue
+        i += 1
         room = charts < MAX_CHARTS
         if a.ranking is not None:
             charts, omitted = (charts + 1, omitted) if room else (charts, omitted + 1)

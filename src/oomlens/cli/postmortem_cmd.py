@@ -122,9 +122,13 @@ def postmortem(files: tuple[str, ...], since: str | None, as_json: bool, verbose
     if as_json:
         out = sys.stdout
         out.write('{"events":[')
-        for i, a in enumerate(analyses):
+        first = True
+        for a in analyses:
             tally.add(a)
-            out.write(("," if i else "") + json.dumps(a.to_dict(), separators=(",", ":"), default=str))
+            if a.repeat_of is not None:  # the same OOM again: no event (the summary lists it)
+                continue
+            out.write(("" if first else ",") + json.dumps(a.to_dict(), separators=(",", ":"), default=str))
+            first = False
             out.flush()
         out.write('],"sources":' + json.dumps([s.to_dict() for s in sources], separators=(",", ":"))
                   + ',"summary":' + json.dumps(tally.to_dict(), separators=(",", ":")) + "}\n")

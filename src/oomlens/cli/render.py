@@ -526,6 +526,9 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
     when = f" at {a.timestamp}" if a.timestamp else ""
     host = f" host {ev.host}" if ev.host else ""
     w.line((f"── {ev.source}:{ev.start_line}-{ev.end_line}{host}{when}", "bold"))
+    if a.repeat_of is not None:
+        w.lines([(visible(f"note: {a.reason}"), "dim"), ("", "")])
+        return
     w.line((f"verdict: {a.verdict}", _verdict_style(a.verdict)), f" — {a.reason}" if a.reason else "")
     rel = a.kernel_release or "release not printed"
     allowed = a.era_range_text
@@ -546,7 +549,8 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         w.line(f"memcg usage {ol.usage_kb} kB of limit {ol.limit_kb} kB ({ol.percent}%), failcnt {ol.failcnt}")
     s = ev.selection
     if s:
-        w.line(f"kernel selected: {s.pid} ({s.name}) score {s.score}")
+        w.line(f"kernel selected: {s.pid} ({s.name}) "
+               + ("— the allocating task, no badness scan (see the notes)" if a.unscanned_choice else f"score {s.score}"))
     if ev.killed:
         w.line("kernel killed: " + ", ".join(f"{k.pid} ({k.name})" for k in ev.killed)
                + (f" — memory.oom.group {ev.oom_group_path}" if ev.oom_group_path else ""))
@@ -592,7 +596,8 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         ru = ex.runner_up
         if ru is not None and era is not None and ex.margin_text is not None:
             mp = ex.margin_pages
-            size = ("" if mp is None else f" ({human(mp)})" if ex.margin_pages_exact else f", ≈{human(mp)}")
+            ps = a.page_kb * 1024
+            size = ("" if mp is None else f" ({human(mp, ps)})" if ex.margin_pages_exact else f", ≈{human(mp, ps)}")
             lines.append((visible(f"why: {ex.victim.name} led {ru.name} by {ex.margin_text}{size}"), ""))
             if ex.spare_adj is not None:
                 lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {ex.victim.name} would have "
@@ -624,7 +629,9 @@ def postmortem_summary(tally: Tally, sources: list[tuple[str, bool, int]], write
         return (f"{c[Verdict.AGREES]} agree, {c[Verdict.DISAGREES]} disagree, "
                 f"{c[Verdict.UNDECIDABLE]} undecidable")
 
-    w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}")
+    nrep = len(tally.repeats)
+    rep = f"; {nrep} exact repeat{'s' if nrep != 1 else ''} of an event dropped" if nrep else ""
+    w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}{rep}")
     hosts = list(tally.hosts.values())
     if len(hosts) > 1 or (hosts and hosts[0].host):
         for h in hosts:

@@ -155,6 +155,7 @@ class _Draft:
         self.memcg_stats_open = False
         self.meminfo: dict[str, Any] = {}
         self.zones: list[ZoneInfo] = []
+        self.buddy_kb: set[int] = set()   # the first block size of each buddy list printed
         self.vmstat: list[tuple[str, int]] = []
         self.meminfo_header = False
         self.columns: tuple[str, ...] | None = None
@@ -364,6 +365,8 @@ class _Draft:
             self.meminfo.setdefault(p[1] + " swap", p[2])
         elif what == "zone":
             self.zones.append(p[1])
+        elif what == "buddy":
+            self.buddy_kb.add(p[1])
 
     def _vmstat(self, p: tuple[Any, ...], item: Item) -> None:
         # Only the global counters right after "Mem-Info:" (continuation lines included).
@@ -1228,7 +1231,7 @@ def _memcg_block(d: _Draft, hints: dict[str, None]) -> MemcgBlock | None:
 
 def _meminfo_block(d: _Draft) -> MemInfoBlock | None:
     mi = d.meminfo
-    if not (mi or d.zones or d.meminfo_header or d.vmstat):
+    if not (mi or d.zones or d.meminfo_header or d.vmstat or d.buddy_kb):
         return None
     highmem = mi.get("pages HighMem/MovableOnly")
     return MemInfoBlock(
@@ -1238,7 +1241,8 @@ def _meminfo_block(d: _Draft) -> MemInfoBlock | None:
         pages_shared=mi.get("pages shared"), pages_non_shared=mi.get("pages non-shared"),
         pages_in_swap_cache=mi.get("pages in swap cache"), total_pagecache_pages=mi.get("pagecache"),
         total_swap_kb=mi.get("Total swap"), free_swap_kb=mi.get("Free swap"),
-        zones=tuple(d.zones), vmstat=tuple(d.vmstat), has_header=d.meminfo_header)
+        zones=tuple(d.zones), vmstat=tuple(d.vmstat), has_header=d.meminfo_header,
+        buddy_page_kb=next(iter(d.buddy_kb)) if len(d.buddy_kb) == 1 else None)
 
 
 def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:

@@ -148,6 +148,9 @@ class MemInfoBlock(_ToDict):
     vmstat: tuple[tuple[str, int], ...] = ()
     has_header: bool = False
     """True when the ``Mem-Info:`` line itself was seen (not just a tail of the block)."""
+    buddy_page_kb: int | None = None
+    """The page size in kB the zones' buddy lists print (``N*4kB N*8kB ...``: the order-0 block first); None when no
+    buddy list was printed (or they disagree)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +233,10 @@ class SelectionLine(_ToDict):
     ``points*1000/T``; 2.6.36-3.4: 0..1000 badness; legacy: raw badness).
 
     ``kind``: ``"global"`` (``Out of memory``), ``"memcg"`` (``Memory cgroup out of memory``),
-    ``"allocating_task"`` (``Out of memory (oom_kill_allocating_task)``) or ``"other"``.
+    ``"allocating_task"`` (``Out of memory (oom_kill_allocating_task)``), ``"legacy"`` (``Out of Memory``),
+    ``"mempolicy"`` (``No available memory (MPOL_BIND)``, 2.6.16-2.6.35) or ``"cpuset"`` (``No available memory in
+    cpuset``, 2.6.16-2.6.23): the last two killed the allocating task without a badness scan. A line with another
+    prefix is no selection or kill line (no kernel printed it).
     ``wording``: ``"or sacrifice child"`` / ``"or a child"`` / ``"and children"``. A line cut short
     has None for what it lost (``name``, ``score``, ``wording``).
     """
@@ -378,7 +384,8 @@ class OomEvent(_ToDict):
         ``Task in .. limit of``, memcg usage block, ``Memory cgroup out of memory`` prefix,
         memcg call-trace frames), ``"global"`` also for a ``Mem-Info`` block or an
         ``Out of memory`` prefix. None when nothing tells. ``global`` includes cpuset/mempolicy
-        constrained OOMs (only the 5.0+ summary can tell those apart)."""
+        constrained OOMs (only the 5.0+ summary and the 2.6.16-2.6.35 ``No available memory`` prefixes tell
+        those apart)."""
         if self.constraint == "CONSTRAINT_MEMCG" or self.oom_memcg:
             return "memcg"
         if self.memcg is not None or any(
@@ -396,7 +403,7 @@ class OomEvent(_ToDict):
             kinds.add(self.selection.kind)
         if "memcg" in kinds:
             return "memcg"
-        if kinds & {"global", "allocating_task", "legacy"}:
+        if kinds & {"global", "allocating_task", "legacy", "mempolicy", "cpuset"}:
             return "global"
         if self.meminfo is not None and self.meminfo.pages_ram is not None:
             return "global"

@@ -159,16 +159,17 @@ def parse_cpuset_print_current_mems_allowed(text: str) -> tuple[str, str, str] |
     return (m.group("comm"), m.group("cpuset"), m.group("mems")) if m else None
 
 
-# taint flags: letters separated by runs of blanks; possessive, so a run of blanks is scanned once
-_TAINT = r"[A-Z]*+(?:[ \t]++[A-Z]++)*+"
-# RHEL/CentOS kernels print their own flags after a run of dashes: "Tainted: G    B    ------------ T 3.10.0-..."
-_RH_FLAGS = r"(?:[ \t]++-{4,}+(?:[ \t]++[A-Z]++)*+)?"
+# print_tainted(): one character per taint bit, a letter when set, a blank when not. RHEL 6/7 kernels print their
+# placeholder bits as '-' when unset and '?' (or a vendor letter) when set, so the flags hold dashes too:
+# "Tainted: G    B          ------------ T 3.10.0-..." / "Tainted: G           O E ----V-------   3.10.0-...".
+# Runs of flag characters after blanks; possessive, so a run of blanks is scanned once.
+_TAINT = r"(?:[ \t]*+[A-Z?\-]++)*+"
 _CPU = re.compile(
     r"CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.{0,64}?)"
-    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))" + _RH_FLAGS
+    r"(?: Kdump: \w+)? (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))"
     + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
 _PID = re.compile(
-    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))" + _RH_FLAGS
+    r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))"
     + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
 
 
@@ -485,17 +486,34 @@ _EXITING = re.compile(
 _OOM_GROUP = re.compile(r"Tasks in (?P<path>.*) are going to be killed due to memory\.oom\.group set\s*$")
 
 
+# What oom_kill_process() / oom_kill_task() / __oom_kill_process() printed before "Kill process" /
+# "Killed process", every era (mm/oom_kill.c), and what each prefix tells:
+_PREFIX_KINDS = {
+    # 2.6.16-2.6.19: the kill line of a CONSTRAINT_NONE OOM; 2.6.20+: the selection line; 5.1+: the kill line
+    "Out of memory": "global",
+    # <=2.6.15: every kill line; 2.6.16-2.6.19: every selection line, whatever the constraint
+    "Out of Memory": "legacy",
+    "Memory cgroup out of memory": "memcg",                          # 2.6.25+
+    "Out of memory (oom_kill_allocating_task)": "allocating_task",   # 2.6.24+
+    # 2.6.16-2.6.35: an MPOL_BIND allocation killed current (or a child of it) without a badness scan
+    "No available memory (MPOL_BIND)": "mempolicy",
+    # 2.6.16-2.6.23: likewise for an allocation outside the cpuset's nodes
+    "No available memory in cpuset": "cpuset",
+}
+
+
 def _prefix_kind(prefix: str | None) -> str:
+    """What a selection / kill line's prefix tells (see :data:`_PREFIX_KINDS`): ``"none"`` without one,
+    ``"other"`` for a prefix no kernel printed. Text glued before a kernel prefix (an unstripped log header,
+    another console line) is allowed when it ends at a non-alphanumeric character."""
     if prefix is None:
         return "none"
-    if "oom_kill_allocating_task" in prefix:
-        return "allocating_task"
-    if prefix == "Memory cgroup out of memory":
-        return "memcg"
-    if prefix == "Out of memory":
-        return "global"
-    if prefix == "Out of Memory":
-        return "legacy"
+    kind = _PREFIX_KINDS.get(prefix)
+    if kind is not None:
+        return kind
+    for known, kind in _PREFIX_KINDS.items():
+        if prefix.endswith(known) and not prefix[-len(known) - 1].isalnum():
+            return kind
     return "other"
 
 
@@ -507,13 +525,17 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
     ``, UID U,``, 2.6.36+, 4.5 shmem, 5.3 UID, 5.4 pgtables/oom_score_adj; with or without the
     ``Out of memory`` / ``Memory cgroup out of memory`` / ``(oom_kill_allocating_task)`` prefix),
     or a tuple ``("sharing", pid, name)``, ``("pinned", pid, name, pid2, name2)``,
-    ``("exiting", pid, name, prefix_kind)``, ``("oom_group", path)``; None otherwise."""
+    ``("exiting", pid, name, prefix_kind)``, ``("oom_group", path)``; None otherwise. A selection or kill
+    line whose prefix no kernel printed (``Out of Memory : Killed process ..`` retyped in a mail) is None."""
     if "Killed process" in text:
         m = _KILLED.match(text)
         if m is None:
             return None
         g = m.group
         prefix = g("prefix")
+        kind = _prefix_kind(prefix)
+        if kind == "other":
+            return None
         if g("vmkey") == "vsz":
             variant = "vsz"
         elif g("uid6") is not None:
@@ -528,7 +550,7 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
             variant = "4.5"
         elif g("vm") is not None:
             variant = "2.6.36"
-        elif g("dot") is not None and prefix == "Out of Memory":
+        elif g("dot") is not None and kind == "legacy":
             variant = "2.4"
         else:
             variant = "bare"
@@ -537,14 +559,16 @@ def parse_oom_kill_process(text: str, lineno: int = 0) -> Any:
                         total_vm_kb=_opt_int(g("vm")), anon_rss_kb=_opt_int(g("anon")),
                         file_rss_kb=_opt_int(g("file")), shmem_rss_kb=_opt_int(g("shmem")),
                         pgtables_kb=_opt_int(g("pgt")), oom_score_adj=_opt_int(g("adj")),
-                        kind=_prefix_kind(prefix), prefix=prefix, variant=variant, lineno=lineno)
+                        kind=kind, prefix=prefix, variant=variant, lineno=lineno)
     if "ill process" in text:
         m = _SELECT.match(text)
         if m is not None:
             g = m.group
+            kind = _prefix_kind(g("prefix"))
+            if kind == "other":
+                return None
             return SelectionLine(pid=_int(g("pid"), "pid"), name=g("name"), score=_int(g("score"), "score"),
-                                 kind=_prefix_kind(g("prefix")), prefix=g("prefix"),
-                                 wording=g("wording"), lineno=lineno)
+                                 kind=kind, prefix=g("prefix"), wording=g("wording"), lineno=lineno)
         m = _SHARING.match(text)
         if m is not None:
             return ("sharing", _int(m.group("pid"), "pid"), m.group("name"))
@@ -638,6 +662,8 @@ _ZONE = re.compile(r"(?:Node (?P<node>\d+) )?(?P<zone>DMA32|DMA|Normal|HighMem|M
 _ZONE_FIELD = re.compile(r" (min|low|high|present|managed):(\d+)kB")
 _VMSTAT = re.compile(r"(?:[A-Za-z_]++:\s?+-?\d++\s*+)++$")
 _VMSTAT_PAIR = re.compile(r"([A-Za-z_]+):\s?(-?\d+)")
+# show_free_areas()'s buddy lists: "%lu*%lukB " with K(1UL) << order, order 0 first: the first size is the page size
+_BUDDY = re.compile(r"(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device): \d+\*(?P<kb>\d+)kB ")
 _MEMINFO_MISC = re.compile(
     r"(?:(?:Node \d+ )?(?:DMA32|DMA|Normal|HighMem|Movable|Device)(?: per-cpu:|: .*= \d+kB)"
     r"|CPU\s+\d+: (?:Hot: )?hi:\s*\d+, btch:\s*\d+ usd:\s*\d+.*"
@@ -656,8 +682,9 @@ _MEMINFO_MISC = re.compile(
 def parse_show_mem(text: str) -> tuple[Any, ...] | None:
     """``show_mem()`` lines: ``("header",)`` for ``Mem-Info:``, ``("pages", what, n)``,
     ``("pagecache", n)``, ``("swap_kb", "Free"|"Total", n)``, ``("zone", ZoneInfo)``,
-    ``("vmstat", ((key, value), ...))`` for the ``key:value`` summary lines, ``("misc",)`` for
-    other block lines (per-cpu, buddy lists, lowmem_reserve, hugepages, swap cache stats)."""
+    ``("vmstat", ((key, value), ...))`` for the ``key:value`` summary lines, ``("buddy", page_kb)`` for a
+    zone's buddy list (its first, order-0 block size is the page size), ``("misc",)`` for other block lines
+    (per-cpu, lowmem_reserve, hugepages, swap cache stats)."""
     c = text[:1]
     if c == "M" and (text == "Mem-Info:" or text == "Mem-info:"):
         return ("header",)
@@ -685,6 +712,9 @@ def parse_show_mem(text: str) -> tuple[Any, ...] | None:
                                      low_kb=_opt_int(f.get("low")), high_kb=_opt_int(f.get("high")),
                                      present_kb=_opt_int(f.get("present")),
                                      managed_kb=_opt_int(f.get("managed"))))
+    m = _BUDDY.match(text)
+    if m:
+        return ("buddy", _int(m.group("kb"), "kb"))
     if _MEMINFO_MISC.match(text):
         return ("misc",)
     if ":" in text and _VMSTAT.match(text):
@@ -861,8 +891,11 @@ def _cut_kill(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | 
         return None
     (v, lost), _n = r
     prefix = text[:at - 2] if at else None
+    kind = _prefix_kind(prefix)
+    if kind == "other":
+        return None   # no kernel printed that prefix: not a kill line, cut or not
     if lost is None:
-        if "." in text[-1:] and prefix == "Out of Memory":
+        if "." in text[-1:] and kind == "legacy":
             variant = "2.4"
         elif "vm" in v or "vsz" in v:
             variant = _kill_variant(v, text)
@@ -881,7 +914,7 @@ def _cut_kill(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | 
                   total_vm_kb=_opt_int(vm), anon_rss_kb=_opt_int(v.get("anon")),
                   file_rss_kb=_opt_int(v.get("file")), shmem_rss_kb=_opt_int(v.get("shmem")),
                   pgtables_kb=_opt_int(v.get("pgt")), oom_score_adj=_opt_int(v.get("adj")),
-                  kind=_prefix_kind(prefix), prefix=prefix, variant=variant, lineno=lineno)
+                  kind=kind, prefix=prefix, variant=variant, lineno=lineno)
     return Kind.KILLED, Cut(kl, note, flag, how)
 
 
@@ -895,7 +928,7 @@ _SELECT_HEAD = re.compile(r"(?P<prefix>[^:]*?): [Kk]ill process ")
 
 def _cut_select(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | None:
     m = _SELECT_HEAD.match(text)
-    if m is None or " sharing same memory" in text:
+    if m is None or " sharing same memory" in text or _prefix_kind(m.group("prefix")) == "other":
         return None
     results = [(w, r) for w, a in zip(_WORDINGS, _SELECT_ALTS) if (r := _walk(text, m.end(), a, flag)) is not None]
     if not results:

@@ -312,7 +312,7 @@ def test_parse_mem_cgroup_print_oom_info() -> None:
     ("Total swap = 25165820kB", ("swap_kb", "Total", 25165820)),
     ("Free swap  = 84kB", ("swap_kb", "Free", 84)), ("Free swap:       0kB", ("swap_kb", "Free", 0)),
     ("44659 total pagecache pages", ("pagecache", 44659)),
-    ("Node 0 DMA: 0*4kB 0*8kB 1*1024kB (U) = 13312kB", ("misc",)),
+    ("Node 0 DMA: 0*4kB 0*8kB 1*1024kB (U) = 13312kB", ("buddy", 4)),
     ("CPU    0: hi:  186, btch:  31 usd:  86", ("misc",)),
     ("lowmem_reserve[]: 0 3191 15659 15659 15659", ("misc",)),
 ])
