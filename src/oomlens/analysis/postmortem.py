@@ -29,6 +29,7 @@ from oomlens.kernel.eras import ERAS, BadnessUnit, Era, badness_pages, era_for, 
 from oomlens.kernel.oom_kill import _page_table_pages, badness_terms, mem_cgroup_get_max, oom_adj_to_oom_score_adj, proc_oom_score
 from oomlens.kernel.types import LONG_MIN, MemcgLimits, MemInfo, OomConstraint, Task
 from oomlens.oomreport.model import MemcgBlock, OomEvent, TaskRow
+from oomlens.oomreport.parse import INIT_PANIC, unknown_columns
 
 PAGE_KB = 4
 """kB per page unless the report shows otherwise (:func:`detect_page_kb`)."""
@@ -36,6 +37,13 @@ _UNLIMITED_KB = 1 << 52
 """A memcg limit this large (about 4 EiB) is PAGE_COUNTER_MAX: unlimited, whatever the page size."""
 
 Version = tuple[int, int, int]
+
+_RES_COUNTER_LLONG_MAX_KB = ((1 << 63) - 1) >> 10
+"""9007199254740991: an unlimited memcg limit as res_counter printed it while RESOURCE_MAX was LLONG_MAX bytes
+(3.7 and RHEL 7's 3.10 print it; 3.13 prints the ULLONG_MAX one)."""
+_RES_COUNTER_ULLONG_MAX_KB = ((1 << 64) - 1) >> 10
+"""18014398509481983: the same once RES_COUNTER_MAX became ULLONG_MAX (3.12/3.13), until page counters (3.19).
+(The page counters' 9007199254740988 dates nothing: RHEL/CentOS 7's 3.10 backports them.)"""
 
 
 # --------------------------------------------------------------------------- era from format
@@ -129,10 +137,27 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
     damaged = any("cut short" in n or "not understood" in n for n in ev.notes)  # a kill line's rest may be lost
     if any(k.variant == "bare" and k.prefix is None for k in whole) and not kinds - {"bare", "cut"} and not damaged:
         narrow(None, (2, 6, 32), "bare 'Killed process N (x)' (up to 2.6.32; 2.6.33 added vsz:)")
+    if (not damaged and (hi is None or hi > (5, 0, 9999))   # (said only where it narrows the range)
+            and any(k.prefix is None and k.variant not in ("2.4", "cut") for k in whole)):
+        narrow(None, (5, 0, 9999), "'Killed process' line without a prefix (up to 5.0; 5.1 prints 'Out of memory: "
+                                   "Killed process')")
+    if not damaged and any(k.prefix is not None and k.variant == "4.5" for k in whole) and not kinds & {"5.3", "5.4"}:
+        narrow((5, 1, 0), (5, 3, 9999), "'Out of memory: Killed process' with shmem-rss and no UID: (5.1 added the "
+                                        "prefix, 5.3 or 5.4 the UID)")
+    mb = ev.memcg
+    limits = set() if mb is None else {mb.limit_kb, mb.memsw_limit_kb, mb.kmem_limit_kb, mb.swap_limit_kb}
+    if _RES_COUNTER_LLONG_MAX_KB in limits:
+        narrow(None, (3, 12, 9999), f"memcg limit {_RES_COUNTER_LLONG_MAX_KB}kB, res_counter's 'unlimited' of up to "
+                                    "3.11/3.12 (LLONG_MAX bytes; then ULLONG_MAX, and page counters from 3.19)")
+    if _RES_COUNTER_ULLONG_MAX_KB in limits:
+        narrow((3, 12, 0), (3, 18, 9999), f"memcg limit {_RES_COUNTER_ULLONG_MAX_KB}kB, res_counter's 'unlimited' "
+                                          "of 3.12/3.13-3.18 (ULLONG_MAX bytes; page counters from 3.19)")
     inv = ev.invoked
     if inv is not None and inv.variant in _INVOKED_RANGES and (inv.variant != "3.7-4.4" or inv.oom_score_adj is not None):
         ia, ib = _INVOKED_RANGES[inv.variant]
         narrow(ia, ib, f"'invoked oom-killer:' line of the {inv.variant} format")
+        if inv.variant == "2.6.11" and inv.order is None:
+            narrow(None, (2, 6, 15), "'oom-killer: gfp_mask=0x..' without order= (up to 2.6.15; 2.6.16 prints it)")
     if lo > (hi or lo):  # contradictory evidence: keep the table's
         if ev.table is not None and ev.table.variant in _TABLE_RANGES:
             lo, hi = _TABLE_RANGES[ev.table.variant]
@@ -196,6 +221,9 @@ class Domain:
     how: str
     t_range: tuple[int, int] | None = None
     """When T is only bounded (``totalpages`` is the low end): the pages T lies within."""
+    at_least: bool = False
+    """``totalpages`` is only a lower bound with no upper one the analysis uses: a memcg whose swap room the host's
+    swap fills to an amount a memcg report does not print (``how`` says what bounds it)."""
 
 
 UNKNOWN_CONSTRAINT = "unknown"
@@ -485,23 +513,34 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         exact = swap_room == 0 or swap_pages is not None
         limit_era = era if era.memcg_limit != "none" else era_for("3.10")
         t_range = None
+        at_least = False
         how = f"memcg limit {mb.limit_kb} kB"
         if not exact and swap_lb:
             # the host has at least the swap this cgroup uses: min(room, total) is between that and the room
             lo = mem_cgroup_get_max(memcg, limit_era, swap_lb, page_size=page_kb * 1024) or 1
             if swap_room is not None:
                 t_range = (lo, mem_cgroup_get_max(memcg, limit_era, swap_room, page_size=page_kb * 1024) or 1)
+            at_least = t_range is None
             how += (f" + swap: the host has at least the {swap_lb} swap pages this cgroup uses{stale}, so T is "
                     + (f"{t_range[0]}..{t_range[1]}" if t_range else f"at least {lo}")
                     + " (swappiness assumed non-zero)")
             swap_pages = swap_lb
+        elif not exact:
+            # the host's swap counts (up to the cgroup's swap room) but a memcg report does not print it: T is the
+            # limit at least, more by as much swap as the host has (scored at the limit, as before: said so)
+            lo = mem_cgroup_get_max(memcg, limit_era, 0, page_size=page_kb * 1024) or 1
+            hi = None if swap_room is None else mem_cgroup_get_max(memcg, limit_era, swap_room,
+                                                                   page_size=page_kb * 1024) or 1
+            at_least = True
+            how += ("; + the host's swap, which a memcg report does not print, up to the cgroup's "
+                    + ("unlimited swap room" if swap_room is None else f"swap room of {swap_room} pages")
+                    + ": T is " + (f"{lo}..{hi}" if hi is not None else f"at least {lo}")
+                    + f" ({lo} only with swappiness 0)")
         elif swap_room:
-            how += (f" + swap (min of the memcg's swap room and the host's {swap_pages}+ swap pages)"
-                    if swap_pages is not None else "; the host's total swap is not in a memcg report "
-                    "(assumed 0; swappiness also assumed non-zero)")
+            how += f" + swap (min of the memcg's swap room and the host's {swap_pages}+ swap pages)"
         T = mem_cgroup_get_max(memcg, limit_era, swap_pages or 0, page_size=page_kb * 1024) or 1
         return Domain(constraint, path, MemInfo(totalram_pages=0, total_swap_pages=swap_pages or 0), memcg, T,
-                      exact and era.memcg_limit != "none", how, t_range)
+                      exact and era.memcg_limit != "none", how, t_range, at_least=at_least and not exact)
     if mi is None or mi.pages_ram is None:
         return Domain(constraint, None, MemInfo(0, swap_pages or 0), None, None, False,
                       "no Mem-Info totals printed: T unknown")
@@ -757,6 +796,11 @@ class EventAnalysis:
     repeat_of: tuple[int, int] | None = None
     """The lines of an earlier event of the same input that this one repeats exactly (same host, time, killed pid and
     report lines: one OOM shown twice, e.g. a report quoted twice). Not analysed again, not counted (:class:`Tally`)."""
+    evidence_range: tuple[Version, Version | None] | None = None
+    """The releases the report's format allows (:func:`format_range`): (first, last or None)."""
+    kernel_row: int | None = None
+    """The table row of the kernel's choice, which the verdict compares with the model's pick: the selected pid, else
+    the killed one (or the process of a killed thread); None when the log shows neither among the rows."""
 
     # What the JSON and the human output both show, derived once (the event's fields as printed, else the
     # analysis's).
@@ -781,17 +825,22 @@ class EventAnalysis:
         era is all it allows, or a printed release fixed it)."""
         if self.era is None or not self.alternatives:
             return None
-        names = [self.era.name, *self.alternatives]
-        eras = [e for e in ERAS if e.name in names]
-        lo = min(e.first for e in eras)
-        last = [e.last for e in eras]
-        hi = None if any(x is None for x in last) else max(x for x in last if x is not None)
+        if self.evidence_range is not None:  # what the evidence says, not the span of the eras it touches
+            lo, hi = self.evidence_range
+        else:
+            names = [self.era.name, *self.alternatives]
+            eras = [e for e in ERAS if e.name in names]
+            lo = min(e.first for e in eras)
+            last = [e.last for e in eras]
+            hi = None if any(x is None for x in last) else max(x for x in last if x is not None)
         if hi is None and lo <= ERAS[0].first:
             return "any release"  # nothing in the report dates it
 
         def v(x: Version) -> str:
             return ".".join(map(str, x[:2] if x[2] in (0, 9999) else x))
 
+        if lo <= ERAS[0].first:
+            return f"up to {v(hi)}" if hi is not None else "any release"
         return f"{v(lo)}–{v(hi)}" if hi is not None else f"{v(lo)}+"
 
     @property
@@ -815,6 +864,11 @@ class EventAnalysis:
     @property
     def totalpages_range(self) -> tuple[int, int] | None:
         return self.domain.t_range if self.domain else None
+
+    @property
+    def totalpages_at_least(self) -> bool:
+        """T is only known to be at least :attr:`totalpages` (see :attr:`Domain.at_least`)."""
+        return self.domain.at_least and not self.domain.exact if self.domain else False
 
     @property
     def totalpages_how(self) -> str | None:
@@ -846,6 +900,14 @@ class EventAnalysis:
         None."""
         cur = current_kill(self.event)
         return cur[1] if cur is not None else None
+
+    @property
+    def allocating_task_policy(self) -> bool:
+        """Whether the kernel chose by ``vm.oom_kill_allocating_task=1`` (the allocating task, no scan)."""
+        ev = self.event
+        if ev.selection is not None:
+            return ev.selection.kind == "allocating_task"
+        return any(k.kind == "allocating_task" for k in ev.killed)
 
     @property
     def over_limit(self) -> OverLimit | None:
@@ -920,7 +982,8 @@ class EventAnalysis:
             "cgroup": self.cgroup,
             "totalpages": self.totalpages,
             "totalpages_exact": self.totalpages_exact,
-            "totalpages_range": list(t_range) if t_range else None,
+            "totalpages_range": (list(t_range) if t_range else
+                                 [self.totalpages, None] if self.totalpages_at_least else None),
             "totalpages_how": self.totalpages_how,
             "badness_unit": self.era.badness_unit if self.era else None,
             "invoked_by": inv.to_dict() if inv else None,
@@ -929,7 +992,9 @@ class EventAnalysis:
                            "kind": ev.selection.kind} if ev.selection else None),
             "kernel_victim": kv,
             "killed": killed,
+            "sharing_killed": [{"pid": pid, "name": name} for pid, name in ev.sharing_killed],
             "oom_group": ev.oom_group_path,
+            "panic": ev.panic,
             "reaped": [{"pid": x.pid, "name": x.name, "reaped": x.reaped} for x in ev.reaped],
             "model_victim": ({"pid": self.model_victim.pid, "name": self.model_victim.name}
                              if self.model_victim else None),
@@ -944,6 +1009,10 @@ class EventAnalysis:
 
 
 _KILL_ONLY_NOTE = "only the kill line(s) of this OOM: dump_header() is ratelimited"
+_SELECTION_ONLY = ("on the kernel's selection: its 'Killed process' line is not in the log, so which task died (the "
+                   "selected one, or a child sacrificed in its place) is not known")
+"""The detail of a verdict on a selection line without its kill line (printed after the whole table, so the table
+is complete: the selection can be judged, the kill cannot)."""
 
 
 def _report_notes(ev: OomEvent, era: Era | None, victim_thread: int | None = None) -> list[str]:
@@ -994,6 +1063,24 @@ def _score_pins_t(score: int | None) -> bool:
     """Whether a printed score that the model reproduces also vouches for T: every T within 1% gives another
     score (a score of S covers T values about 1/S apart, so S >= 100), and it is no clamp (1, 1000 per mille)."""
     return score is not None and 100 <= score and score != 1000
+
+
+def _score_t_range(ev: OomEvent, era: Era, tasks: list[Task], kernel_pid: int | None, T: int,
+                   page_size: int) -> tuple[int, int] | None:
+    """The values of T for which the chosen row's printed score comes out as printed (3.5-5.0: points×1000/T), when
+    its points do not depend on T (no oom_score_adj or root-bonus term) and the score is no clamp; else None."""
+    sel = ev.selection
+    S = sel.score if sel is not None else None
+    if sel is None or S is None or S <= 0 or not (era.scoring == "pages" and era.sacrifice_child):
+        return None
+    row = next((t for t in tasks if t.pid == sel.pid), None) or next((t for t in tasks if t.pid == kernel_pid), None)
+    if row is None or _linear_terms(row, era, page_size)[1]:
+        return None
+    b = badness_terms(row, T, era, page_size=page_size)
+    if b.clamped:
+        return None
+    lo, hi = b.points * 1000 // (S + 1) + 1, b.points * 1000 // S
+    return (lo, hi) if lo <= T <= hi else None
 
 
 def _printed_score(era: Era, points: int, T: int) -> int | None:
@@ -1229,6 +1316,7 @@ class Analyzer:
         raw = ev  # shown as printed; analysed without the values no kernel prints
         ev, notes, insane = sanitize(raw)
         eras, era_source = candidate_eras(ev, self.release.get(key) if ev.uptime is not None else None)
+        evidence = format_range(ev)
         era = eras[0]
         alternatives = [e.name for e in eras[1:]]
         kernel_pid = ev.victim_pid
@@ -1250,12 +1338,15 @@ class Analyzer:
         """T unknown: the lower bound the ranking was computed at (what depends on T is in t_dependent)."""
         t_dependent: dict[int, tuple[int, int] | None] = {}
         victim_thread: int | None = None
+        kernel_row: int | None = None
 
         def result(verdict: Verdict, reason: str | None, ranking: Ranking | None = None, mv: Task | None = None,
                    **kw: Any) -> EventAnalysis:
             return EventAnalysis(raw, era, era_source, alternatives, domain, ranking, verdict, reason, mv,
                                  notes=notes, page_kb=page_kb, t_low=t_low if ranking is not None else None,
                                  t_dependent=t_dependent if ranking is not None else {}, victim_thread=victim_thread,
+                                 kernel_row=kernel_row if ranking is not None else None,
+                                 evidence_range=evidence[:2],
                                  **kw)
 
         if insane is not None:
@@ -1263,12 +1354,19 @@ class Analyzer:
         if domain.constraint not in _KNOWN_CONSTRAINTS:
             return result(Verdict.UNDECIDABLE, f"{domain.constraint} is no constraint a mainline kernel prints (a "
                           "patched kernel): how it chooses its victim is not modelled")
+        if ev.panic and ev.panic.startswith(INIT_PANIC) and kernel_pid is not None:
+            how = f" by memory.oom.group {ev.oom_group_path}" if ev.oom_group_path else ""
+            notes.append(f"global init (pid 1) was killed{how}, and the kernel panicked when it exited ('{ev.panic}'): "
+                         "this OOM took the machine down")
         if ev.no_killable:
             return result(Verdict.UNDECIDABLE, "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
         panicked = f"the kernel panicked instead of killing: {ev.panic}" if ev.panic and kernel_pid is None else None
         if panicked and (table is None or not table.rows or era.scoring == "legacy"):
             return result(Verdict.UNDECIDABLE, panicked)
+        policy = _allocating_task_verdict(ev, kernel_pid)
+        if policy is not None and (table is None or not table.rows or era.scoring == "legacy"):
+            return result(*policy)
         if table is None or not table.rows:
             cut_rows = any("task-table row" in n and "table is incomplete" in n for n in ev.notes)
             if (table is not None and table.truncated) or cut_rows:
@@ -1318,6 +1416,7 @@ class Analyzer:
                 notes.append(f"the kernel's victim {kernel_pid} is not a row of the task table but a thread of "
                              f"{thread.pid} ({thread.name}): " + _THREAD_WHY)
                 victim_thread, kernel_pid = kernel_pid, thread.pid
+        kernel_row = next((p for p in (ev.selection.pid if ev.selection else None, kernel_pid) if p in pids), None)
         # The printed "score S" (2.6.36-5.0) pins down what logs omit: which candidate era, whether the
         # chosen task had CAP_SYS_ADMIN (uid 0 in a container usually does not), and T's swap part.
         score_check = None
@@ -1328,10 +1427,15 @@ class Analyzer:
                 if note:
                     notes.append(note)
                 if T2 != domain.totalpages:  # inferred from the printed score
-                    domain.totalpages, domain.how = T2, note or domain.how
+                    domain.totalpages, domain.how, domain.at_least = T2, note or domain.how, False
                 elif score_check.matches and not domain.exact and _score_pins_t(ev.selection.score):
                     domain.exact = True
                     domain.how += f"; confirmed by the printed score {ev.selection.score}"
+                elif score_check.matches and not domain.exact:
+                    rng = _score_t_range(ev, era2, tasks, kernel_pid, T2, page_kb * 1024)
+                    if rng is not None:
+                        domain.how += (f"; consistent with the printed score {ev.selection.score}, which every T in "
+                                       f"{rng[0]}..{rng[1]} gives")
                 if era2 is not era:
                     eras = [era2] + [e for e in eras if e is not era2]
                     era = era2
@@ -1352,10 +1456,25 @@ class Analyzer:
             if t_matters:
                 t_decided = _wins_for_every_t(model_chosen, tasks, era, domain.constraint == "CONSTRAINT_MEMCG",
                                               t_low, None, page_kb * 1024)
+        if policy is not None:  # the table plays no part in the kernel's choice (shown as whom a scan would pick)
+            return result(*policy, ranking, None)
+        if panicked and (domain.constraint == "CONSTRAINT_MEMCG" and ev.memcg is None and ev.meminfo is not None
+                         and ev.meminfo.has_header):
+            # check_panic_on_oom() of kernels before 4.6 printed the header without the memcg: the machine's
+            # Mem-Info and every process, while the kernel would have chosen among the memcg's tasks only
+            notes.append("this memcg OOM's report lists every process of the machine (panic_on_oom printed the "
+                         "header without the memcg): which of them are in the memcg is not in the log, so no pick is "
+                         "made from it")
+            return result(Verdict.UNDECIDABLE, panicked, ranking, None)
         if panicked:
             notes.append("the ranking shows whom the model would have chosen had the kernel killed")
             return result(Verdict.UNDECIDABLE, panicked, ranking, model_victim,
                           explanation=_explain(ranking, None, t_dependent))
+        if (domain.at_least and not domain.exact and model_chosen is not None
+                and not _wins_for_every_t(model_chosen, tasks, era, True, T, None, page_kb * 1024)):
+            notes.append(f"T is at least {T} pages and scored at that (no host swap, or swappiness 0); the host's "
+                         "swap, which a memcg report does not print, would make T larger, and a larger T changes the "
+                         "model's choice")
         if domain.t_range is not None and not domain.exact and T == domain.t_range[0]:
             # T is only bounded: adj terms are linear in T//1000, so a task that wins at both ends wins
             # throughout; otherwise the log cannot tell
@@ -1369,6 +1488,12 @@ class Analyzer:
                               "choice changes within it", ranking, model_victim)
             notes.append(f"T is only known to lie in {T}..{hi} pages; the model's choice is the same at both ends")
         notes.extend(_caveats(ev, era, tasks))
+        extra = unknown_columns(table.columns)
+        if extra:
+            return result(Verdict.UNDECIDABLE, f"the task table has {len(extra)} column(s) no mainline kernel prints "
+                          f"({', '.join(extra)}): a patched kernel, whose choice may use them (not modelled)",
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent),
+                          score_check=score_check)
         if table.filtered or table.truncated:
             what = (f"short: a global OOM's table lists every user process, this one {len(table.rows)} (a filtered "
                     "log, unless the machine ran only that many, e.g. at boot)" if table.filtered
@@ -1396,17 +1521,12 @@ class Analyzer:
                 agree = model_victim is not None and model_victim.pid == pid
                 return result(Verdict.AGREES if agree else Verdict.DISAGREES,
                               f"the kernel chose {pid} ({name}), already exiting, and skipped the kill"
-                              + ("" if agree else f"; the model picks {model_victim.pid if model_victim else None}"),
+                              + ("" if agree else "; the model picks " + (str(model_victim.pid) if model_victim
+                                                                              else "no task")),
                               ranking, model_victim, score_check=score_check)
             return result(Verdict.UNDECIDABLE, "the kernel's choice is not in the log (no selection or kill line; "
                           "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
                           ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
-        if ev.selection is not None and ev.selection.kind == "allocating_task":
-            cur = ev.cpu.pid if ev.cpu else (ev.invoked.pid if ev.invoked else None)
-            agree = kernel_pid is not None and (cur is None or kernel_pid == cur or ev.selection.pid == cur)
-            return result(Verdict.AGREES if agree else Verdict.DISAGREES,
-                          "vm.oom_kill_allocating_task=1: the kernel killed the allocating task without a scan",
-                          ranking, None, score_check=score_check)
         kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
         # the selection line names a thread on 2.6.36-4.6 (thread scan): map it to its row by tgid
         if kernel_chosen not in pids:
@@ -1414,7 +1534,8 @@ class Analyzer:
         explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None, t_dependent)
         if kernel_chosen not in pids and kernel_pid not in pids:
             return result(Verdict.DISAGREES if model_victim else Verdict.UNDECIDABLE,
-                          f"the kernel's victim {kernel_pid} is not in the task table (it may have been "
+                          f"the kernel's {'victim' if kernel_pid is not None else 'selected task'} "
+                          f"{kernel_pid if kernel_pid is not None else kernel_chosen} is not in the task table (it may have been "
                           "printed from another domain, or the table is incomplete)", ranking, model_victim,
                           explanation=explanation, score_check=score_check)
         agree_chosen = model_chosen is not None and model_chosen.pid == kernel_chosen
@@ -1427,6 +1548,8 @@ class Analyzer:
             if score_check is not None and not score_check.matches:
                 detail = (f"same victim; printed score {score_check.printed} vs model {score_check.model}: "
                           f"{score_check.why}")
+            if kernel_pid is None:
+                detail = "; ".join(x for x in (_SELECTION_ONLY, detail) if x)
             return result(Verdict.AGREES, detail, ranking, model_victim, score_check=score_check, explanation=explanation)
         # disagreement: find the most likely cause
         for e, r in zip(eras[1:], rankings[1:]):
@@ -1451,6 +1574,41 @@ class Analyzer:
                  "not in the log): a task outside the visible rules (already exiting, being reaped, or a vendor "
                  "change)" if kv.eligible else _cause(kv, sel.chosen_points, domain, era, T))
         return result(Verdict.DISAGREES, cause, ranking, model_victim, score_check=score_check, explanation=explanation)
+
+
+def _allocating_task_verdict(ev: OomEvent, kernel_pid: int | None) -> tuple[Verdict, str] | None:
+    """The verdict on a kill by ``vm.oom_kill_allocating_task=1`` (the ``Out of memory (oom_kill_allocating_task)``
+    prefix, 2.6.24+), None for any other report. The kernel does not scan: it kills ``current``, the allocating task
+    (up to 5.0 a child of it may die in its place), so the task table plays no part and the choice is checked against
+    the allocating task the report names (the ``CPU:``/``Pid:`` line, else the ``invoked oom-killer`` line's comm)."""
+    sel = ev.selection
+    kills = [k for k in ev.killed if k.kind == "allocating_task"]
+    if sel is not None and sel.kind == "allocating_task":
+        pid, name = sel.pid, sel.name
+    elif sel is None and kills:
+        pid, name = kills[0].pid, kills[0].name
+    else:
+        return None
+    inv, cpu = ev.invoked, ev.cpu
+    cur_pid = (inv.pid if inv is not None and inv.pid is not None else None) or (cpu.pid if cpu is not None else None)
+    cur_comm = (inv.comm if inv is not None else None) or (cpu.comm if cpu is not None else None)
+    what = f"{pid} ({name})" if name is not None else str(pid)
+    if (cur_pid is not None and cur_pid != pid) or (cur_pid is None and cur_comm is not None and name is not None
+                                                    and cur_comm != name):
+        cur = f"{cur_comm or '?'}" + (f" (pid {cur_pid})" if cur_pid is not None else "")
+        return (Verdict.UNDECIDABLE, f"vm.oom_kill_allocating_task=1 kills the allocating task, but the line of this "
+                f"policy names {what} and the report's allocating task is {cur}: these lines do not come from one "
+                "report")
+    reason = (f"vm.oom_kill_allocating_task=1: the kernel chose the allocating task, {what}, without scanning for a "
+              "victim (the task table plays no part)")
+    if cur_pid is None and cur_comm is None:
+        reason += "; the report does not name the allocating task to check it against"
+    if kernel_pid is not None and kernel_pid != pid:
+        reason += f"; a child of it, {kernel_pid}" + (f" ({ev.victim_name})" if ev.victim_name else "") + \
+            ", was killed in its place"
+    elif kernel_pid is None:
+        reason += "; its 'Killed process' line is not in the log (the task, or a child sacrificed in its place)"
+    return Verdict.AGREES, reason
 
 
 # --------------------------------------------------------------------------- T unknown

@@ -520,6 +520,11 @@ def _verdict_style(v: Verdict) -> str:
     return {Verdict.AGREES: "bold green", Verdict.DISAGREES: "bold red", Verdict.UNDECIDABLE: "bold yellow"}[v]
 
 
+def _pid_name(pid: int, name: str | None) -> str:
+    """``pid (name)``; a name the log does not show (a line cut short) is said so, never printed as None."""
+    return f"{pid} ({name})" if name is not None else f"{pid} (name not in the log)"
+
+
 def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | None = None) -> None:
     w = writer or Writer()
     ev = a.event
@@ -536,30 +541,59 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
            + f" ({a.era_source})")
     inv = a.invoked_by
     if inv:
+        # a field the header does not print is left out (the 2.6.11 form names no task and, before 2.6.16, no order)
         gfp = inv.gfp_mask if not isinstance(inv.gfp_mask, int) else f"{inv.gfp_mask:#x}"
-        what = "sysrq-f (forced)" if ev.sysrq else f"order={inv.order} gfp={gfp}"
-        w.line(f"allocating task: {inv.comm}" + (f" (pid {inv.pid})" if inv.pid else "") + f", {what}")
+        what = (["sysrq-f (forced)"] if ev.sysrq else
+                [f"order={inv.order}"] * (inv.order is not None) + [f"gfp={gfp}"] * (gfp is not None))
+        who = inv.comm if inv.comm is not None else "not named by this header"
+        w.line(f"allocating task: {who}" + (f" (pid {inv.pid})" if inv.pid else "")
+               + (f", {' '.join(what)}" if what else ""))
     dom = a.domain_text
     T = a.totalpages
-    w.line(f"domain: {dom} ({a.constraint}) · T = " + (f"{T} pages" if T is not None else "unknown")
-           + ("" if a.totalpages_exact or T is None else " (approximate)")
+    bound = a.totalpages_at_least and not a.totalpages_exact   # a lower bound: say so, not "approximate"
+    w.line(f"domain: {dom} ({a.constraint}) · T " + ("= unknown" if T is None else f"≥ {T} pages" if bound
+                                                      else f"= {T} pages")
+           + ("" if a.totalpages_exact or T is None or bound else " (approximate)")
            + (f" — {a.totalpages_how}" if a.totalpages_how else ""))
     ol = a.over_limit
     if ol:
         w.line(f"memcg usage {ol.usage_kb} kB of limit {ol.limit_kb} kB ({ol.percent}%), failcnt {ol.failcnt}")
     s = ev.selection
     if s:
-        w.line(f"kernel selected: {s.pid} ({s.name}) "
-               + ("— the allocating task, no badness scan (see the notes)" if a.unscanned_choice else f"score {s.score}"))
+        sc = a.score_check
+        check = ("" if sc is None else " (the model's score for it too)" if sc.matches
+                 else f" (the model's score for it: {sc.model})")
+        if a.unscanned_choice:
+            w.line(f"kernel selected: {_pid_name(s.pid, s.name)} — the allocating task, no badness scan (see the notes)")
+        elif a.allocating_task_policy:
+            w.line(f"kernel selected: {_pid_name(s.pid, s.name)}, the allocating task, by vm.oom_kill_allocating_task=1 "
+                   "(no scan: " + (f"the printed score {s.score} is no badness)" if s.score is not None else
+                                   "no badness)"))
+        else:
+            score = f"score {s.score}" if s.score is not None else "score not in the log (the line is cut short)"
+            w.line(f"kernel selected: {_pid_name(s.pid, s.name)} {score}{check}")
     if ev.killed:
-        w.line("kernel killed: " + ", ".join(f"{k.pid} ({k.name})" for k in ev.killed)
+        w.line("kernel killed: " + ", ".join(_pid_name(k.pid, k.name) for k in ev.killed)
                + (f" — memory.oom.group {ev.oom_group_path}" if ev.oom_group_path else ""))
     elif not s:
         w.line("kernel killed: (not in the log)")
+    if ev.sharing_killed:
+        n = len(ev.sharing_killed)
+        listed = ", ".join(f"{pid} ({name})" for pid, name in ev.sharing_killed[:6])
+        w.line(f"also killed, sharing the victim's memory: {listed}" + (f", … ({n} in all)" if n > 6 else ""))
+    if ev.panic and ev.victim_pid is not None:
+        w.line(f"then: Kernel panic - not syncing: {ev.panic}")
     if ev.reaped:
         w.line("oom_reaper: " + ", ".join(f"{r.pid} {'reaped' if r.reaped else 'NOT reaped'}" for r in ev.reaped))
     mv = a.model_victim
-    w.line("model picks: " + (f"{mv.pid} ({mv.name})" if mv else "—"))
+    tt = ev.table
+    if mv and tt is not None and (tt.filtered or tt.truncated):
+        # a pick among the rows a filtered or cut log kept is no pick: the missing rows may outscore it
+        w.line(f"model picks: — (the task table is incomplete; of the rows in the log, {mv.pid} ({mv.name}) scores "
+               "highest)")
+    else:
+        w.line("model picks: " + (f"{mv.pid} ({mv.name})" if mv else "the allocating task "
+                                  "(vm.oom_kill_allocating_task=1: no scan)" if a.allocating_task_policy else "—"))
     ex = a.explanation
     era = a.ranking.era if a.ranking is not None else None
     unit = unit_word(era) if era is not None else "points"
@@ -567,9 +601,14 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
     if ex is not None and a.ranking is not None:
         cols = [Column("#"), Column("PID"), Column("NAME", right=False, shrink=6), Column("ADJ", drop=4),
                 Column("RSS", drop=3), Column("SWAP", drop=5), Column("PTBL", drop=6), Column("ADJ TERM", drop=2),
-                Column("BADNESS", right=False), Column("vs VICTIM", drop=1)]
+                Column("BADNESS", right=False), Column("vs MODEL PICK", drop=1)]
         shown = a.ranking.tasks if verbose else a.ranking.eligible[:5]
+        # the margins are against the kernel's choice when the table shows it (eligible), else the model's pick
         v = a.ranking.victim
+        kr = next((t for t in a.ranking.tasks if t.task.pid == a.kernel_row), None)
+        if kr is not None and kr.eligible:
+            v = kr
+            cols[-1] = Column("vs KERNEL PICK", drop=1)
         rows, styles = [], []
         dep = a.t_dependent
         for r in shown:
@@ -587,7 +626,7 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
                          str(b.rss), str(b.swapents), str(b.pgtables), adj_term if r.eligible else "-",
                          points if r.eligible else visible(r.reason or "-"),
                          f"{b.points - v.terms.points:+d}" if known and v is not None else ""])
-            styles.append("bold red" if r is v else ("dim" if not r.eligible else ""))
+            styles.append("bold red" if r is a.ranking.victim else ("dim" if not r.eligible else ""))
         table, _ = layout(cols, rows, w.screen.width, styles)
         lines += table
         lines.append((f"BADNESS in {unit}; RSS, SWAP, PTBL in pages"
@@ -598,10 +637,17 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
             mp = ex.margin_pages
             ps = a.page_kb * 1024
             size = ("" if mp is None else f" ({human(mp, ps)})" if ex.margin_pages_exact else f", ≈{human(mp, ps)}")
-            lines.append((visible(f"why: {ex.victim.name} led {ru.name} by {ex.margin_text}{size}"), ""))
+            vic, run = f"{ex.victim.name} ({ex.victim.pid})", f"{ru.name} ({ru.pid})"
+            if ex.margin == 0:
+                memcg = a.constraint == "CONSTRAINT_MEMCG"
+                lines.append((visible(f"why: a tie: {vic} and {run} both score {ex.victim.badness} {unit}; {era.name} "
+                                      f"kernels keep the {era.tie(memcg).value} of equal scores in scan order (the "
+                                      f"table's order): {vic}"), ""))
+            else:
+                lines.append((visible(f"why: {vic} led {run} by {ex.margin_text}{size}"), ""))
             if ex.spare_adj is not None:
-                lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {ex.victim.name} would have "
-                                      f"spared it; {ru.name} ({ru.pid}) would have died instead"), ""))
+                lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {vic} would have spared it; {run} would "
+                                      "have died instead"), ""))
     lines += [(visible("note: " + n), "dim") for n in a.all_notes]
     lines.append(("", ""))
     w.lines(lines)

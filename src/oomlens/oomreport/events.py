@@ -55,6 +55,7 @@ from oomlens.oomreport.model import (
 )
 from oomlens.oomreport.normalize import LogLine, clock_seconds, split_at_stamp
 from oomlens.oomreport.parse import (
+    INIT_PANIC_LINE,
     OOM_FRAMES,
     Cut,
     Kind,
@@ -175,7 +176,7 @@ class _Draft:
         self.selection: SelectionLine | None = None
         self.killed: list[KillLine] = []
         self.killed_pids: set[int] = set()
-        self.kill_dups = 0
+        self.kill_dups: list[int] = []   # pids of repeated kill lines
         self.sharing: list[tuple[int, str]] = []
         self.pinned: list[tuple[int, str, int, str]] = []
         self.oom_group: str | None = None
@@ -271,6 +272,8 @@ class _Draft:
     # -- apply ---------------------------------------------------------------------------------
     def apply(self, item: Item) -> None:
         kind = item.kind
+        if self.pending_sep is not None:
+            self._commit_sep()   # the report goes on after a '--': lines were omitted inside it
         self.touch(item.lineno)
         if item.end:
             self.touch(item.end)
@@ -448,7 +451,7 @@ class _Draft:
 
     def _killed(self, p: KillLine, item: Item) -> None:
         if p.pid in self.killed_pids:
-            self.kill_dups += 1
+            self.kill_dups.append(p.pid)
             return
         self.killed.append(p)
         self.killed_pids.add(p.pid)
@@ -475,10 +478,13 @@ class _Draft:
         self.note(f"line {item.lineno}: '{p[0]}: {p[1]} callbacks suppressed' (printk "
                   f"ratelimit: OOM reports or lines before this one were not logged)")
 
-    def _grep_sep(self, p: Any, item: Item) -> None:
-        self.table_gap = self.table_gap or self.table_started
+    def _commit_sep(self) -> None:
+        assert self.pending_sep is not None
+        lineno, in_table = self.pending_sep
+        self.pending_sep = None
+        self.table_gap = self.table_gap or in_table
         self.hints["grep-separator"] = None
-        self.note(f"line {item.lineno}: '--' separator: lines were omitted here "
+        self.note(f"line {lineno}: '--' separator: lines were omitted here "
                   f"(grep context output)")
 
     def elided(self, item: Item) -> None:
@@ -490,6 +496,8 @@ class _Draft:
     summary_text: str | None = None
     summary_lineno: int = 0
     summary_cut_note: str | None = None
+    pending_sep: tuple[int, bool] | None = None
+    """A '--' line not yet known to sit inside the report: (its line, whether the table had started)."""
 
 
 def _same_row(a: TaskRow, b: TaskRow) -> bool:
@@ -510,7 +518,7 @@ _APPLY: dict[str, Callable[[_Draft, Any, Item], None]] = {
     Kind.KILLED: _Draft._killed, Kind.SHARING: _Draft._sharing, Kind.PINNED: _Draft._pinned,
     Kind.OOM_GROUP: _Draft._oom_group, Kind.EXITING: _Draft._exiting,
     Kind.NO_KILLABLE: _Draft._no_killable, Kind.PANIC: _Draft._panic,
-    Kind.RATELIMIT: _Draft._ratelimit, Kind.GREP_SEP: _Draft._grep_sep,
+    Kind.RATELIMIT: _Draft._ratelimit,
 }
 
 _DEFERRED_KINDS = frozenset({Kind.TASKS_STATE, Kind.TABLE_HEADER, Kind.TABLE_ROW})
@@ -556,6 +564,8 @@ class Assembler:
             cut_note = item.payload.note
             item = item._replace(payload=item.payload.payload)
         if kind == Kind.NOISE and (item.payload is None or item.line.trusted):
+            if item.line.trusted and item.line.text.startswith(INIT_PANIC_LINE):
+                self._init_panic(item)
             return
         h = self.hosts.get(item.line.host)
         if h is None:
@@ -604,8 +614,14 @@ class Assembler:
                 h.ratelimit.append(item)
             return
         if kind == Kind.GREP_SEP:
-            if cur is not None:
-                cur.apply(item)
+            # grep's context separator, or a mail footer's '--' after the report: lines were omitted inside the
+            # report only when it goes on after the '--' (committed by the next line the report takes)
+            if cur is not None and cur.pending_sep is None:
+                cur.pending_sep = (item.lineno, cur.table_started)
+            return
+        if kind == Kind.NOISE and (item.payload is None or item.line.trusted):
+            if item.line.trusted and item.line.text.startswith(INIT_PANIC_LINE):
+                self._init_panic(item)
             return
         if kind == Kind.ELIDED:
             if cur is not None and cur.rows_open:
@@ -659,6 +675,22 @@ class Assembler:
         if cut_note is not None:
             d.note(cut_note)
         return True
+
+    def _init_panic(self, item: Item) -> None:
+        """``Kernel panic - not syncing: Attempted to kill init!``: init's death, whatever killed it. The outcome of
+        the host's open report (or of the last one, waiting for its reaper lines) only when that report killed pid 1;
+        otherwise not an OOM line."""
+        h = self.hosts.get(item.line.host)
+        if h is None:
+            return
+        cur = h.cur
+        target = cur if cur is not None else (h.done[-1] if h.done else None)
+        if (target is None or not (1 in target.killed_pids or any(p == 1 for p, _ in target.sharing))
+                or self._gap(target, item.lineno) > MAX_GAP_LINES):
+            return
+        if cur is None:
+            h.cur = h.done.pop()
+        target.apply(item._replace(kind=Kind.PANIC, payload=item.line.text[len("Kernel panic - not syncing: "):].rstrip()))
 
     def awaiting_reaper(self) -> bool:
         """Whether a report that killed something may still get ``oom_reaper`` lines."""
@@ -772,6 +804,11 @@ class Assembler:
         cands = ([h.cur] if h.cur is not None else []) + list(reversed(h.done))
         for d in cands:
             if rl.pid in d.killed_pids or any(rl.pid == e[0] for e in d.exiting):
+                if any(r.pid == rl.pid and r.reaped == rl.reaped for r in d.reaped):
+                    # the reaper reports a victim's mm once: a second line is a copy (a quoted or pasted log)
+                    d.note(f"line {item.lineno}: a second oom_reaper line for pid {rl.pid}: a copy, dropped")
+                    d.touch(item.lineno)
+                    return
                 d.reaped.append(rl)
                 d.touch(item.lineno)
                 self.expire(item.lineno)
@@ -1168,6 +1205,8 @@ def build_event(d: _Draft, source: str) -> OomEvent:
             d.note(f"the selection line names pid {sel.pid} ({sel.name}) but the kill line pid "
                    f"{d.killed[0].pid} ({d.killed[0].name}): a child was sacrificed, or the "
                    f"selection named a thread and the kill its thread-group leader")
+    if _ends_inside(d):
+        d.note("the input ends inside this report")
     if not d.has_kill_outcome:
         if d.selection is not None:
             d.note("selection line without a 'Killed process' line (input ends or was filtered)")
@@ -1175,8 +1214,12 @@ def build_event(d: _Draft, source: str) -> OomEvent:
             d.note("no kill line: nothing was killed, or the line was not logged (it is "
                    "KERN_ERR; some syslog setups drop that level) or was filtered out")
     if d.kill_dups:
-        d.note(f"{d.kill_dups} repeated 'Killed process' line(s) for the same pid dropped "
-               f"(memory.oom.group prints the victim twice)")
+        # memory.oom.group prints its victim twice (before the group kill and in it); any other repeat is a copy
+        group_repeat = d.oom_group is not None and d.killed and set(d.kill_dups) == {d.killed[0].pid}
+        pids = ", ".join(map(str, dict.fromkeys(d.kill_dups)))
+        d.note(f"{len(d.kill_dups)} repeated 'Killed process' line(s) for the same pid dropped (pid {pids}: "
+               + ("memory.oom.group prints the victim twice)" if group_repeat
+                  else "the same kill printed again: a pasted or quoted copy)"))
     if d.reversed:
         hints["reversed"] = None
         d.note("these lines were printed newest-first (e.g. journalctl -r); parsed in "
@@ -1245,6 +1288,11 @@ def _meminfo_block(d: _Draft) -> MemInfoBlock | None:
         buddy_page_kb=next(iter(d.buddy_kb)) if len(d.buddy_kb) == 1 else None)
 
 
+def _ends_inside(d: _Draft) -> bool:
+    """Whether the input ends inside the report: before its kill line, summary or selection line."""
+    return d.finished_by == "eof" and not d.has_kill_outcome and d.summary is None and d.selection is None
+
+
 def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
     if not (d.columns or d.rows or d.tasks_state):
         return None
@@ -1263,9 +1311,10 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         if d.has_kill_outcome or d.summary is not None:
             d.note("the task table header has no rows (filtered log?)")
         why.append("a header without rows")
-    if (d.finished_by == "eof" and not d.has_kill_outcome and d.summary is None):
+    if _ends_inside(d):
+        # the oom-kill: summary (5.0+) and the selection line (2.6.19-5.0) are printed after dump_header() has
+        # printed the whole table: either one proves the table before it complete
         why.append("the input ends inside the report, before any kill line")
-        d.note("the input ends inside this report")
     truncated = bool(why)
     if d.dups:
         d.note(f"{d.dups} duplicated task-table row(s) dropped")

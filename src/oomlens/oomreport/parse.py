@@ -46,7 +46,8 @@ __all__ = [
     "parse_dump_tasks_row", "parse_oom_summary", "parse_oom_kill_process", "parse_oom_reaper",
     "parse_mem_cgroup_print_oom_info", "parse_show_mem", "table_variant", "frame_function",
     "Kind", "OOM_FRAMES", "Unusable", "sane_release", "Cut", "CUT_EOF", "CUT_CAP", "CUT_MARKS",
-    "cut_mark", "parse_dump_tasks_row_cut",
+    "cut_mark", "parse_dump_tasks_row_cut", "INIT_PANIC", "INIT_PANIC_LINE", "unknown_columns",
+    "parse_patched_tasks_header",
 ]
 
 
@@ -236,23 +237,52 @@ _KNOWN_COLUMNS = frozenset({
     "uid", "tgid", "total_vm", "rss", "cpu", "oom_adj", "oom_score_adj", "nr_ptes", "nr_pmds",
     "nr_puds", "pgtables_bytes", "swapents", "rss_anon", "rss_file", "rss_shmem", "name",
 })
-_HEADER = re.compile(r"\[\s*+pid\s*+\]\s++(?P<cols>[a-z_]++(?:[ \t]++[a-z_]++)*+)\s*+$")
+_HEADER = re.compile(r"\[\s*+pid\s*+\]\s++(?P<cols>[\w()%.-]++(?:[ \t]++[\w()%.-]++)*+)\s*+$")
+"""A header's shape; its column names are checked after (known names only, or one or two patched ones)."""
+_PATCHED_COLUMN = re.compile(r"[\w()%.-]{1,24}")
+"""A column a patched kernel added to an otherwise known header (at most two, next to uid, tgid and rss)."""
 _ROW = re.compile(r"\[\s*(?P<pid>-?\d+)\]\s+(?P<rest>\S.*)$")  # -1: not a kernel pid, but a row (noted, not skipped)
 
 
-def parse_dump_tasks_header(text: str) -> tuple[str, ...] | None:
-    """The column names of a ``[ pid ]   uid  tgid ... name`` header (``pid`` first, ``name`` last),
-    or None. Columns are recognised by name, so any order or vendor column set works as long
-    as each name is one the kernel uses."""
+def _header_columns(text: str) -> tuple[str, ...] | None:
+    """The names after ``[ pid ]`` of a header-shaped line, each once and ``name`` last; else None."""
     if not text.startswith("[") or "pid" not in text[:12]:
         return None
     m = _HEADER.match(text)
     if m is None:
         return None
     cols = tuple(m.group("cols").split())
-    if not cols or cols[-1] != "name" or not set(cols) <= _KNOWN_COLUMNS or len(set(cols)) != len(cols):
+    return cols if cols and cols[-1] == "name" and len(set(cols)) == len(cols) else None
+
+
+def parse_dump_tasks_header(text: str) -> tuple[str, ...] | None:
+    """The column names of a ``[ pid ]   uid  tgid ... name`` header (``pid`` first, ``name`` last),
+    or None. Columns are recognised by name, so any order or vendor column set works as long
+    as each name is one the kernel uses."""
+    cols = _header_columns(text)
+    if cols is None or not set(cols) <= _KNOWN_COLUMNS:
         return None
     return ("pid",) + cols
+
+
+def parse_patched_tasks_header(text: str) -> tuple[str, ...] | None:
+    """The columns of a task-table header that a patched kernel extended: the kernel's own columns (uid, tgid and
+    rss among them, ``name`` last) with one or two it does not print (e.g. ``(01)nrss``), else None. Its rows are
+    read by the header's names (the unknown columns' values are not used); the analysis says the choice of such a
+    kernel is not modelled (see :func:`unknown_columns`)."""
+    cols = _header_columns(text)
+    if cols is None:
+        return None
+    unknown = set(cols) - _KNOWN_COLUMNS
+    if (not 1 <= len(unknown) <= 2 or not {"uid", "tgid", "rss"} <= set(cols)
+            or not all(_PATCHED_COLUMN.fullmatch(c) for c in unknown)):
+        return None
+    return ("pid",) + cols
+
+
+def unknown_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The header's columns that no mainline kernel prints (a patched kernel's, e.g. ``(01)nrss``)."""
+    return tuple(c for c in columns[1:] if c not in _KNOWN_COLUMNS)
 
 
 def table_variant(columns: tuple[str, ...], tasks_state_line: bool = False,
@@ -1081,6 +1111,11 @@ def _classify_cut(text: str, lineno: int, flag: int, how: str, kind: str, payloa
 
 _SYSRQ = re.compile(r"(?:sysrq|SysRq) ?: (?:Manual OOM execution|Trigger OOM)")
 _PANIC = re.compile(r"Kernel panic - not syncing: (?P<msg>.*)")
+INIT_PANIC = "Attempted to kill init!"
+"""The panic ``do_exit()`` of global init prints (``exitcode=0x..`` follows). Any death of init prints it, so
+:func:`classify` calls the line noise; after an OOM kill of pid 1 (a ``memory.oom.group`` that held init, an old
+kernel's kill of ``current``) the assembler makes it that report's outcome."""
+INIT_PANIC_LINE = "Kernel panic - not syncing: " + INIT_PANIC
 # Functions whose printk ratelimit hides OOM lines (2.6.x used the global printk_ratelimit(),
 # reported as "__ratelimit").
 _OOM_RATELIMITERS = frozenset({"oom_kill_process", "dump_header", "out_of_memory", "__ratelimit",
@@ -1157,7 +1192,7 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
             return {"sharing": Kind.SHARING, "pinned": Kind.PINNED, "exiting": Kind.EXITING,
                     "oom_group": Kind.OOM_GROUP}[k[0]], k
     if c == "[":
-        cols = parse_dump_tasks_header(text)
+        cols = parse_dump_tasks_header(text) or parse_patched_tasks_header(text)
         if cols is not None:
             return Kind.TABLE_HEADER, (cols, text.startswith("[  pid  ]"))
         if text[1:2] in " -0123456789":
@@ -1206,7 +1241,7 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
         msg = m.group("msg").rstrip() if m else ""
         if "emory" in msg or "oom" in msg:
             return Kind.PANIC, msg
-        return Kind.NOISE, None
+        return Kind.NOISE, None   # (init's death panic is noise here: events.py gives it to a report that killed 1)
     if text == "--":
         return Kind.GREP_SEP, None
     if "callbacks suppressed" in text:

@@ -38,8 +38,8 @@ def _pt(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _bar_label(b: Bar) -> str:
-    mark = " ◀ VICTIM" if b.victim else (" ◀ runner-up" if b.runner_up else "")
+def _bar_label(b: Bar, victim_label: str) -> str:
+    mark = f" ◀ {victim_label.upper()}" if b.victim else (" ◀ runner-up" if b.runner_up else "")
     if b.kernel_victim and not b.victim:
         mark += " ◀ kernel killed"
     name = b.name if len(b.name) <= 40 else b.name[:39] + "…"
@@ -80,16 +80,17 @@ def chart_spec(chart: Chart) -> dict[str, Any]:
     annotations = []
     for b in bars:
         if b.victim or b.runner_up or b.kernel_victim:
-            what = "victim" if b.victim else ("runner-up" if b.runner_up else "kernel killed")
+            what = chart.victim_label if b.victim else ("runner-up" if b.runner_up else "kernel killed")
             annotations.append({"x": max(b.badness, 0), "y": _key(b), "text": _pt(f" {what} {b.badness}"),
                                 "showarrow": False, "xanchor": "left", "font": {"color": "#C62828" if b.victim else "#333"}})
+    labels = [_bar_label(b, chart.victim_label) for b in bars]
     fig.update_layout(
         # room for the legend (at the right) even with few bars: a legend taller than the plot scrolls
         barmode="relative", height=max(340, 110 + 26 * len(bars)), margin={"l": 10, "r": 30, "t": 20, "b": 50},
         xaxis={"title": {"text": _pt(chart.unit.label)}, "zeroline": True, "zerolinewidth": 2,
                "zerolinecolor": "#444"},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": keys, "autorange": "reversed",
-               "tickmode": "array", "tickvals": keys, "ticktext": [_bar_label(b) for b in bars], "automargin": True},
+               "tickmode": "array", "tickvals": keys, "ticktext": labels, "automargin": True},
         legend={"orientation": "v", "x": 1.02, "y": 1.0, "yanchor": "top", "traceorder": "normal"},
         annotations=annotations, hovermode="closest", plot_bgcolor="#fafafa",
     )

@@ -106,6 +106,9 @@ class Chart:
     """Every eligible candidate, in kill order (victim first)."""
     counterfactuals: Counterfactuals | None
     not_eligible: int
+    victim_label: str = "victim"
+    """What the chart's victim is: the next ``victim`` (``top``), or the ``model's pick`` that a post-mortem sets
+    beside the task the kernel killed."""
 
     def term_keys(self) -> list[str]:
         """The terms some candidate has (non-zero), in :data:`TERMS` order."""
@@ -161,8 +164,9 @@ def _mib(pages: int, page_size: int) -> str:
     return f"{pages * page_size / 2**20:.1f} MiB"
 
 
-def badness_chart(ranking: Ranking, kernel_victim: int | None = None) -> Chart:
-    """Every candidate of ``ranking`` with its terms, the victim, the runner-up and the counterfactuals."""
+def badness_chart(ranking: Ranking, kernel_victim: int | None = None, victim_label: str = "victim") -> Chart:
+    """Every candidate of ``ranking`` with its terms, the victim, the runner-up and the counterfactuals;
+    ``victim_label`` names the ranking's victim (see :attr:`Chart.victim_label`)."""
     era = ranking.era
     victim = ranking.victim
     eligible = ranking.eligible
@@ -189,7 +193,7 @@ def badness_chart(ranking: Ranking, kernel_victim: int | None = None) -> Chart:
                              margin=ex.margin, spare_adj=ex.spare_adj, runner_up_victim_adj=ru_adj,
                              shed_pages=ex.shed_pages, notes=tuple(ex.notes))
     return Chart(unit=unit_for(ranking), totalpages=ranking.totalpages, bars=tuple(bars), counterfactuals=cf,
-                 not_eligible=len(ranking.tasks) - len(eligible))
+                 not_eligible=len(ranking.tasks) - len(eligible), victim_label=victim_label)
 
 
 # --------------------------------------------------------------------------- post-mortem events
@@ -223,6 +227,8 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
     ev = a.event
     kv = (ev.victim_pid, ev.victim_name or "?") if ev.victim_pid is not None else None
     mv = (a.model_victim.pid, a.model_victim.name) if a.model_victim is not None else None
+    if ev.table is not None and (ev.table.filtered or ev.table.truncated):
+        mv = None   # the best of the rows a filtered or cut log kept is no pick (the text output says so too)
     chart = None
     no_chart = None
     if a.ranking is None:
@@ -233,7 +239,7 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
     elif not with_chart:
         no_chart = "chart omitted: the page shows the first events' charts only (see the notice at the top)"
     else:
-        chart = badness_chart(a.ranking, kernel_victim=ev.victim_pid)
+        chart = badness_chart(a.ranking, kernel_victim=ev.victim_pid, victim_label="model's pick")
     when = ev.timestamp or (f"[{ev.uptime:.6f}]" if ev.uptime is not None else None)
     return EventView(index=index, source=ev.source, lines=(ev.start_line, ev.end_line), host=ev.host,
                      time_text=when, kernel_release=a.kernel_release, era=a.era_name, era_source=a.era_source,
