@@ -107,9 +107,9 @@ def predict(snap: Snapshot, *, kernel: str | None = None, need_pages: int | None
 
 def postmortem(*sources: str | Iterable[str]) -> Iterator[EventAnalysis]:
     """Find every OOM report in ``sources`` (file paths, ``-`` for stdin, or iterables of log lines),
-    re-score each with the rules of the kernel that printed it, and yield its verdict. An exact repeat of an
-    earlier report of the same source (the same OOM shown twice) comes with ``repeat_of`` set and is not analysed
-    again."""
+    re-score each with the rules of the kernel that printed it, and yield its verdict. A repeat of an
+    earlier report of the same source (the same OOM shown twice: exactly, or once more with task-table rows left out)
+    comes with ``repeat_of`` set and is not analysed again."""
     from oomlens.analysis.postmortem import analyze_events
     from oomlens.oomreport.scan import iter_events
     from oomlens.sources.kernellog import iter_file_events

@@ -191,7 +191,8 @@ def test_a_report_quoted_twice_is_one_oom() -> None:
     assert first.ranking is not None and first.ranking.get(2074).terms.points == 1489404
     assert (again.event.start_line, again.event.end_line) == (112, 247)
     assert again.repeat_of == (13, 103) and again.ranking is None and again.model_victim is None
-    assert again.reason is not None and "exact repeat of the report at lines 13-103" in again.reason
+    # the second copy is abridged: line 237 '[...]' stands for rows left out; every row it shows is in the first
+    assert again.reason is not None and "a shortened copy of the report at lines 13-103" in again.reason
     t = Tally()
     for a in (first, again):
         t.add(a)
@@ -237,6 +238,22 @@ def test_only_an_exact_repeat_is_dropped() -> None:
                         "oom_score_adj:0\n")
     (g,) = _analyses(group)
     assert g.repeat_of is None and [k.pid for k in g.event.killed] == [200, 301]
+
+
+def test_a_copy_with_rows_left_out_is_a_repeat_only_when_it_adds_nothing() -> None:
+    one = _REPORT.format(t="  100.000001", p=200)
+    row_c = "[  100.000001] [    302]  1000   302     9000      100    65536        0             0 c\n"
+    short = one.replace(row_c, "[  100.000001] ...\n")
+    assert short != one
+    a, b = _analyses(one + "the same, shortened:\n" + short)
+    assert b.repeat_of == (a.event.start_line, a.event.end_line)
+    assert b.reason is not None and "shortened copy" in b.reason and b.ranking is None
+    # kept: the shortened copy first (the full one adds rows), and a shortened copy showing a row the first lacks
+    x, y = _analyses(short + "the whole report:\n" + one)
+    assert x.repeat_of is None and y.repeat_of is None
+    other_row = short.replace("[  100.000001] ...\n", "[  100.000001] ...\n" + row_c.replace(" 100 ", " 101 "))
+    x, y = _analyses(one + "again:\n" + other_row)
+    assert x.repeat_of is None and y.repeat_of is None
 
 
 # ---- W2: the page size, from exact relations only ------------------------------------------------------------------

@@ -420,7 +420,9 @@ def test_synthetic_no_pick_shown_from_a_filtered_table() -> None:
 
 def test_synthetic_memcg_t_lower_bound_only_when_swap_counts() -> None:
     def memcg(memsw: str) -> object:
-        (a,) = _events(_stamp(["memory: usage 4096kB, limit 4096kB, failcnt 1",
+        # the x86_64 release pins 4 KiB pages (T in pages does not depend on an assumed page size)
+        (a,) = _events(_stamp(["CPU: 0 PID: 10 Comm: a Not tainted 3.10.0-957.el7.x86_64 #1",
+                               "memory: usage 4096kB, limit 4096kB, failcnt 1",
                                f"memory+swap: usage 4096kB, limit {memsw}kB, failcnt 0",
                                "Memory cgroup out of memory: Kill process 10 (a) score 900 or sacrifice child"]))
         return a

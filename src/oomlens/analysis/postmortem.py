@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from oomlens.analysis.domain import recovered_domain
 from oomlens.analysis.ranking import Ranking, explain, rank_domain
@@ -1217,7 +1217,7 @@ def host_key(ev: OomEvent) -> HostKey:
 
 
 MAX_SEEN = 4096
-"""Events remembered to tell an exact repeat (the oldest is forgotten first)."""
+"""Events remembered to tell a repeat (the oldest is forgotten first)."""
 
 _LINE_NUMBERS = re.compile(r"\blines? \d+(?:(?:[-–]| and )\d+)?")
 
@@ -1231,25 +1231,43 @@ def _without_line_numbers(d: Any) -> Any:
     return d
 
 
-def repeat_key(ev: OomEvent) -> tuple[Any, ...] | None:
+class RepeatKey(NamedTuple):
+    """What tells one OOM printed twice (:func:`repeat_key`): ``same`` (source, host, time stamp, uptime, killed pid
+    and a digest of everything the report says but its task table), ``rows`` (the table's rows, less line numbers),
+    ``abridged`` (the table says rows were left out: an elision or a grep separator in it), ``complete`` (``same``
+    and a digest of the table and the notes: equal for an exact repeat)."""
+
+    same: tuple[Any, ...]
+    rows: frozenset[str]
+    abridged: bool
+    complete: tuple[Any, ...]
+
+
+def repeat_key(ev: OomEvent) -> RepeatKey | None:
     """What makes two events of one input the same OOM printed once (None when the event cannot be told apart from
     another OOM: no killed pid, or no time stamp): the source, host, time stamp, uptime, killed pid and everything the
     report's lines say (its parsed content and notes, less line numbers and the paste's decoration). The kernel
     cannot kill one pid twice at one instant, and a second OOM does not print the same report to the last digit."""
     if ev.victim_pid is None or (ev.timestamp is None and ev.uptime is None):
         return None
+    doc = _without_line_numbers(ev.to_dict())
+    table = doc.pop("table", None)
+    rows = frozenset(repr(r) for r in (table or {}).get("rows", ()))
     notes = [_LINE_NUMBERS.sub("line", n) for n in (*ev.notes, *ev.warnings)]
-    content = hashlib.blake2b(repr((_without_line_numbers(ev.to_dict()), notes)).encode(), digest_size=20).digest()
-    return (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid, content)
+    same = (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid,
+            hashlib.blake2b(repr(doc).encode(), digest_size=20).digest())
+    complete = hashlib.blake2b(repr((table, notes)).encode(), digest_size=20).digest()
+    return RepeatKey(same, rows, ev.table is not None and ev.table.truncated, (*same, complete))
 
 
-def _repeat(ev: OomEvent, first: tuple[int, int]) -> EventAnalysis:
+def _repeat(ev: OomEvent, first: tuple[int, int], exact: bool) -> EventAnalysis:
     what = ", ".join(x for x in (f"host {ev.host}" if ev.host else "", f"time {ev.timestamp or ev.uptime}",
                                  f"killed pid {ev.victim_pid}") if x)
+    copy = ("an exact repeat of the report at lines {0}-{1} ({2} and the same lines)" if exact else
+            "a shortened copy of the report at lines {0}-{1} ({2}, the same lines but task-table rows left out)")
     return EventAnalysis(ev, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
-                         f"an exact repeat of the report at lines {first[0]}-{first[1]} ({what} and the same lines): "
-                         "one OOM shown twice (a report quoted twice, lines copied twice), analysed there; dropped, "
-                         "not counted again", repeat_of=first)
+                         copy.format(first[0], first[1], what) + ": one OOM shown twice (a report quoted twice, lines "
+                         "copied twice), analysed there; dropped, not counted again", repeat_of=first)
 
 
 class Analyzer:
@@ -1267,18 +1285,23 @@ class Analyzer:
         self.uptime: dict[HostKey, float] = {}
         self.release: dict[HostKey, str] = {}
         """The release the host's last report printed, carried to later reports of the same boot that print none."""
-        self.seen: dict[tuple[Any, ...], tuple[int, int]] = {}
-        """Events seen (:func:`repeat_key`) → their lines, to tell an exact repeat (bounded: :data:`MAX_SEEN`)."""
+        self.seen: dict[tuple[Any, ...], tuple[RepeatKey, tuple[int, int]]] = {}
+        """Events seen (:attr:`RepeatKey.same`) → their key and lines, to tell a repeat (bounded: :data:`MAX_SEEN`)."""
 
     def analyze(self, ev: OomEvent) -> EventAnalysis:
         rk = repeat_key(ev)
         if rk is not None:
-            first = self.seen.get(rk)
-            if first is not None:
-                return _repeat(ev, first)
-            if len(self.seen) >= MAX_SEEN:
-                del self.seen[next(iter(self.seen))]
-            self.seen[rk] = (ev.start_line, ev.end_line)
+            seen = self.seen.get(rk.same)
+            if seen is not None:
+                first_key, first = seen
+                if rk.complete == first_key.complete:
+                    return _repeat(ev, first, exact=True)
+                if rk.abridged and not first_key.abridged and rk.rows <= first_key.rows:
+                    return _repeat(ev, first, exact=False)  # every row this copy shows is in the first one
+            else:
+                if len(self.seen) >= MAX_SEEN:
+                    del self.seen[next(iter(self.seen))]
+                self.seen[rk.same] = (rk, (ev.start_line, ev.end_line))
         key = host_key(ev)
         if ev.uptime is not None:
             last = self.uptime.get(key)

@@ -189,7 +189,7 @@ class _Draft:
         self.finished_by = ""
         self.serial: int | None = None          # the OOM[N] serial of its lines (a patched kernel)
         self.deferred_table = False             # rows of its serial came after its kill line
-        self.rows_open = False                  # a task table is being read: an elision here lost rows
+        self.rows_open = False                  # a task table's header or rows are being read: an elision here lost rows
         self.table_elided = False
         self.fixes: dict[str, list[int]] = {}   # repair tag (a wrapper) -> lines it was made on
 
@@ -303,7 +303,7 @@ class _Draft:
             self.note(item.note)
         if kind != Kind.MEMCG_KV and kind != Kind.MEMCG_STATS:
             self.memcg_stats_open = False
-        if kind == Kind.TABLE_ROW or kind == Kind.TABLE_HEADER or kind == Kind.TASKS_STATE:
+        if kind == Kind.TABLE_ROW or kind == Kind.TABLE_HEADER:  # not 'Tasks state': its header comes next
             self.rows_open = True
         elif stage >= 50:
             self.rows_open = False
