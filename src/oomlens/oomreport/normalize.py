@@ -13,15 +13,17 @@ Handled, in any nesting order (the prefixes are peeled one by one):
   ``kern  :warn  : ``, ``--time-format=iso``, printk caller ids ``[T123]``, printk levels ``<4>``,
   ``/dev/kmsg`` records ``4,1234,5678,-;text`` (their `` KEY=value`` dictionary lines dropped),
   time-only prefixes ``10:11:12`` / ``[10:11:12.123]``;
-* journal headers such as ``-- Boot 3f2a... --`` and ``-- Logs begin at ...`` (dropped).
+* journal headers such as ``-- Boot 3f2a... --`` and ``-- Logs begin at ...`` (dropped);
+* rsyslog output templates ``severity|program[pid]|`` (``warning|kernel[-]|[ 12.3] ...``).
 
 Trust: a syslog/journal line counts as kernel output only when its tag is exactly ``kernel``
-with no ``[pid]`` (``logger --tag=kernel`` produces ``kernel[PID]:``); ``dmesg -x`` lines only
-when the facility is ``kern``. Lines without any syslog header are trusted (bare ``dmesg`` output).
-A header-less line that follows a line with a header is a *continuation*: journald indents the
-further lines of a multi-line record, and mail clients hard-wrap long records. It inherits the
-host, timestamp and trust of the record it continues; joining wrapped text is left to the caller,
-which knows whether the previous record was complete.
+with no ``[pid]`` (``logger --tag=kernel`` produces ``kernel[PID]:``; an rsyslog template's
+``kernel[-]`` has none); ``dmesg -x`` lines only when the facility is ``kern``.
+Lines without any syslog header are trusted (bare ``dmesg`` output). A header-less line that
+follows a line with a header is a *continuation*: journald indents the further lines of a
+multi-line record, and mail clients hard-wrap long records. It inherits the host, timestamp and
+trust of the record it continues; joining wrapped text is left to the caller, which knows
+whether the previous record was complete.
 
 Pure: standard library only.
 """
@@ -42,7 +44,8 @@ class LogLine(NamedTuple):
     ``trusted``: see module docstring; ``timestamp``: wall-clock text as printed (or None);
     ``uptime``: seconds from a ``[  123.456]`` / kmsg stamp; ``prefix``: the outermost record
     format (``"syslog"``, ``"rfc5424"``, ``"iso"``, ``"journal-full"``, ``"journal-unix"``,
-    ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"bare"``);
+    ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"rsyslog-template"``,
+    ``"bare"``);
     ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
     ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``);
     ``continuation``: header-less line after a line that had a header (see module docstring);
@@ -293,8 +296,10 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
             # a bare syslog tag, its date cut off by the paste ("kernel: Out of memory: ...")
             peelers = ((_BARE_KERNEL_TAG, _peel_bare_kernel_tag),)
         elif c.isalpha():
-            # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x
-            peelers = _ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s) else ()
+            # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x, or it is an
+            # rsyslog "severity|program[pid]|" template ("warning|kernel[-]|...")
+            peelers = (_ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s)
+                       else _TEMPLATE_PEELERS if s.find("|", 3, 8) > 0 else ())
         else:
             peelers = _PEELERS.get(c) or (_DIGIT_PEELERS if c.isdigit() else ())
         for rx, peel in peelers:
@@ -462,6 +467,21 @@ def _peel_bare_kernel_tag(h: _Header, m: re.Match[str], rest: str) -> str | None
     return rest
 
 
+# An rsyslog output template "%syslogseverity-text%|%programname%[%procid%]|%msg%": the severity's name as
+# rsyslog spells it, the program, its pid ("-" when the message has none, as the kernel's have)
+_TEMPLATE = re.compile(
+    r"(?:emerg|alert|crit|err|warning|notice|info|debug)\|(?P<tag>[^\s|\[\]:]+)(?:\[(?P<pid>-|\d+)\])?\|")
+
+
+def _peel_template(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare":
+        return None
+    h.prefix = "rsyslog-template"
+    pid = m.group("pid")
+    h.tag(None, m.group("tag"), None if pid == "-" else pid)
+    return rest
+
+
 def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:
     if h.prefix == "bare":
         h.prefix = "dmesg-x"
@@ -477,6 +497,7 @@ _PEELERS: dict[str, tuple[tuple[re.Pattern[str], _PeelFn], ...]] = {
 }
 _DIGIT_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_KMSG, _peel_kmsg), (_ISO, _peel_iso), (_UNIX, _peel_unix),
                   (_SYSLOG, _peel_syslog), (_TIME_ONLY, _peel_time))   # "3月 27 .." is syslog
+_TEMPLATE_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_TEMPLATE, _peel_template),)
 _ALPHA_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
                   (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x))
 

@@ -175,3 +175,29 @@ def test_an_elision_inside_the_task_table_makes_it_incomplete_and_nowhere_else()
     assert ev.table is not None and ev.table.truncated and any("left out" in n for n in ev.notes)
     ev = _one(_stamped([INVOKED]) + ["..."] + _stamped([HEADER, ROW_A, ROW_B, SUMMARY, KILLED], 10.01))
     assert ev.table is not None and not ev.table.truncated
+
+
+# --------------------------------------------------------------------------- rsyslog "severity|program[pid]|" templates
+
+def test_an_rsyslog_template_prefix_is_a_record_header_with_its_program_as_the_tag() -> None:
+    [ll] = normalize_line("    warning|kernel[-]|[2919920.414131] " + INVOKED)
+    assert (ll.text, ll.uptime, ll.trusted, ll.prefix) == (INVOKED, 2919920.414131, True, "rsyslog-template")
+    # without a stamp the task name is still the kernel's, not the template's
+    lines = [f"{sev}|kernel[-]|{m}" for sev, m in (("warning", INVOKED), ("info", HEADER), ("info", ROW_A),
+                                                   ("info", ROW_B), ("info", SUMMARY), ("err", KILLED))]
+    ev = _one(lines)
+    assert ev.invoked is not None and ev.invoked.comm == "x" and [k.pid for k in ev.killed] == [200]
+    assert ev.table is not None and [r.pid for r in ev.table.rows] == [100, 200]
+    assert not any("console output" in n for n in ev.notes)
+
+
+def test_an_rsyslog_template_of_another_program_or_not_a_severity_is_not_the_kernel() -> None:
+    # a program other than the kernel, or "kernel" with a pid (logger --tag=kernel), is not kernel output
+    for prog in ("logger[42]", "kernel[42]", "sshd"):
+        [ll] = normalize_line(f"err|{prog}|{KILLED}")
+        assert ll.text == KILLED and not ll.trusted
+    assert list(iter_events([f"err|kernel[42]|{KILLED}"])) == []
+    # only rsyslog's severity names make a template
+    for head in ("information|kernel[-]|", "warn|kernel[-]|", "Warning|kernel[-]|", "err|kernel[-]"):
+        [ll] = normalize_line(head + INVOKED)
+        assert ll.text == head + INVOKED and ll.prefix == "bare"
