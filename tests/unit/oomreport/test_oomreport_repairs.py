@@ -5,6 +5,8 @@ inside a task table. Real reports of each are in tests/data/postmortem/realoom4 
 
 from __future__ import annotations
 
+import json
+
 from oomlens.oomreport import OomEvent, iter_events
 from oomlens.oomreport.normalize import normalize_line
 
@@ -201,3 +203,65 @@ def test_an_rsyslog_template_of_another_program_or_not_a_severity_is_not_the_ker
     for head in ("information|kernel[-]|", "warn|kernel[-]|", "Warning|kernel[-]|", "err|kernel[-]"):
         [ll] = normalize_line(head + INVOKED)
         assert ll.text == head + INVOKED and ll.prefix == "bare"
+
+
+# --------------------------------------------------------------------------- structured logs (JSON)
+
+def _gcp_entry(line: str, i: int) -> list[str]:
+    """One Cloud Logging entry of a serial console as the console exports it (pretty-printed, text escaped twice)."""
+    return ["  {", '    "textPayload": ' + json.dumps(line + "\\r\\n") + ",", f'    "insertId": "{7710 + i}",',
+            '    "resource": {', '      "type": "gce_instance",', '      "labels": {',
+            '        "zone": "europe-west2-c",', '        "project_id": "p"', "      }", "    },",
+            '    "timestamp": "2023-03-15T15:50:35.927515678Z",', '    "severity": "INFO",', '    "labels": {',
+            '      "is_text_escaped": "true"', "    },", '    "logName": "projects/p/logs/serial_port_1_output"',
+            "  },"]
+
+
+def test_a_cloud_logging_export_is_read_through_its_json() -> None:
+    msgs = _stamped([INVOKED, HEADER, ROW_A, ROW_B, SUMMARY, KILLED])
+    lines = ["[", *[x for i, m in enumerate(msgs) for x in _gcp_entry(m, i)], "]"]
+    ev = _one(lines)   # each record is 17 lines from the next: the JSON around them is no gap in the report
+    assert ev.invoked is not None and ev.invoked.oom_score_adj == 0 and ev.uptime == 10.0
+    assert ev.table is not None and not ev.table.truncated and [r.pid for r in ev.table.rows] == [100, 200]
+    assert [k.pid for k in ev.killed] == [200] and ev.killed[0].oom_score_adj == 0
+
+
+def test_journal_json_records_give_host_stamp_and_trust() -> None:
+    def rec(msg: str, i: int, transport: str = "kernel") -> str:
+        return json.dumps({"__CURSOR": f"s=1;i={i}", "_TRANSPORT": transport, "SYSLOG_IDENTIFIER": "kernel",
+                           "_HOSTNAME": "db-2", "_SOURCE_MONOTONIC_TIMESTAMP": str(10_000_000 + i * 1000),
+                           "MESSAGE": msg})
+    msgs = [INVOKED, HEADER, ROW_A, ROW_B, SUMMARY, KILLED]
+    ev = _one([rec(m, i) for i, m in enumerate(msgs)])
+    assert ev.host == "db-2" and ev.uptime == 10.0 and [k.pid for k in ev.killed] == [200]
+    # "logger -t kernel": the journal says it came by syslog, not from the kernel
+    assert list(iter_events([rec(m, i, "syslog") for i, m in enumerate(msgs)])) == []
+    # journalctl -o json-pretty
+    pretty = [x for i, m in enumerate(msgs) for x in
+              ("{", f'\t"__CURSOR" : "s=1;i={i}",', '\t"_TRANSPORT" : "kernel",', f'\t"MESSAGE" : {json.dumps(m)},',
+               '\t"_HOSTNAME" : "db-2"', "}")]
+    ev = _one(pretty)
+    assert ev.table is not None and len(ev.table.rows) == 2 and [k.pid for k in ev.killed] == [200]
+
+
+def test_a_docker_json_log_line_is_read_and_its_escapes_decoded() -> None:
+    path = "/system.slice/run-r1\\x2dx.scope"
+    lines = [json.dumps({"log": m + "\n", "stream": "stdout", "time": "2024-01-01T00:00:00Z"})
+             for m in _stamped([INVOKED, HEADER, ROW_A, ROW_B, SUMMARY.replace("task_memcg=/", "task_memcg=" + path),
+                                KILLED])]
+    ev = _one(lines)
+    assert ev.summary is not None and ev.summary.task_memcg == path   # "\x2d" is the kernel's text, not an escape
+    assert ev.table is not None and len(ev.table.rows) == 2 and ev.uptime == 10.0
+
+
+def test_json_that_is_not_a_structured_log_is_left_alone() -> None:
+    # a key this reader does not know, and JSON framing outside a structured log, are ordinary text
+    [ll] = normalize_line(json.dumps({"msg": KILLED}))
+    assert ll.text.startswith('{"msg"')
+    [ll] = normalize_line('    "insertId": "7710",')
+    assert ll.text == '"insertId": "7710",'
+    # text escaped twice is known by its escaped line end; without one, its backslashes are the text's
+    a, c = normalize_line('"textPayload": "a\\\\tb\\\\r\\\\nc\\\\r\\\\n",')
+    assert (a.text, c.text) == ("a\tb", "c")
+    [ll] = normalize_line('"textPayload": "a\\\\tb\\\\r\\\\nc",')
+    assert ll.text == "a\\tb\\r\\nc"
