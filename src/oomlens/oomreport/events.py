@@ -626,11 +626,18 @@ class Assembler:
                 h.side and any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side)) or (
                 item.line.serial is not None and cur.serial is not None and item.line.serial != cur.serial):
             # (an OOM call trace after this report's memory stage is the next report's stack)
+            glued = "glued-trace" in item.line.wrappers
+            if glued:
+                cur.note(f"line {item.lineno}: the next report's first line is glued to a call-trace line of this one "
+                         f"(two CPUs printed at once): the lines after it may belong to either report")
             side = h.side
             h.side = []
             self._finish(h, "new")
             h.side = side
             cur = h.cur = self._new(h, item)
+            if glued:
+                cur.note(f"line {item.lineno}: this report's first line is glued to a call-trace line of the report "
+                         f"before it (two CPUs printed at once): the lines after it may belong to either report")
         elif h.side:
             h.side.clear()   # an unrelated WARNING / page-allocation-failure trace
         cur.apply(item)
@@ -822,6 +829,8 @@ _FIX_NOTES = {
     "qp": "quoted-printable mail text ('=3D' escapes, lines ending in '=' continued on the next) decoded",
     "rejoined": ("records hard-wrapped onto the next line (a mail client's line length) rejoined; a task-table row "
                  "only when that line holds exactly its missing columns and a name"),
+    "glued-trace": ("an OOM line glued to the end of a call-trace line (its newline lost) split off and read as a "
+                    "line of its own"),
     "glued-syslog": ("the start of the next syslog line (its newline lost) was glued after the selection line's "
                      "wording: split off (read as a line of its own when its header is whole, else dropped)"),
 }

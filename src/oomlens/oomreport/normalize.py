@@ -54,7 +54,7 @@ class LogLine(NamedTuple):
     ``"json"`` (a structured log's record whose text has no header of its own), ``"bare"``);
     ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
     ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``,
-    ``"json"``);
+    ``"glued-trace"``, ``"json"``);
     ``continuation``: header-less line after a line that had a header (see module docstring);
     ``serial``: the ``N`` of an ``OOM[N]: `` message prefix (a kernel patched to defer
     ``dump_tasks()`` numbers each OOM invocation's lines so), None without one.
@@ -190,8 +190,10 @@ _FAST = re.compile(
 def _normalize(raw: str, prev: LogLine | None, lead: list[int] | None = None) -> list[LogLine]:
     fast = _normalize_fast(raw)
     lines = fast if fast is not None else _normalize_general(raw, prev, lead)
-    if lines and ("ill process" in lines[-1].text or lines[-1].text.endswith("]")):
-        lines = _unglue(lines)
+    if lines:
+        t = lines[-1].text
+        if "ill process" in t or t.endswith("]") or ("/0x" in t and _GLUED_AFTER_FRAME.match(t)):
+            lines = _unglue(lines)
     return lines
 
 
@@ -205,6 +207,17 @@ _COPY_MODE = re.compile(r"\s{2,}\[\d{1,9}/\d{1,9}\]$")
 _SELECT_WORDING_ENDS = (" or sacrifice child", " or a child", " and children")
 _GLUED_SYSLOG = re.compile(
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)(?: {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})? .*)?")
+
+
+# A call-trace frame whose newline was lost, an OOM line that starts with fixed words glued after it: 2.6.x printed
+# a frame in pieces, and another CPU's report could start before its newline (" [__alloc_pages+623/795]
+# __alloc_pages+0x26f/0x31boom-killer: gfp_mask=0xd0, order=1"). The frame must be whole (its offset/size in hex;
+# a module name after it) and the OOM line one that starts with no task name ("<comm> invoked oom-killer:" glued
+# to a frame would leave where the name starts unknown).
+_GLUED_AFTER_FRAME = re.compile(
+    r"(?:\[<?[0-9a-f]{8,16}>?\] |\[[\w.]+\+\d+/\d+\] )?(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[\w+\])?"
+    r"(?=oom-killer: gfp_mask=|Out of [Mm]emory: |Memory cgroup out of memory: |oom-kill:constraint=|Mem-[Ii]nfo:$"
+    r"|Task in /|oom_reaper: |Killed process \d)")
 
 
 def _glued_syslog_at(text: str) -> int:
@@ -228,6 +241,14 @@ def _unglue(lines: list[LogLine]) -> list[LogLine]:
             if m is not None:
                 text = text[:m.start()]
         glued: list[LogLine] = []
+        m = _GLUED_AFTER_FRAME.match(text) if "/0x" in text else None
+        first = len(out)
+        if m is not None:
+            # the frame stays a line of its own; the OOM line after it is read on (it may be glued further)
+            out.append(ll._replace(text=m.group()))
+            text = text[m.end():]
+            ll = ll._replace(text=text)
+            first += 1
         if "ill process" in text:
             j = _glued_syslog_at(text)
             if j >= 0:
@@ -239,6 +260,9 @@ def _unglue(lines: list[LogLine]) -> list[LogLine]:
         else:
             parts = [text]
         out.extend(ll._replace(text=t.strip()) if t != ll.text else ll for t in parts if t.strip())
+        if m is not None:
+            w = out[first].wrappers
+            out[first] = out[first]._replace(wrappers=w + "+glued-trace" if w else "glued-trace")
         out.extend(glued)
     return out
 

@@ -265,3 +265,32 @@ def test_json_that_is_not_a_structured_log_is_left_alone() -> None:
     assert (a.text, c.text) == ("a\tb", "c")
     [ll] = normalize_line('"textPayload": "a\\\\tb\\\\r\\\\nc",')
     assert ll.text == "a\\tb\\r\\nc"
+
+
+# --------------------------------------------------------------------------- an OOM line glued to a call-trace line
+
+FRAME_2_6_16 = "[__alloc_pages+623/795] __alloc_pages+0x26f/0x31b"
+
+
+def test_an_oom_killer_line_glued_to_a_frame_starts_the_next_report() -> None:
+    bare = "oom-killer: gfp_mask=0xd0, order=1"
+    lines = [f"May 10 19:57:00 h kernel: {x}" for x in (
+        bare, " [out_of_memory+180/209] out_of_memory+0xb4/0xd1", " " + FRAME_2_6_16 + bare,
+        " [out_of_memory+180/209] out_of_memory+0xb4/0xd1",
+        "Out of Memory: Kill process 1810 (postfixlookup.p) score 50338 and children.",
+        "Out of memory: Killed process 4368 (postfixlookup.p).")]
+    first, second = iter_events(lines)
+    assert first.invoked is not None and first.invoked.order == 1 and not first.killed
+    assert second.invoked is not None and second.start_line == 3 and [k.pid for k in second.killed] == [4368]
+    assert any("glued to a call-trace line" in n and "either report" in n for n in first.notes)
+    assert any("glued to a call-trace line" in n for n in second.notes)
+
+
+def test_only_a_whole_frame_and_an_oom_line_start_without_a_task_name_are_split() -> None:
+    [frame, line] = normalize_line("[  1.0]  [<c0144c2a>] __alloc_pages+0x26f/0x31bMem-Info:")
+    assert (frame.text, line.text, line.wrappers) == ("[<c0144c2a>] __alloc_pages+0x26f/0x31b", "Mem-Info:", "glued-trace")
+    for text in ("dump_header+0x1/0x2java invoked oom-killer: gfp_mask=0xd0, order=1",   # where does the name start?
+                 "dump_header+0x1/0x2 oom-killer: gfp_mask=0xd0, order=1",               # not glued
+                 "dump_header+0x1/0x2Mem-Info: foo", FRAME_2_6_16):
+        [ll] = normalize_line("[  1.0]  " + text)
+        assert ll.text == text and "glued-trace" not in ll.wrappers
