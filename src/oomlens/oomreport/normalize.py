@@ -54,7 +54,7 @@ class LogLine(NamedTuple):
     ``"json"`` (a structured log's record whose text has no header of its own), ``"bare"``);
     ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
     ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``,
-    ``"glued-trace"``, ``"json"``);
+    ``"glued-trace"``, ``"json"``; ``events`` adds the repairs it made);
     ``continuation``: header-less line after a line that had a header (see module docstring);
     ``serial``: the ``N`` of an ``OOM[N]: `` message prefix (a kernel patched to defer
     ``dump_tasks()`` numbers each OOM invocation's lines so), None without one.

@@ -1,7 +1,10 @@
 """The parser's repairs of mangled pastes, each with the lines it must leave alone: console output glued before a
 time stamp, a syslog line glued after a selection line, records hard-wrapped by a mail client (task-table rows
 included), quoted-printable mail bodies, ``OOM[N]:`` serial prefixes with a deferred task table, and elisions
-inside a task table. Real reports of each are in tests/data/postmortem/realoom4 (test_postmortem_realoom4.py)."""
+inside a task table. Real reports of each are in tests/data/postmortem/realoom4 (test_postmortem_realoom4.py).
+Then the formats and damages of tests/data/postmortem/realoom7 (test_postmortem_realoom7.py): rsyslog
+``severity|program[pid]|`` templates, structured (JSON) logs, a terminal's wrap padding, an OOM line glued to a
+call-trace frame."""
 
 from __future__ import annotations
 
@@ -265,6 +268,60 @@ def test_json_that_is_not_a_structured_log_is_left_alone() -> None:
     assert (a.text, c.text) == ("a\tb", "c")
     [ll] = normalize_line('"textPayload": "a\\\\tb\\\\r\\\\nc",')
     assert ll.text == "a\\tb\\r\\nc"
+
+
+# --------------------------------------------------------------------------- a terminal's wrap padding
+
+def _terminal(line: str, wrap: int = 80, window: int = 197) -> str:
+    """``line`` as copied from a terminal that wrapped it at ``wrap`` columns, each wrapped row padded with blanks
+    to the ``window``'s width and the rows copied as one line."""
+    rows = [line[i:i + wrap] for i in range(0, len(line), wrap)]
+    return "".join(r + " " * (window - wrap) for r in rows[:-1]) + rows[-1]
+
+
+def test_records_padded_by_a_terminal_are_rejoined_with_the_blanks_they_had() -> None:
+    msgs = _stamped([INVOKED, HEADER, ROW_A, ROW_B, SUMMARY, KILLED])
+    # the wrap falls inside "oom_score_adj", the header's "oom_score_adj", a row's gap of 13, "anon-rss"
+    ev = _one([_terminal(m) for m in msgs])
+    assert ev.invoked is not None and ev.invoked.oom_score_adj == 0
+    assert ev.table is not None and not ev.table.truncated and ev.table.columns[-2:] == ("oom_score_adj", "name")
+    assert [(r.pid, r.oom_score_adj, r.name) for r in ev.table.rows] == [(100, 0, "alpha"), (200, 0, "beta")]
+    assert ev.killed[0].anon_rss_kb == 22640 and any("wrap padding" in n for n in ev.notes)
+
+
+def test_a_padded_record_alone_is_rejoined_when_one_way_reads_it_whole() -> None:
+    sel = "[   10.000000] Out of memory: Kill process 6155 (python) score 895 or sacrifice child"
+    kill = "[   10.000100] Killed process 6155 (python) total-vm:1054044kB, anon-rss:832856kB, file-rss:2788kB"
+    ev = _one([_terminal(sel), _terminal(kill)])   # at col 80: "sacrifice |child", "anon-rss:832856k|B"
+    assert ev.selection is not None and (ev.selection.pid, ev.selection.score) == (6155, 895)
+    assert ev.killed[0].anon_rss_kb == 832856 and ev.killed[0].file_rss_kb == 2788
+
+
+def test_a_padded_record_that_reads_whole_both_ways_is_cut_where_the_padding_starts() -> None:
+    # the padding inside the task name: "(be" + "ta)" and "(be ta)" are both whole kill lines
+    kill = "[   10.010000] " + KILLED
+    at = kill.index("(beta)") + 3
+    lines = _stamped([INVOKED, HEADER, ROW_A, ROW_B, SUMMARY]) + [kill[:at] + " " * 117 + kill[at:]]
+    (k,) = _one(lines).killed
+    assert k.pid == 200 and k.name is None and k.anon_rss_kb is None
+    # a row padded inside its name, no padded record to measure the padding: the row is cut, the table incomplete
+    row = "[   10.000003] " + ROW_B
+    lines = _stamped([INVOKED, HEADER, ROW_A]) + [row[:-2] + " " * 117 + row[-2:]] + _stamped([SUMMARY, KILLED], 10.01)
+    ev = _one(lines)
+    assert ev.table is not None and ev.table.truncated and [r.pid for r in ev.table.rows] == [100]
+
+
+def test_lines_that_hold_long_runs_of_blanks_themselves_are_left_alone() -> None:
+    hw = "Hardware name: Inventec     K600-1G                         /B600G2-1G       , BIOS A1.08 02/17/2014"
+    cpu = "CPU: 2 PID: 1440 Comm: oncealloc2 Tainted: G S                5.4.74 #14"
+    slab = "bio-0                    20KB         20KB"
+    ev = _one(_stamped([INVOKED, cpu, hw, slab, HEADER, ROW_A, ROW_B, SUMMARY, KILLED]))
+    assert ev.cpu is not None and ev.cpu.release == "5.4.74"
+    assert not any("padding" in n for n in ev.notes)
+    # with the padding's width known from a padded kill line, those runs (shorter than it) stay too
+    lines = _stamped([INVOKED, cpu, hw, slab, HEADER, ROW_A, ROW_B, SUMMARY]) + [_terminal("[   10.010000] " + KILLED)]
+    ev = _one(lines)
+    assert ev.cpu is not None and ev.cpu.release == "5.4.74" and ev.killed[0].anon_rss_kb == 22640
 
 
 # --------------------------------------------------------------------------- an OOM line glued to a call-trace line
