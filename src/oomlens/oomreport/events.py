@@ -645,11 +645,18 @@ class Assembler:
                 h.side and any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side)) or (
                 item.line.serial is not None and cur.serial is not None and item.line.serial != cur.serial):
             # (an OOM call trace after this report's memory stage is the next report's stack)
+            glued = "glued-trace" in item.line.wrappers
+            if glued:
+                cur.note(f"line {item.lineno}: the next report's first line is glued to a call-trace line of this one "
+                         f"(two CPUs printed at once): the lines after it may belong to either report")
             side = h.side
             h.side = []
             self._finish(h, "new")
             h.side = side
             cur = h.cur = self._new(h, item)
+            if glued:
+                cur.note(f"line {item.lineno}: this report's first line is glued to a call-trace line of the report "
+                         f"before it (two CPUs printed at once): the lines after it may belong to either report")
         elif h.side:
             h.side.clear()   # an unrelated WARNING / page-allocation-failure trace
         cur.apply(item)
@@ -862,6 +869,12 @@ _FIX_NOTES = {
     "qp": "quoted-printable mail text ('=3D' escapes, lines ending in '=' continued on the next) decoded",
     "rejoined": ("records hard-wrapped onto the next line (a mail client's line length) rejoined; a task-table row "
                  "only when that line holds exactly its missing columns and a name"),
+    "term-pad": ("a terminal's wrap padding (blanks filling a wrapped record's first row to the width of the window "
+                 "it was copied from) removed and the record rejoined"),
+    "term-pad-cut": ("a terminal's wrap padding inside a record, the record not rejoined (not exactly one way of "
+                     "joining it, with a blank or without, reads as it whole): read as cut short there"),
+    "glued-trace": ("an OOM line glued to the end of a call-trace line (its newline lost) split off and read as a "
+                    "line of its own"),
     "glued-syslog": ("the start of the next syslog line (its newline lost) was glued after the selection line's "
                      "wording: split off (read as a line of its own when its header is whole, else dropped)"),
 }
@@ -976,6 +989,118 @@ def _unglue_console(items: list[Item]) -> list[Item]:
     return out
 
 
+# ---- a terminal's wrap padding: a record wrapped at the terminal's width, its first row padded with blanks to the
+# width of the window it was copied from and the rows copied as one line ("... or sacrifice<118 blanks>child")
+
+PAD = " " * 16
+"""A run of blanks no kernel prints inside an OOM record's fields (a task-table row's widest gap is 13)."""
+_PAD_RUN = re.compile(PAD + " *")
+MAX_PAD_RUNS = 3
+CUT_PAD = "a terminal's wrap padding, a long run of blanks, follows it"
+_ONE_BLANK = frozenset({Kind.INVOKED, Kind.SELECT, Kind.KILLED, Kind.REAPER, Kind.SUMMARY})
+"""Records whose words are one blank apart: a padded one that reads whole in one way measures the padding."""
+_PADDED_OOM = frozenset({Kind.PARTIAL, Kind.UNUSABLE, Kind.INVOKED, Kind.CPUSET, Kind.TASK_IN, Kind.MEMCG_USAGE,
+                         Kind.TABLE_ROW, Kind.SUMMARY, Kind.SELECT, Kind.KILLED, Kind.SHARING, Kind.PINNED,
+                         Kind.OOM_GROUP, Kind.EXITING, Kind.NO_KILLABLE, Kind.REAPER})
+"""OOM records that never hold such a run of blanks themselves: one that starts a padded line is rejoined when one
+way of joining reads it whole, else read cut short. Any other line (a CPU line's taint flags, a firmware name, the
+slab table's columns may hold long runs) is rejoined only with the padding's width known, else left as it is."""
+
+
+def _whole_record(text: str, lineno: int, cut: str | None, cols: tuple[str, ...] | None) -> tuple[str, Any] | None:
+    """``text`` classified when it is an OOM record read whole (a task-table row: with its header's columns when
+    known, a name not starting with a number), else None."""
+    kind, payload = classify_line(text, True, lineno, cut)
+    if kind in _NOT_UNDERSTOOD or isinstance(payload, Cut):
+        return None
+    if kind == Kind.TABLE_ROW:
+        try:
+            row = parse_dump_tasks_row(text, cols)
+        except Unusable:
+            return None
+        if row is None or not row.name or len(row.name) > 64 or _INT.fullmatch(row.name.split(None, 1)[0]):
+            return None
+    return kind, payload
+
+
+class _Padded(NamedTuple):
+    at: int                         # index in the region
+    pieces: list[str]               # the text around the runs of blanks
+    runs: list[int]                 # the runs' lengths
+    cols: tuple[str, ...] | None    # the columns of the task table being read
+    start: str                      # what the text before the first run reads as (cut there)
+    unique: tuple[str, ...] | None  # the one way of joining the pieces (a blank or none) that reads whole, if one
+
+
+def _pad_joined(p: _Padded, joiners: Sequence[str]) -> str:
+    return p.pieces[0] + "".join(j + piece for j, piece in zip(joiners, p.pieces[1:]))
+
+
+def _joiner_sets(n: int) -> list[tuple[str, ...]]:
+    """Every way of joining ``n + 1`` pieces with a blank or nothing."""
+    sets: list[tuple[str, ...]] = [()]
+    for _ in range(n):
+        sets = [s + (j,) for s in sets for j in ("", " ")]
+    return sets
+
+
+def _padding_width(padded: list[_Padded]) -> int | None:
+    """The padding's width: a run is the padding plus the blanks the record had there (none inside a word, one
+    between the words of a record of :data:`_ONE_BLANK`). Known when every such record that reads whole in one way
+    only says the same."""
+    widths = {r - len(j) for p in padded if p.unique is not None and p.start in _ONE_BLANK
+              for r, j in zip(p.runs, p.unique)}
+    return widths.pop() if len(widths) == 1 else None
+
+
+def _unpad(items: list[Item]) -> list[Item]:
+    """Remove a terminal's wrap padding from the records of a region and rejoin them: with the blanks the record had
+    there (each run minus the padding's width, see :func:`_padding_width`) when that width is known, else where
+    exactly one way of joining (a blank or none) reads as the whole record, for the records of :data:`_PADDED_OOM`.
+    Such a record neither settles is read cut short where the padding starts (never as if whole); any other line
+    (it may hold such blanks itself) is left as it is unless the padding's width settles it."""
+    if not any(PAD in it.line.text for it in items):
+        return items
+    padded: list[_Padded] = []
+    cols: tuple[str, ...] | None = None
+    for i, it in enumerate(items):
+        if it.kind == Kind.TABLE_HEADER:
+            cols = it.payload[0]
+        text = it.line.text
+        if PAD not in text or not it.line.trusted:
+            continue
+        runs = list(_PAD_RUN.finditer(text))
+        pieces = [text[:runs[0].start()]] + [text[a.end():b.start() if b is not None else len(text)]
+                                              for a, b in zip(runs, runs[1:] + [None])]
+        start = classify_line(pieces[0], True, it.lineno, CUT_PAD)[0]
+        p = _Padded(i, pieces, [m.end() - m.start() for m in runs], cols, start, None)
+        if len(runs) <= MAX_PAD_RUNS and start in _PADDED_OOM:
+            ways = [js for js in _joiner_sets(len(runs))
+                    if _whole_record(_pad_joined(p, js), it.lineno, it.cut, cols) is not None]
+            if len(ways) == 1:
+                p = p._replace(unique=ways[0])
+        padded.append(p)
+    width = _padding_width(padded)
+    out = list(items)
+    for p in padded:
+        it = items[p.at]
+        joiners: Sequence[str] | None = p.unique
+        if width is not None:
+            joiners = [" " * (r - width) for r in p.runs] if all(r >= width for r in p.runs) else None
+        whole = None
+        if joiners is not None:
+            text = _pad_joined(p, joiners)
+            whole = _whole_record(text, it.lineno, it.cut, p.cols)
+        if whole is not None:
+            out[p.at] = it._replace(line=_tag(it.line, text, "term-pad"), kind=whole[0], payload=whole[1])
+        elif p.start in _PADDED_OOM:
+            kind, payload = classify_line(p.pieces[0], True, it.lineno, CUT_PAD)
+            if kind not in _NOT_UNDERSTOOD and not isinstance(payload, Cut):
+                kind, payload = Kind.PARTIAL, None   # a format read whole when cut: not used at all
+            out[p.at] = it._replace(line=_tag(it.line, p.pieces[0], "term-pad-cut"), kind=kind, payload=payload)
+    return out
+
+
 # ---- records hard-wrapped onto a second line (a mail client's line length, a terminal)
 
 _ZONE_TAIL = re.compile(r"[a-z_()]+:\s?\d+(?:kB|KB)?(?:\s+[a-z_()]+:\s?\d+(?:kB|KB)?)*(?:\s+all_unreclaimable\? (?:yes|no))?")
@@ -1065,9 +1190,9 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
 
 
 def _repair(items: list[Item]) -> list[Item]:
-    """Undo what mail and consoles did to a region's lines: quoted-printable encoding, console output glued
-    before a record, hard wraps."""
-    return _join_wrapped(_unglue_console(_decode_qp(items)))
+    """Undo what mail, terminals and consoles did to a region's lines: quoted-printable encoding, a terminal's
+    wrap padding, console output glued before a record, hard wraps."""
+    return _join_wrapped(_unglue_console(_unpad(_decode_qp(items))))
 
 
 _MILESTONES = frozenset(STAGE) - {Kind.TRACE, Kind.VMSTAT, Kind.MEMCG_KV, Kind.REAPER,

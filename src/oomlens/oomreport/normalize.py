@@ -13,26 +13,34 @@ Handled, in any nesting order (the prefixes are peeled one by one):
   ``kern  :warn  : ``, ``--time-format=iso``, printk caller ids ``[T123]``, printk levels ``<4>``,
   ``/dev/kmsg`` records ``4,1234,5678,-;text`` (their `` KEY=value`` dictionary lines dropped),
   time-only prefixes ``10:11:12`` / ``[10:11:12.123]``;
-* journal headers such as ``-- Boot 3f2a... --`` and ``-- Logs begin at ...`` (dropped).
+* journal headers such as ``-- Boot 3f2a... --`` and ``-- Logs begin at ...`` (dropped);
+* rsyslog output templates ``severity|program[pid]|`` (``warning|kernel[-]|[ 12.3] ...``);
+* structured logs: a record's text in a JSON string, one object per line (``journalctl -o json``,
+  Docker/Kubernetes ``{"log":"...\\n",..}``) or pretty-printed (``journalctl -o json-pretty``,
+  Google Cloud Logging's ``"textPayload": "..."``), its escapes decoded (see :func:`_structured`);
+  the JSON around the records is dropped (see :attr:`Normalizer.framing`).
 
 Trust: a syslog/journal line counts as kernel output only when its tag is exactly ``kernel``
-with no ``[pid]`` (``logger --tag=kernel`` produces ``kernel[PID]:``); ``dmesg -x`` lines only
-when the facility is ``kern``. Lines without any syslog header are trusted (bare ``dmesg`` output).
-A header-less line that follows a line with a header is a *continuation*: journald indents the
-further lines of a multi-line record, and mail clients hard-wrap long records. It inherits the
-host, timestamp and trust of the record it continues; joining wrapped text is left to the caller,
-which knows whether the previous record was complete.
+with no ``[pid]`` (``logger --tag=kernel`` produces ``kernel[PID]:``; an rsyslog template's
+``kernel[-]`` has none); ``dmesg -x`` lines only when the facility is ``kern``; a journal JSON
+record only when its ``_TRANSPORT`` and ``SYSLOG_IDENTIFIER``, where present, are ``kernel``.
+Lines without any syslog header are trusted (bare ``dmesg`` output). A header-less line that
+follows a line with a header is a *continuation*: journald indents the further lines of a
+multi-line record, and mail clients hard-wrap long records. It inherits the host, timestamp and
+trust of the record it continues; joining wrapped text is left to the caller, which knows
+whether the previous record was complete.
 
 Pure: standard library only.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["LogLine", "Normalizer", "normalize_line", "clock_seconds", "split_at_stamp"]
+__all__ = ["FRAMING", "LogLine", "Normalizer", "normalize_line", "clock_seconds", "is_json_framing", "split_at_stamp"]
 
 
 class LogLine(NamedTuple):
@@ -42,9 +50,11 @@ class LogLine(NamedTuple):
     ``trusted``: see module docstring; ``timestamp``: wall-clock text as printed (or None);
     ``uptime``: seconds from a ``[  123.456]`` / kmsg stamp; ``prefix``: the outermost record
     format (``"syslog"``, ``"rfc5424"``, ``"iso"``, ``"journal-full"``, ``"journal-unix"``,
-    ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"bare"``);
+    ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"rsyslog-template"``,
+    ``"json"`` (a structured log's record whose text has no header of its own), ``"bare"``);
     ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
-    ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``);
+    ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``,
+    ``"glued-trace"``, ``"json"``; ``events`` adds the repairs it made);
     ``continuation``: header-less line after a line that had a header (see module docstring);
     ``serial``: the ``N`` of an ``OOM[N]: `` message prefix (a kernel patched to defer
     ``dump_tasks()`` numbers each OOM invocation's lines so), None without one.
@@ -116,13 +126,17 @@ class Normalizer:
 
     ``lead``: after :meth:`normalize`, the blanks (after quoting wrappers) before the text of a
     line that had no record header of its own, else 0. Text is stripped, so this is what says
-    whether a hard-wrapped line went on after a blank (see ``events._decode_qp``)."""
+    whether a hard-wrapped line went on after a blank (see ``events._decode_qp``).
+    ``framing``: after :meth:`normalize`, whether the line was the JSON around the records of a
+    structured log (brackets, other keys; see :data:`FRAMING`): no record, and no sign either
+    that the log went on to something else."""
 
-    __slots__ = ("_prev", "lead")
+    __slots__ = ("_prev", "lead", "framing")
 
     def __init__(self) -> None:
         self._prev: LogLine | None = None
         self.lead = 0
+        self.framing = False
 
     def reset(self) -> None:
         """Forget the previous record (call when lines were skipped in between)."""
@@ -133,6 +147,7 @@ class Normalizer:
         lead: list[int] = []
         lines = _normalize(raw, self._prev, lead)
         self.lead = lead[0] if lead else 0
+        self.framing = lines is FRAMING
         if lines:
             self._prev = lines[-1]
         return lines
@@ -144,6 +159,12 @@ def normalize_line(raw: str) -> list[LogLine]:
 
 
 _INNER_STAMP = re.compile(r"\[ *\d{1,15}\.\d{1,15}\] ")
+
+
+def is_json_framing(raw: str) -> bool:
+    """Whether a line, read without what came before it, can be the JSON around a structured log's records."""
+    body = raw.strip()
+    return bool(body) and body[0] in '"{}[],' and _JSON_FRAMING.fullmatch(body) is not None
 
 
 def split_at_stamp(text: str) -> tuple[str, LogLine] | None:
@@ -169,8 +190,10 @@ _FAST = re.compile(
 def _normalize(raw: str, prev: LogLine | None, lead: list[int] | None = None) -> list[LogLine]:
     fast = _normalize_fast(raw)
     lines = fast if fast is not None else _normalize_general(raw, prev, lead)
-    if lines and ("ill process" in lines[-1].text or lines[-1].text.endswith("]")):
-        lines = _unglue(lines)
+    if lines:
+        t = lines[-1].text
+        if "ill process" in t or t.endswith("]") or ("/0x" in t and _GLUED_AFTER_FRAME.match(t)):
+            lines = _unglue(lines)
     return lines
 
 
@@ -184,6 +207,17 @@ _COPY_MODE = re.compile(r"\s{2,}\[\d{1,9}/\d{1,9}\]$")
 _SELECT_WORDING_ENDS = (" or sacrifice child", " or a child", " and children")
 _GLUED_SYSLOG = re.compile(
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)(?: {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})? .*)?")
+
+
+# A call-trace frame whose newline was lost, an OOM line that starts with fixed words glued after it: 2.6.x printed
+# a frame in pieces, and another CPU's report could start before its newline (" [__alloc_pages+623/795]
+# __alloc_pages+0x26f/0x31boom-killer: gfp_mask=0xd0, order=1"). The frame must be whole (its offset/size in hex;
+# a module name after it) and the OOM line one that starts with no task name ("<comm> invoked oom-killer:" glued
+# to a frame would leave where the name starts unknown).
+_GLUED_AFTER_FRAME = re.compile(
+    r"(?:\[<?[0-9a-f]{8,16}>?\] |\[[\w.]+\+\d+/\d+\] )?(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[\w+\])?"
+    r"(?=oom-killer: gfp_mask=|Out of [Mm]emory: |Memory cgroup out of memory: |oom-kill:constraint=|Mem-[Ii]nfo:$"
+    r"|Task in /|oom_reaper: |Killed process \d)")
 
 
 def _glued_syslog_at(text: str) -> int:
@@ -207,6 +241,14 @@ def _unglue(lines: list[LogLine]) -> list[LogLine]:
             if m is not None:
                 text = text[:m.start()]
         glued: list[LogLine] = []
+        m = _GLUED_AFTER_FRAME.match(text) if "/0x" in text else None
+        first = len(out)
+        if m is not None:
+            # the frame stays a line of its own; the OOM line after it is read on (it may be glued further)
+            out.append(ll._replace(text=m.group()))
+            text = text[m.end():]
+            ll = ll._replace(text=text)
+            first += 1
         if "ill process" in text:
             j = _glued_syslog_at(text)
             if j >= 0:
@@ -218,6 +260,9 @@ def _unglue(lines: list[LogLine]) -> list[LogLine]:
         else:
             parts = [text]
         out.extend(ll._replace(text=t.strip()) if t != ll.text else ll for t in parts if t.strip())
+        if m is not None:
+            w = out[first].wrappers
+            out[first] = out[first]._replace(wrappers=w + "+glued-trace" if w else "glued-trace")
         out.extend(glued)
     return out
 
@@ -278,6 +323,11 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
     indented = indent_width != 0
     if not body or body.startswith("```") or body.startswith("~~~"):
         return []
+    c = body[0]
+    if c == '"' or c == "{" or c == "}" or c == "]" or (c == "[" and len(body) <= 2):
+        structured = _structured(body, prev, wrappers)
+        if structured is not None:
+            return structured
     if body.startswith("-- ") and body.endswith(" --"):
         return []  # journalctl "-- Boot ... --", "-- Logs begin at ... --", "-- No entries --"
     h = _Header(wrappers)
@@ -293,8 +343,10 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
             # a bare syslog tag, its date cut off by the paste ("kernel: Out of memory: ...")
             peelers = ((_BARE_KERNEL_TAG, _peel_bare_kernel_tag),)
         elif c.isalpha():
-            # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x
-            peelers = _ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s) else ()
+            # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x, or it is an
+            # rsyslog "severity|program[pid]|" template ("warning|kernel[-]|...")
+            peelers = (_ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s)
+                       else _TEMPLATE_PEELERS if s.find("|", 3, 8) > 0 else ())
         else:
             peelers = _PEELERS.get(c) or (_DIGIT_PEELERS if c.isdigit() else ())
         for rx, peel in peelers:
@@ -330,6 +382,76 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
     if "#01" in text or (prefix == "kmsg" and "\\x" in text):
         return _split_rsyslog(text, host, trusted, timestamp, uptime, prefix, wrappers, continuation)
     return [LogLine(text, host, trusted, timestamp, uptime, prefix, "+".join(wrappers), continuation, serial)]
+
+
+# ---- structured logs: a record's text in a JSON string. Google Cloud Logging exports ('"textPayload": "..."'),
+# journalctl -o json / json-pretty ('"MESSAGE" : "..."', kernel records with "_TRANSPORT": "kernel"), Docker and
+# Kubernetes json-file logs ('{"log":"...\\n","stream":..}'), and log shippers ("message").
+
+FRAMING: list[LogLine] = []
+"""What :func:`_normalize` returns for a line of the JSON around a structured log's records (never changed)."""
+_JSON_TEXT_KEYS = ("textPayload", "MESSAGE", "log", "message")
+_JSON_KEY_LINE = re.compile(
+    r'"(?P<key>textPayload|MESSAGE|log|message)" ?: ?(?P<val>"(?:[^"\\]|\\.)*")\s*,?')
+_JSON_FRAMING = re.compile(r'[\[\]{},\s]+|"[^"\\]{1,100}" ?: ?(?:"(?:[^"\\]|\\.)*"|[-\w.]+|[\[{]|\[\]|\{\})\s*,?')
+"""A line of a pretty-printed JSON document that holds no record text: brackets, a key with a scalar or an opening
+bracket."""
+_ESCAPED_ENDS = ("\\n", "\\r")
+_ESCAPES = re.compile(r"\\(?:r\\n|[rnt\\])")
+
+
+def _structured(body: str, prev: LogLine | None, wrappers: list[str]) -> list[LogLine] | None:
+    """A line of a structured log: its records, :data:`FRAMING` for the JSON around them (once a record was read
+    from the document), None when the line is not one.
+
+    A record's text comes from its JSON string and is read as a line of its own (a ``[ seconds]`` stamp or a
+    syslog header in it is peeled; the lines of a multi-line string are records of their own). Text escaped once
+    more (Cloud Logging's serial-console entries, ``"is_text_escaped"``: ``"...\\\\r\\\\n"``) is recognised by
+    the escaped line end it ends with: its ``\\r\\n``, ``\\n``, ``\\r``, ``\\t`` and ``\\\\`` are decoded. A one-line
+    journal object gives its host (``_HOSTNAME``), the kernel's time stamp (``_SOURCE_MONOTONIC_TIMESTAMP``) when
+    the text has none, and its trust (see the module docstring)."""
+    meta: dict[str, object] = {}
+    text: object = None
+    m = _JSON_KEY_LINE.fullmatch(body)
+    if m is not None:
+        text = _json_string(m.group("val"))
+    elif body[0] == "{":
+        try:
+            obj = json.loads(body[:-1] if body.endswith(",") else body)
+        except (ValueError, RecursionError):
+            obj = None
+        if isinstance(obj, dict):
+            meta = obj
+            text = next((obj[k] for k in _JSON_TEXT_KEYS if isinstance(obj.get(k), str)), None)
+    if not isinstance(text, str):
+        if prev is not None and "json" in prev.wrappers.split("+") and _JSON_FRAMING.fullmatch(body):
+            return FRAMING
+        return None
+    trusted = all(meta.get(k, "kernel") == "kernel" for k in ("_TRANSPORT", "SYSLOG_IDENTIFIER"))
+    host = meta.get("_HOSTNAME")
+    mono = meta.get("_SOURCE_MONOTONIC_TIMESTAMP")
+    uptime = int(mono) / 1e6 if isinstance(mono, str) and mono.isdigit() else None
+    if text.endswith(_ESCAPED_ENDS):
+        # the text was escaped once more ("is_text_escaped" serial-console output): "\r\n" ends its lines
+        text = _ESCAPES.sub(lambda e: "\n" if e.group()[1] in "rn" else "\t" if e.group()[1] == "t" else "\\", text)
+    w = "+".join(wrappers + ["json"])
+    out: list[LogLine] = []
+    for part in text.split("\n"):
+        for ll in _normalize(part, None):
+            if ll.prefix == "bare":
+                ll = ll._replace(prefix="json", uptime=uptime)
+            out.append(ll._replace(host=ll.host or (host if isinstance(host, str) else None),
+                                   trusted=ll.trusted and trusted,
+                                   wrappers=ll.wrappers + "+" + w if ll.wrappers else w))
+    return out
+
+
+def _json_string(literal: str) -> str | None:
+    try:
+        v = json.loads(literal)
+    except (ValueError, RecursionError):
+        return None
+    return v if isinstance(v, str) else None
 
 
 class _Header:
@@ -462,6 +584,21 @@ def _peel_bare_kernel_tag(h: _Header, m: re.Match[str], rest: str) -> str | None
     return rest
 
 
+# An rsyslog output template "%syslogseverity-text%|%programname%[%procid%]|%msg%": the severity's name as
+# rsyslog spells it, the program, its pid ("-" when the message has none, as the kernel's have)
+_TEMPLATE = re.compile(
+    r"(?:emerg|alert|crit|err|warning|notice|info|debug)\|(?P<tag>[^\s|\[\]:]+)(?:\[(?P<pid>-|\d+)\])?\|")
+
+
+def _peel_template(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare":
+        return None
+    h.prefix = "rsyslog-template"
+    pid = m.group("pid")
+    h.tag(None, m.group("tag"), None if pid == "-" else pid)
+    return rest
+
+
 def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:
     if h.prefix == "bare":
         h.prefix = "dmesg-x"
@@ -477,6 +614,7 @@ _PEELERS: dict[str, tuple[tuple[re.Pattern[str], _PeelFn], ...]] = {
 }
 _DIGIT_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_KMSG, _peel_kmsg), (_ISO, _peel_iso), (_UNIX, _peel_unix),
                   (_SYSLOG, _peel_syslog), (_TIME_ONLY, _peel_time))   # "3月 27 .." is syslog
+_TEMPLATE_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_TEMPLATE, _peel_template),)
 _ALPHA_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
                   (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x))
 

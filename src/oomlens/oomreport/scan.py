@@ -10,7 +10,9 @@ kernel OOM line opens a *region*:
   was lost, a memcg block and task table before a kill line, ``Mem-Info`` tails);
 * **forward**: every following line is normalised and classified until ``QUIET_CLOSE`` lines in a
   row are unrelated. Call traces, ``Mem-Info`` lines and table rows are OOM lines, so a whole
-  report stays in one region however long it is.
+  report stays in one region however long it is. In a structured log (JSON) the lines around the
+  records (brackets, other keys) count neither way, here and in the lookback: a pretty-printed
+  export puts a dozen or more of them between two records.
 
 Chunk boundaries: only complete lines are processed; the partial last line and up to
 ``LOOKBACK_BYTES`` of already-seen text are carried into the next chunk, so a report that spans a
@@ -49,7 +51,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, classify_line, process_region
 from oomlens.oomreport.model import OomEvent
-from oomlens.oomreport.normalize import Normalizer, normalize_line
+from oomlens.oomreport.normalize import Normalizer, is_json_framing, normalize_line
 from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
 
 __all__ = ["ANCHORS", "CHUNK_SIZE", "EventParser", "find_anchor", "is_oom_line", "iter_events", "no_oom_line_within"]
@@ -179,14 +181,17 @@ class _Scanner:
         self.in_giant = False  # a line over the cap was cut: skip its rest up to its newline
 
     # -- line level ----------------------------------------------------------------------------
-    def _feed_line(self, raw: Buf, lineno: int) -> bool:
-        """Normalise + classify one line into the open region; True when it is an OOM line."""
+    def _feed_line(self, raw: Buf, lineno: int) -> bool | None:
+        """Normalise + classify one line into the open region; True when it is an OOM line, None when it is the
+        JSON around a structured log's records (it neither ends nor extends the region's quiet run)."""
         cut = CUT_EOF if lineno == self.eof_lineno else None
         if len(raw) >= MAX_LINE_BYTES:
             raw, cut = raw[:MAX_LINE_BYTES], CUT_CAP
         oom = False
         norm = self.norm
         lls = norm.normalize(raw.decode("utf-8", "replace"))
+        if not lls and norm.framing:
+            return None
         for i, ll in enumerate(lls):
             c = cut if i == len(lls) - 1 else None
             kind, payload = classify_line(ll.text, ll.trusted, lineno, c)
@@ -342,9 +347,10 @@ class _Scanner:
             pos = self.pos
             if self.open:
                 nl = find(b"\n", pos, limit)
-                if self._feed_line(buf[pos:nl], self.lineno):
+                oom = self._feed_line(buf[pos:nl], self.lineno)
+                if oom:
                     self.quiet = 0
-                else:
+                elif oom is not None:
                     self.quiet += 1
                 self.pos = self.fed = nl + 1
                 self.lineno += 1
@@ -377,7 +383,7 @@ class _Scanner:
         """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line."""
         self.asm.expire(hit_lineno)
         quiet = LOOKBACK_QUIET_AFTER_HEADER if b"oom-killer: gfp_mask=" in raw else LOOKBACK_QUIET
-        start = self._lookback_start(buf, ls, self.fed, quiet)
+        start = self._lookback_start(buf, ls, self.fed, quiet, raw.lstrip()[:1] in (b'"', b"{"))
         first = hit_lineno - (buf.count(b"\n", start, ls) if start < ls else 0)
         if start > self.fed:
             self._feed_reapers_before(buf, max(self.fed, start - REAPER_WINDOW), start, first)
@@ -407,9 +413,10 @@ class _Scanner:
                     process_region(items, self.asm)
             p = buf.find(REAPER_ANCHOR, le, hi)
 
-    def _lookback_start(self, buf: Buf, ls: int, fed: int, max_quiet: int) -> int:
+    def _lookback_start(self, buf: Buf, ls: int, fed: int, max_quiet: int, structured: bool = False) -> int:
         """Walk back from the hit line while OOM lines keep appearing (at most ``max_quiet``
-        unrelated lines in a row); return the first offset."""
+        unrelated lines in a row; ``structured``: the hit line is a structured log's JSON, whose
+        framing lines are not counted); return the first offset."""
         floor = max(fed, ls - LOOKBACK_BYTES)
         start = ls
         p = ls
@@ -427,6 +434,8 @@ class _Scanner:
             if is_oom_line(buf[lstart:p - 1]):
                 start = lstart
                 quiet = 0
+            elif structured and is_json_framing(bytes(buf[lstart:p - 1]).decode("utf-8", "replace")):
+                pass
             else:
                 quiet += 1
                 if quiet >= max_quiet:
