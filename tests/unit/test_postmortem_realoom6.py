@@ -364,6 +364,9 @@ def test_synthetic_patched_table_header() -> None:
     assert parse_patched_tasks_header("[ pid ]   uid  tgid total_vm      rss a b c name") is None
     assert parse_patched_tasks_header("[ pid ]   uid  total_vm      rss extra name") is None
     assert parse_patched_tasks_header("[ pid ]   uid  tgid total_vm      rss nr_ptes swapents oom_score_adj name") is None
+    # nor a kernel column cut in two by a wrap or a terminal's padding ("o" + "om_score_adj")
+    assert parse_patched_tasks_header("[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents o om_score_adj "
+                                      "name") is None
 
 
 _ROW68 = "[{pid:>7}] {uid:>5} {pid:>5} {vm:>8} {rss:>8} {rss:>8} {z:>8} {z:>9} {pt:>8} {z:>8}         {adj:>5} {name}"

@@ -1065,7 +1065,7 @@ def _unpad(items: list[Item]) -> list[Item]:
     cols: tuple[str, ...] | None = None
     for i, it in enumerate(items):
         if it.kind == Kind.TABLE_HEADER:
-            cols = it.payload[0]
+            cols = None if PAD in it.line.text else it.payload[0]  # a padded header's columns come once it is rejoined
         text = it.line.text
         if PAD not in text or not it.line.trusted:
             continue
@@ -1082,6 +1082,7 @@ def _unpad(items: list[Item]) -> list[Item]:
         padded.append(p)
     width = _padding_width(padded)
     out = list(items)
+    rejoined_cols: tuple[str, ...] | None = None  # the columns of a padded header once rejoined
     for p in padded:
         it = items[p.at]
         joiners: Sequence[str] | None = p.unique
@@ -1090,8 +1091,10 @@ def _unpad(items: list[Item]) -> list[Item]:
         whole = None
         if joiners is not None:
             text = _pad_joined(p, joiners)
-            whole = _whole_record(text, it.lineno, it.cut, p.cols)
+            whole = _whole_record(text, it.lineno, it.cut, p.cols if p.cols is not None else rejoined_cols)
         if whole is not None:
+            if whole[0] == Kind.TABLE_HEADER:
+                rejoined_cols = whole[1][0]
             out[p.at] = it._replace(line=_tag(it.line, text, "term-pad"), kind=whole[0], payload=whole[1])
         elif p.start in _PADDED_OOM:
             kind, payload = classify_line(p.pieces[0], True, it.lineno, CUT_PAD)

@@ -277,6 +277,8 @@ def parse_patched_tasks_header(text: str) -> tuple[str, ...] | None:
     if (not 1 <= len(unknown) <= 2 or not {"uid", "tgid", "rss"} <= set(cols)
             or not all(_PATCHED_COLUMN.fullmatch(c) for c in unknown)):
         return None
+    if any(a + b in _KNOWN_COLUMNS for a, b in zip(cols, cols[1:])):
+        return None  # a kernel column cut in two ("o" "om_score_adj": a wrap or a terminal's padding), not a patch
     return ("pid",) + cols
 
 
