@@ -1225,7 +1225,7 @@ _LINE_NUMBERS = re.compile(r"\blines? \d+(?:(?:[-–]| and )\d+)?")
 def _without_line_numbers(d: Any) -> Any:
     if isinstance(d, dict):
         return {k: _without_line_numbers(v) for k, v in d.items()
-                if k not in ("lineno", "start_line", "end_line", "format_hints", "notes", "warnings")}
+                if k not in ("lineno", "start_line", "end_line", "followed_by", "format_hints", "notes", "warnings")}
     if isinstance(d, list | tuple):
         return [_without_line_numbers(v) for v in d]
     return d

@@ -192,6 +192,9 @@ class _Draft:
         self.rows_open = False                  # a task table's header or rows are being read: an elision here lost rows
         self.table_elided = False
         self.fixes: dict[str, list[int]] = {}   # repair tag (a wrapper) -> lines it was made on
+        self.after_cpu: CpuLine | None = None   # a CPU line right after the report's outcome or selection
+        self.after_next = False                 # ... that opens the host's next report (its stack dump)
+        self.followed_by: int | None = None     # a line of the host's next report, when that follows directly
 
     # -- small helpers -------------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -640,11 +643,21 @@ class Assembler:
         elif (kind == Kind.CPU or kind == Kind.TRACE) and cur.stage >= 30:
             if len(h.side) < MAX_SIDE_LINES:
                 h.side.append(item)
+            if kind == Kind.CPU and cur.stage >= 60 and cur.after_cpu is None and not _earlier(item.line, cur):
+                # printed after the report's selection, outcome or panic: a stack dump of the same kernel (the
+                # panic's own, a crash's, the next report's), whose CPU line names its release
+                cur.after_cpu = item.payload
             return
         elif cur.starts_new(kind, item.payload) or (
                 h.side and any(i.kind == Kind.TRACE and i.payload in OOM_FRAMES for i in h.side)) or (
                 item.line.serial is not None and cur.serial is not None and item.line.serial != cur.serial):
             # (an OOM call trace after this report's memory stage is the next report's stack)
+            if not _earlier(item.line, cur):
+                cur.followed_by = item.lineno
+            if STAGE.get(kind, 0) >= 30 and cur.after_cpu is not None:
+                # the held-back stack from its last CPU line on becomes the next report's (see _new)
+                cpus = [s.payload for s in h.side if s.kind == Kind.CPU]
+                cur.after_next = bool(cpus) and cpus[-1] is cur.after_cpu
             glued = "glued-trace" in item.line.wrappers
             if glued:
                 cur.note(f"line {item.lineno}: the next report's first line is glued to a call-trace line of this one "
@@ -863,6 +876,12 @@ class Assembler:
             format_hints=(item.line.prefix, "reaper-only"), reaped=(rl,),
             notes=(f"only an oom_reaper line was found for pid {rl.pid} ({rl.name}): the OOM "
                    f"report that killed it is not in the input",)))
+
+
+def _earlier(line: LogLine, d: _Draft) -> bool:
+    """Whether ``line``'s uptime stamp is earlier than the report's (another boot's, or an older line): then it says
+    nothing about the kernel that printed the report. Lines without stamps are taken as following it."""
+    return line.uptime is not None and d.uptime is not None and line.uptime < d.uptime
 
 
 _FIX_NOTES = {
@@ -1283,7 +1302,7 @@ def build_event(d: _Draft, source: str) -> OomEvent:
         cpu = replace(cpu, release=None)
     if inv is not None:
         hints["invoked:" + inv.variant] = None
-        if cpu is not None and inv.pid is None:
+        if cpu is not None and inv.pid is None and cpu.pid is not None:
             if inv.comm is None or inv.comm == cpu.comm:
                 inv = replace(inv, pid=cpu.pid)
             else:
@@ -1335,8 +1354,13 @@ def build_event(d: _Draft, source: str) -> OomEvent:
                    f"selection named a thread and the kill its thread-group leader")
     if _ends_inside(d):
         d.note("the input ends inside this report")
+    after = d.after_cpu
     if not d.has_kill_outcome:
-        if d.selection is not None:
+        if d.selection is not None and after is not None and not d.after_next:
+            d.note(f"selection line without a 'Killed process' line: a kernel stack dump follows it instead (the CPU "
+                   f"line at line {after.lineno}: a BUG, oops or WARNING while the victim was being killed): the kill "
+                   "was interrupted, or its line was not logged")
+        elif d.selection is not None:
             d.note("selection line without a 'Killed process' line (input ends or was filtered)")
         else:
             d.note("no kill line: nothing was killed, or the line was not logged (it is "
@@ -1362,9 +1386,17 @@ def build_event(d: _Draft, source: str) -> OomEvent:
         d.note("oom_reaper lines for pids this report did not kill: "
                + ", ".join(f"{r.pid} ({r.name})" for r in d.other_reaped[:8])
                + " (victims of OOM kills whose reports are not in the input)")
+    release = cpu.release if cpu else None
+    if cpu is None and after is not None and after.release is not None and sane_release(after.release):
+        # the same kernel printed it right after the report: the release is that kernel's
+        release = after.release
+        what = ("the next report's stack dump" if d.after_next else "the panic's own stack dump" if d.panic else
+                "the stack dump that came instead of the kill line" if d.selection and not d.has_kill_outcome else
+                "a stack dump printed right after the report")
+        d.note(f"release {release}: from the CPU line at line {after.lineno} ({what}); the report prints none itself")
     ev = OomEvent(
         source=source, host=d.host, start_line=d.start, end_line=d.end, timestamp=d.timestamp,
-        uptime=d.uptime, kernel_release=cpu.release if cpu else None,
+        uptime=d.uptime, kernel_release=release, followed_by=d.followed_by,
         format_hints=tuple(h for h in hints if h),
         invoked=inv, cpu=cpu, sysrq=sysrq, constraint=constraint, nodemask=nodemask,
         cpuset=cpuset, mems_allowed=mems, oom_memcg=oom_memcg, task_memcg=task_memcg,
@@ -1435,7 +1467,12 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         why.append("rows cut short or unusable (see the notes)")
     if d.table_elided:
         why.append("rows left out of an excerpt (see the notes)")
-    if not d.rows and (d.columns or d.tasks_state):
+    if not d.rows and (d.columns or d.tasks_state) and d.no_killable and not d.table_gap and not d.table_elided:
+        # dump_tasks() lists every process the OOM could have chosen (adj -1000 ones too; not init, kernel threads or
+        # processes outside its domain): an empty table is what "no killable processes" prints when there are none
+        d.note("the task table has no rows, as the kernel says right after it ('Out of memory and no killable "
+               "processes...'): no process in the OOM's domain but init and kernel threads had memory (e.g. at boot)")
+    elif not d.rows and (d.columns or d.tasks_state):
         if d.has_kill_outcome or d.summary is not None:
             d.note("the task table header has no rows (filtered log?)")
         why.append("a header without rows")

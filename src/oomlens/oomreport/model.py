@@ -70,11 +70,12 @@ class InvokedLine(_ToDict):
 @dataclass(frozen=True, slots=True)
 class CpuLine(_ToDict):
     """``dump_stack()``'s ``CPU: N [UID: U] PID: P Comm: C <taint> <release> #build`` line
-    (``Pid: P, comm: C ...`` before ~3.10). ``release`` is the kernel release as printed."""
+    (``Pid: P, comm: C ...`` before ~3.10; s390's ``CPU: N <taint> <release> #build`` before 3.x, which names the
+    task on the next line: ``pid`` and ``comm`` None). ``release`` is the kernel release as printed."""
 
     cpu: int | None
-    pid: int
-    comm: str
+    pid: int | None
+    comm: str | None
     uid: int | None
     tainted: str | None
     release: str | None
@@ -346,6 +347,9 @@ class OomEvent(_ToDict):
     (pid, name, prefix kind); the kind is as for :class:`KillLine`."""
     no_killable: bool = False
     panic: str | None = None
+    followed_by: int | None = None
+    """A line of the same host's next OOM report when that report follows this one directly (the same stretch of the
+    log, an uptime stamp not earlier): the kernel went on after this report (it did not panic there)."""
     trace_evidence: tuple[str, ...] = ()
     """Notable call-trace functions (``out_of_memory``, ``mem_cgroup_out_of_memory``,
     ``moom_callback``, ...), first occurrence order. Evidence only."""

@@ -172,13 +172,19 @@ _CPU = re.compile(
 _PID = re.compile(
     r"Pid: (?P<pid>\d+), comm: (?P<comm>.{0,64}?) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))"
     + r"[ \t]++(?P<rel>\d+\.\d+\S*+)")
+_CPU_S390 = re.compile(
+    r"CPU: (?P<cpu>\d+) (?:Not tainted|Tainted: (?P<taint>" + _TAINT + r"))"
+    + r"[ \t]++(?P<rel>\d+\.\d+\S*+)(?: \S++)?$")
+"""s390's own ``dump_stack()`` before 3.x: ``CPU: %d %s %s %.*s`` (cpu, taint, release, version up to its first blank),
+the task on the next line (``Process %s (pid: %d, task: %p, ksp: %p)``): arch/s390/kernel/traps.c of 2.6.2x."""
 
 
 def parse_dump_stack_print_info(text: str, lineno: int = 0) -> CpuLine | None:
     """``CPU: N [UID: U] PID: P Comm: c Not tainted|Tainted: .. <release> #..`` (``dump_stack``);
-    ``Pid: P, comm: c ...`` before ~3.10. Captures the kernel release."""
+    ``Pid: P, comm: c ...`` before ~3.10; s390's ``CPU: N Not tainted|Tainted: .. <release> #..`` (no task: pid and
+    comm None). Captures the kernel release."""
     if text.startswith("CPU: "):
-        m = _CPU.match(text)
+        m = _CPU.match(text) or _CPU_S390.match(text)
     elif text.startswith("Pid: "):
         m = _PID.match(text)
     else:
@@ -187,7 +193,7 @@ def parse_dump_stack_print_info(text: str, lineno: int = 0) -> CpuLine | None:
         return None
     g = m.groupdict()
     taint = g.get("taint")
-    return CpuLine(cpu=_opt_int(g.get("cpu")), pid=_int(g["pid"], "pid"), comm=g["comm"],
+    return CpuLine(cpu=_opt_int(g.get("cpu")), pid=_opt_int(g.get("pid"), "pid"), comm=g.get("comm"),
                    uid=_opt_int(g.get("uid")), tainted=taint.strip() if taint else None,
                    release=g["rel"], lineno=lineno)
 
@@ -1207,7 +1213,7 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
         if _RAW_FRAME.match(text):
             return Kind.TRACE, None
         return Kind.NOISE, None
-    if c == "C" and (text.startswith("CPU: ") and " PID: " in text):
+    if c == "C" and text.startswith("CPU: ") and (" PID: " in text or "ainted" in text):
         cpu = parse_dump_stack_print_info(text, lineno)
         if cpu is not None:
             return Kind.CPU, cpu
