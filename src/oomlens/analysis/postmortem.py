@@ -83,8 +83,49 @@ def printed_release(ev: OomEvent) -> str | None:
     return ev.kernel_release or (ev.cpu.release if ev.cpu is not None else None)
 
 
-def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
-    """The release range the report's *format* allows (strong evidence only), with the reasons."""
+DEADLOCK_PANIC = "System is deadlocked on memory"
+"""The panic of a global OOM that found nothing to kill (4.19+: "mm: memcontrol: print proper OOM header when no
+eligible victim left"): ``out_of_memory()`` reaches it only when the OOM is neither a memcg one nor sysrq-f's; earlier
+kernels panic with the text of the no-killable line."""
+
+
+def _message_bounds(ev: OomEvent) -> list[tuple[Version, str]]:
+    """Lower bounds from messages that later kernels print and that change nothing in the scoring (so a vendor kernel
+    that backports one still scores by its own release's rules: a printed release below such a bound wins, see
+    :func:`candidate_eras`). Each bound is the lowest release known to print the message, vendor kernels included."""
+    out: list[tuple[Version, str]] = []
+    if ev.no_killable or ev.panic == DEADLOCK_PANIC:
+        what = (f"'{DEADLOCK_PANIC}' panic" if ev.panic == DEADLOCK_PANIC else
+                "'Out of memory and no killable processes...' as a line of its own, not the panic's text")
+        # mainline 4.19 ("mm: memcontrol: print proper OOM header when no eligible victim left", Johannes Weiner,
+        # linux-mm 2018-08-21) made "Out of memory and no killable processes..." a line of its own, followed by the
+        # "System is deadlocked on memory" panic unless memcg or sysrq-f (4.19's mm/oom_kill.c, e.g.
+        # 0x88888888/linux-4.19-comments); vanilla 4.18 still panics with the no-killable text (Michal Hocko quoting
+        # it, LKML 2021-06-08). RHEL 8's 4.18 prints the 4.19 form (Tetsuo Handa quoting 4.18.0-193.51.1.el8's
+        # out_of_memory() in that thread): 4.18.
+        out.append(((4, 18, 0), f"{what} (4.19+; RHEL 8's 4.18 too)"))
+    if ev.oom_group_path is not None:
+        # mainline 4.19 (3d8b38eb81ca, memory.oom.group); 4.18 for RHEL 8's 4.18, which carries 4.19's memcg OOM work
+        # (the no-killable change above; its oom.group is not verified): the same 4.17-5.0 rules either way
+        out.append(((4, 18, 0), "'Tasks in .. are going to be killed due to memory.oom.group set' (4.19+; RHEL 8's "
+                                "4.18 may carry it)"))
+    if ev.reaped or ev.other_reaped:
+        # mainline 4.6 (the oom reaper and its lines, bc448e897b6d: spec §6.5); RHEL/CentOS 7's last kernel
+        # (3.10.0-1160: mm/oom_kill.c of tremb1e/linux-3.10.0-1160.el7) has no oom_reaper. A vendor 4.4 that
+        # backports it is in the same 4.0-4.6 rules, and a printed release below the bound wins anyway
+        out.append(((4, 6, 0), "oom_reaper lines (4.6+)"))
+    whole = [k for k in ev.killed if not _kill_line_cut(ev, k)]
+    if any(k.variant in ("4.5", "5.3", "5.4") for k in whole):
+        # mainline 4.5 (eca56ff906bd) added shmem-rss to the kill line; RHEL/CentOS 7's 3.10 prints it too (spec's
+        # backport warning): in the mainline form under its 3.6-format table (corpus 037), and 3.10.0-1160.el7's
+        # oom_kill_process() with ', UID %d,' after the name ('rhel7', dated on its own): 3.10
+        out.append(((3, 10, 0), "kill line with shmem-rss (4.5+; RHEL/CentOS 7's 3.10 too)"))
+    return out
+
+
+def format_range(ev: OomEvent, messages: bool = True) -> tuple[Version, Version | None, list[str]]:
+    """The release range the report's *format* allows (strong evidence only), with the reasons. ``messages``: also
+    the lower bounds of messages that change nothing in the scoring (:func:`_message_bounds`)."""
     lo: Version = (0, 0, 0)
     hi: Version | None = None
     why: list[str] = []
@@ -158,6 +199,10 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
         narrow(ia, ib, f"'invoked oom-killer:' line of the {inv.variant} format")
         if inv.variant == "2.6.11" and inv.order is None:
             narrow(None, (2, 6, 15), "'oom-killer: gfp_mask=0x..' without order= (up to 2.6.15; 2.6.16 prints it)")
+    if messages:
+        for bound, reason in _message_bounds(ev):
+            if bound > lo and (hi is None or bound <= hi):  # (said only where it narrows the range)
+                narrow(bound, None, reason)
     if lo > (hi or lo):  # contradictory evidence: keep the table's
         if ev.table is not None and ev.table.variant in _TABLE_RANGES:
             lo, hi = _TABLE_RANGES[ev.table.variant]
@@ -187,6 +232,13 @@ def candidate_eras(ev: OomEvent, carried: str | None = None) -> tuple[list[Era],
             era = era_for(v)
             if (v >= lo and (hi is None or v <= hi)) or not why:
                 return [era], (carried_text + "its rules") if carried_text else f"printed release {release}"
+            slo, shi, swhy = format_range(ev, messages=False)
+            if (v >= slo and (shi is None or v <= shi)) or not swhy:
+                # only messages of later kernels contradict it: a vendor kernel that backports them scores by its
+                # own release's rules (they change nothing in the scoring)
+                later = "; ".join(w for w in why if w not in swhy)
+                return [era], ((carried_text + "its rules") if carried_text else f"printed release {release}") + (
+                    f" (it prints messages of later kernels: {later}; a vendor backport)")
             # a vendor backport: the format wins, the release only orders the candidates
             clamp = lo if v < lo else (hi or lo)
             era = era_for(clamp)
