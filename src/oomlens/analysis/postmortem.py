@@ -515,6 +515,22 @@ def current_kill(ev: OomEvent) -> tuple[str, str] | None:
     return None
 
 
+def _no_killable_domain(ev: OomEvent) -> str | None:
+    """The domain a report that found nothing to kill shows by what follows its ``Out of memory and no killable
+    processes...`` line (4.19+, :data:`DEADLOCK_PANIC`): ``out_of_memory()`` then panics unless the OOM is a memcg one
+    or sysrq-f's. The panic: ``"global"`` (cpuset and mempolicy OOMs included). The same host's next OOM report right
+    after it, no panic between (nothing else prints OOM lines while oom_lock is held, and the panic keeps it), for an
+    OOM whose invoked line shows it is no sysrq-f (order=-1): ``"memcg"``. None otherwise."""
+    if not ev.no_killable and ev.panic != DEADLOCK_PANIC:
+        return None
+    if ev.panic == DEADLOCK_PANIC:
+        return "global"
+    if (ev.panic is None and ev.followed_by is not None and ev.invoked is not None and ev.invoked.order is not None
+            and not ev.sysrq):
+        return "memcg"
+    return None
+
+
 def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb: int = PAGE_KB) -> Domain:
     """The OOM domain and T (spec §3, §6.7), saying whether T is exact, approximate or unknown.
     ``page_kb`` converts the printed kB values (see :func:`detect_page_kb`)."""
@@ -522,6 +538,8 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     prefixes = [k.prefix for k in ev.killed] + ([ev.selection.prefix] if ev.selection else [])
     if shown is None and any("memory cgroup out of memory" in (p or "").lower() for p in prefixes):
         shown = "memcg"  # the selection / kill line's own prefix says so
+    if shown is None:
+        shown = _no_killable_domain(ev)
     cur = current_kill(ev)
     constraint = ev.constraint or (cur[0] if cur else None) or {
         "memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "", UNKNOWN_CONSTRAINT)
@@ -1434,6 +1452,16 @@ class Analyzer:
             notes.append(f"global init (pid 1) was killed{how}, and the kernel panicked when it exited ('{ev.panic}'): "
                          "this OOM took the machine down")
         if ev.no_killable:
+            notes.extend(_no_killable_notes(ev, domain))
+            known = {**self.victims.get(key, {}), **self.reaped.get(key, {})}
+            eligible = [r for r in (table.rows if table is not None else ()) if r.oom_score_adj is not None
+                        and r.oom_score_adj > -1000 and known.get(r.pid) != r.name]
+            if eligible:
+                shown = ", ".join(f"{r.pid} ({r.name}, adj {r.oom_score_adj})" for r in eligible[:5])
+                notes.append(f"the kernel found no killable process, yet {len(eligible)} row(s) of the task table have "
+                             f"an oom_score_adj above -1000 ({shown}{', ...' if len(eligible) > 5 else ''}): the "
+                             "mainline rules skip them only for what a table does not show (an OOM victim the "
+                             "oom_reaper is done with, MMF_OOM_SKIP; a task in vfork()), else the kernel is patched")
             return result(Verdict.UNDECIDABLE, "the kernel found no killable process"
                           + (f" and panicked: {ev.panic}" if ev.panic else ""))
         panicked = f"the kernel panicked instead of killing: {ev.panic}" if ev.panic and kernel_pid is None else None
@@ -1649,6 +1677,27 @@ class Analyzer:
                  "not in the log): a task outside the visible rules (already exiting, being reaped, or a vendor "
                  "change)" if kv.eligible else _cause(kv, sel.chosen_points, domain, era, T))
         return result(Verdict.DISAGREES, cause, ranking, model_victim, score_check=score_check, explanation=explanation)
+
+
+def _no_killable_notes(ev: OomEvent, domain: Domain) -> list[str]:
+    """What the report of an OOM that found nothing to kill shows of its domain (:func:`_no_killable_domain`)."""
+    if ev.domain is not None:
+        return []
+    if ev.panic == DEADLOCK_PANIC and domain.constraint != UNKNOWN_CONSTRAINT:
+        return [f"'{DEADLOCK_PANIC}' is only reached by an OOM outside a memcg (and not sysrq-f's): not a memcg OOM"]
+    if domain.constraint == "CONSTRAINT_MEMCG":
+        return [f"a memcg OOM: the same host's next OOM report follows at line {ev.followed_by} with no panic between, "
+                f"while 4.19+ kernels panic ('{DEADLOCK_PANIC}') right after this line in any other OOM but sysrq-f's "
+                f"(and the invoked line's order={ev.invoked.order if ev.invoked else '?'} is no sysrq-f)"]
+    if ev.panic is None and ev.followed_by is not None:
+        return [f"the same host's next OOM report follows at line {ev.followed_by} with no panic between: a memcg OOM "
+                f"or sysrq-f's, as 4.19+ kernels panic ('{DEADLOCK_PANIC}') right after this line in any other (the "
+                "invoked line, whose order=-1 would tell sysrq-f, is not in the log)"]
+    if ev.panic is None:
+        return [f"no panic follows in the log: if the kernel printed none, this was a memcg OOM (or sysrq-f's), as "
+                f"4.19+ kernels panic ('{DEADLOCK_PANIC}') right after this line in any other; the log does not show "
+                "the kernel went on, so the domain is not known"]
+    return []
 
 
 def _allocating_task_verdict(ev: OomEvent, kernel_pid: int | None) -> tuple[Verdict, str] | None:
