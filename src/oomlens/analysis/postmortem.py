@@ -619,7 +619,8 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
     exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None
     swap_text = (f"Total swap {mi.total_swap_kb} kB / {page_kb} kB per page" if mi.total_swap_kb is not None
-                 else "Total swap not printed")
+                 else f"{swap_pages} swap pages (the Total swap of an earlier report of this host; this one does not "
+                      "print it)" if swap_pages is not None else "Total swap not printed (counted as 0)")
     how = f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}"
     if not exact:
         how += (" (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else
@@ -1355,6 +1356,8 @@ class Analyzer:
         self.uptime: dict[HostKey, float] = {}
         self.release: dict[HostKey, str] = {}
         """The release the host's last report printed, carried to later reports of the same boot that print none."""
+        self.page_kb: dict[HostKey, int] = {}
+        """The page size an earlier report of the host showed, carried (like its swap) to later ones that show none."""
         self.seen: dict[tuple[Any, ...], tuple[RepeatKey, tuple[int, int]]] = {}
         """Events seen (:attr:`RepeatKey.same`) → their key and lines, to tell a repeat (bounded: :data:`MAX_SEEN`)."""
 
@@ -1380,6 +1383,7 @@ class Analyzer:
                 self.reaped.pop(key, None)
                 self.swap_kb.pop(key, None)
                 self.release.pop(key, None)
+                self.page_kb.pop(key, None)
             self.uptime[key] = ev.uptime
         try:
             return self._analyze(ev, key)
@@ -1415,6 +1419,13 @@ class Analyzer:
         kernel_pid = ev.victim_pid
         host_swap_kb = self.swap_kb.get(key)
         page = _page_by_score(ev, eras, detect_page_kb(ev), host_swap_kb)
+        carried_kb = self.page_kb.get(key)
+        if not page.known and carried_kb is not None and carried_kb in page.allowed:
+            page = PageSize(carried_kb, True, (carried_kb,), None if carried_kb == PAGE_KB else
+                            f"{carried_kb} KiB pages, as an earlier report of this host shows (this one prints nothing "
+                            "that tells the page size); kB values converted with it")
+        if page.known:
+            self.page_kb[key] = page.kb
         page_kb = page.kb
         if page.note:
             notes.append(page.note)
@@ -1498,7 +1509,8 @@ class Analyzer:
         if not all(t.rss_split_known for t in tasks):
             notes.append("this table prints only total rss; anon/file/shmem split unknown (sum is exact)")
         if _lacks_swap(ev):
-            notes.append("this table format has no swap or page-table columns: scores are lower bounds")
+            notes.append(_HEADERLESS_NOTE if _headerless(ev) else
+                         "this table format has no swap or page-table columns: scores are lower bounds")
         t_unknown = domain.totalpages is None
         # with T unknown, only adj terms and the T-scaled root bonuses could change the ranking
         t_matters = t_unknown and (any(t.oom_score_adj != 0 for t in tasks)
@@ -1669,9 +1681,10 @@ class Analyzer:
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
             implied = f" ({score_check.implied})" if score_check and not score_check.matches else ""
-            return result(Verdict.UNDECIDABLE, "this table format prints no swap or page-table columns, which the kernel "
-                          f"counted; the model's scores are lower bounds{implied}", ranking, model_victim,
-                          score_check=score_check, explanation=explanation)
+            return result(Verdict.UNDECIDABLE, (_HEADERLESS_NOTE if _headerless(ev) else
+                                                "this table format prints no swap or page-table columns, which the "
+                                                "kernel counted; the model's scores are lower bounds") + implied,
+                          ranking, model_victim, score_check=score_check, explanation=explanation)
         cause = (_cause(kv, sel.chosen_points, domain, era, T) if t_low is None else
                  f"the kernel's victim {kv.task.pid} ({kv.task.name}) loses to the model's pick whatever T is (T is "
                  "not in the log): a task outside the visible rules (already exiting, being reaped, or a vendor "
@@ -1903,7 +1916,17 @@ def _thread_row(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int | None,
 
 
 def _lacks_swap(ev: OomEvent) -> bool:
+    """Whether the rows give no swap count: the table's format has none (2.6.25-3.5), or its header is not in the log."""
     return ev.table is not None and bool(ev.table.rows) and ev.table.rows[0].swapents is None
+
+
+def _headerless(ev: OomEvent) -> bool:
+    """Task-table rows without their header: only the columns every format starts with are known."""
+    return ev.table is not None and not ev.table.columns
+
+
+_HEADERLESS_NOTE = ("the task table's header is not in the log, so which columns follow rss is not known: swap and "
+                    "page tables are not counted and oom_score_adj is taken as 0 (the scores are not the kernel's)")
 
 
 def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, domain: Domain,
@@ -1959,7 +1982,8 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
         implied = f"the kernel counted {lo_pts}..{hi_pts} points for {row.pid} ({row.name}); the table gives {pts}"
     causes = []
     if _lacks_swap(ev):
-        causes.append("this table format has no swap/page-table columns")
+        causes.append("the task table's header is not in the log (columns after rss unknown)" if _headerless(ev)
+                      else "this table format has no swap/page-table columns")
     if not domain.exact:
         causes.append(f"T is approximate ({domain.how})")
     if not causes:
