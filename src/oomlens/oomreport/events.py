@@ -1131,6 +1131,26 @@ def _rejoined_row(prev: Item, it: Item, cols: tuple[str, ...]) -> Item | None:
     return _joined(prev, it, text + " " + it.line.text, "rejoined")
 
 
+_KILL_LATER_FIELDS: dict[str, tuple[str, ...]] = {"bare": ("total-vm:", "vsz:"), "5.3": ("pgtables:",)}
+"""A kill line that ends where the format of its era may end, and the field a later era prints next after a blank
+(where a mail client may wrap): its variant -> that field. ('..., file-rss:NkB' and '..., shmem-rss:NkB' go on after
+a comma: wrapped there, the line reads cut.)"""
+
+
+def _rejoined_cut(prev: Item, it: Item) -> Item | None:
+    """An OOM record cut short (a :class:`Cut` payload that lost fields) or an OOM-like line not understood
+    (``Kind.PARTIAL``: cut before a field that names anything), and the header-less line ``it``: one record when,
+    joined, they read as that record (for a partial line, as any OOM record): a mail client wrapped it. Whole, or
+    still cut but further on (a record wrapped twice: the next line may complete it; else it is noted as cut).
+    Never a record that a terminal's padding cut (its rest is lost, not on the next line)."""
+    if "term-pad-cut" in prev.line.wrappers.split("+"):
+        return None
+    j = _joined(prev, it, prev.line.text + " " + it.line.text, "rejoined")
+    if j.kind in _NOT_UNDERSTOOD or (prev.kind != Kind.PARTIAL and j.kind != prev.kind):
+        return None
+    return j
+
+
 def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
     """``prev`` and the header-less line ``it`` as one record when ``prev`` is a record it completes."""
     kind = prev.kind
@@ -1138,14 +1158,20 @@ def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
         return _rejoined_row(prev, it, cols) if cols is not None else None
     if it.kind != Kind.NOISE:
         return None
+    payload = prev.payload
+    if isinstance(payload, Cut):
+        if payload.note is not None:
+            return _rejoined_cut(prev, it)   # a record cut short is never read as if whole: only its rest completes it
+        payload = payload.payload   # flagged as cut (the input's end), but whole
+    elif kind == Kind.PARTIAL:
+        return _rejoined_cut(prev, it)
     t = prev.line.text
     if kind == Kind.NOISE:
         want = (Kind.TABLE_HEADER if t.startswith("[") and "pid" in t[:12]
                 else Kind.CPU if t.startswith(("CPU: ", "Pid: ")) else None)
-    elif kind == Kind.MEMINFO and prev.payload[0] == "zone" and _ZONE_TAIL.fullmatch(it.line.text):
+    elif kind == Kind.MEMINFO and payload[0] == "zone" and _ZONE_TAIL.fullmatch(it.line.text):
         want = Kind.MEMINFO
-    elif (kind == Kind.KILLED and prev.payload.variant == "bare" and t.endswith(")")
-          and it.line.text.startswith(("total-vm:", "vsz:"))):
+    elif kind == Kind.KILLED and it.line.text.startswith(_KILL_LATER_FIELDS.get(payload.variant, ())):
         want = Kind.KILLED   # "Killed process 1 (x)" is a whole 2.6.2x line, but not with 2.6.36's values after it
     else:
         return None
