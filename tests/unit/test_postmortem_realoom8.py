@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from realdata import analyses
 
-from oomlens.analysis.postmortem import analyze_events
+from oomlens.analysis.postmortem import Verdict, analyze_events
 from oomlens.oomreport import OomEvent, iter_events
+from oomlens.oomreport.normalize import normalize_line
 
 
 def _events(lines: list[str]) -> list[OomEvent]:
@@ -78,3 +79,41 @@ def test_synthetic_a_cut_kill_line_stays_cut_when_the_next_line_is_not_its_rest(
     assert sorted(k.pid for e in evs for k in e.killed) == [1, 2]
     # analysed without a crash either way
     assert len(list(analyze_events(iter(evs), strict=True))) == len(evs)
+
+
+# --------------------------------------------------------------------------- L3: ': ' quoting
+
+def test_008_a_table_quoted_with_colons_is_read_whole() -> None:
+    # Michal Hocko quotes the log with ': '. The first OOM's table (lines 24-26) has both rows; 4.19 format, 4 KiB
+    # pages: 23766 = rss 8221 + swapents 0 + 126976 // 4096 (31) = 8252, 23767 = 8218 + 0 + 31 = 8249. The memcg
+    # limit is 0 kB, so T = 1 (oom_kill.c: mem_cgroup_get_max() ?: 1): 8252 * 1000 // 1 = 8252000, the printed
+    # score: the kernel chose 23766, the larger.
+    (a,) = [a for a in analyses("realoom8", "008") if a.event.selection is not None and a.event.selection.pid == 23766]
+    assert a.event.table is not None and not a.event.table.truncated
+    assert sorted(r.pid for r in a.event.table.rows) == [23766, 23767]
+    assert a.verdict == Verdict.AGREES and a.model_victim is not None and a.model_victim.pid == 23766
+    assert a.domain is not None and a.domain.totalpages == 1
+    assert not any("before the time stamp" in n for n in a.all_notes)   # ':' is quoting, not console output
+
+
+def test_synthetic_colon_quoting_is_peeled_before_a_record_header_only() -> None:
+    (ll,) = normalize_line(": [  366.501237] [  23766]     0 23766    17620     8221   126976        0             0 x")
+    assert ll.uptime == 366.501237 and ll.text.startswith("[  23766]") and ll.prefix == "dmesg"
+    assert "colon-quote" in ll.wrappers
+    (ll,) = normalize_line(": Mar 17 01:33:12 t6360003 kernel: Killed process 1 (x)")
+    assert ll.host == "t6360003" and ll.text == "Killed process 1 (x)"
+    (ll,) = normalize_line("> : [  1.000000] oom_reaper: reaped process 1 (x), now anon-rss:0kB, file-rss:0kB, "
+                           "shmem-rss:0kB")
+    assert ll.uptime == 1.0 and ll.text.startswith("oom_reaper:")
+    # anything else after ': ' is text as it was (no record header: nothing says it is quoting)
+    for raw in (": [...]", ": Killed process 1 (x)", ": 12 pages RAM", ":[  1.000000] x"):
+        (ll,) = normalize_line(raw)
+        assert ll.text == raw and ll.prefix == "bare" and "colon-quote" not in ll.wrappers
+    # the rows between quoted stamps are in the report: the table is whole, the pick is checked
+    rows = ["[  100]     0   100    10000     5000   409600        0             0 a",
+            "[  200]     0   200    20000     9000   409600        0             0 b"]
+    lines = _stamp(["Tasks state (memory values in pages):",
+                    "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name", *rows,
+                    "Memory cgroup out of memory: Kill process 200 (b) score 1 or sacrifice child"])
+    (ev,) = _events(["prose", "", *(": " + x for x in lines)])
+    assert ev.table is not None and [r.pid for r in ev.table.rows] == [100, 200] and not ev.table.truncated

@@ -3,7 +3,8 @@
 One raw line in, zero or more :class:`LogLine` out (rsyslog ``#012`` records split into several).
 Handled, in any nesting order (the prefixes are peeled one by one):
 
-* wrappers: markdown / mail quoting (``> ``, ``> > ``), a leading ``| ``, code indentation,
+* wrappers: markdown / mail quoting (``> ``, ``> > ``; ``: `` before a record header), a leading ``| ``, code
+  indentation,
   code fences (dropped), ANSI colours, ``\\r``;
 * BSD syslog ``Mon DD HH:MM:SS[.frac] [host] tag[pid]: `` with month names of any locale,
   RFC 5424 ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD``, RFC 3339 / journal ``short-iso`` /
@@ -52,7 +53,7 @@ class LogLine(NamedTuple):
     format (``"syslog"``, ``"rfc5424"``, ``"iso"``, ``"journal-full"``, ``"journal-unix"``,
     ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"rsyslog-template"``,
     ``"json"`` (a structured log's record whose text has no header of its own), ``"bare"``);
-    ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
+    ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"colon-quote"``, ``"pipe"``, ``"indent"``,
     ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``,
     ``"glued-trace"``, ``"json"``; ``events`` adds the repairs it made);
     ``continuation``: header-less line after a line that had a header (see module docstring);
@@ -74,6 +75,8 @@ class LogLine(NamedTuple):
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _QUOTE = re.compile(r"[ \t]{0,3}>[ \t]?")
 _PIPE = re.compile(r"[ \t]*\|[ \t]?")
+_COLON_QUOTED = re.compile(r": (?=\[ *\d{1,15}\.\d{1,15}\]|\w{3} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\dT\d\d:)")
+"""": " quoting before a record header (a ``[ seconds]`` stamp, a syslog or RFC 3339 time)."""
 _MONTH = r"(?:[^\W\d_]{2,10}\.?|\d{1,2}月)"
 _TIME = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
 _TAG = r"(?:(?P<host>[^\s\[\]:]+) )?(?P<tag>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: ?"
@@ -310,6 +313,14 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
             if m:
                 s = s[m.end():]
                 wrappers.append("markdown")
+                continue
+        if c == ":" and s[1:2] == " ":
+            # ": " quoting (some mail clients, and reply styles that set a quoted log apart), peeled only when a
+            # record header follows: a record's own text may start with ": "
+            m = _COLON_QUOTED.match(s)
+            if m:
+                s = s[m.end():]
+                wrappers.append("colon-quote")
                 continue
         if c == "|" or (c in " \t" and s.lstrip(" \t")[:1] == "|"):
             m = _PIPE.match(s)
