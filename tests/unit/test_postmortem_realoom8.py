@@ -117,3 +117,74 @@ def test_synthetic_colon_quoting_is_peeled_before_a_record_header_only() -> None
                     "Memory cgroup out of memory: Kill process 200 (b) score 1 or sacrifice child"])
     (ev,) = _events(["prose", "", *(": " + x for x in lines)])
     assert ev.table is not None and [r.pid for r in ev.table.rows] == [100, 200] and not ev.table.truncated
+
+
+# --------------------------------------------------------------------------- W1: the summary before the memcg block
+
+def test_008_the_summary_before_the_memcg_block_is_part_of_its_report() -> None:
+    # linux-next 4.18 (mmotm, Aug 2018) printed 'oom-kill:' in dump_header() right after the stack, before
+    # mem_cgroup_print_oom_meminfo() (5.0's ef8444ea01d7 moved it after the task table): line 12 (366.435015)
+    # and line 36 (367.085870) start the two OOMs, each going on with 'memory: usage 112kB, limit 0kB'. The summary
+    # names the task the selection line names (23766, then 23767).
+    stamped = [a for a in analyses("realoom8", "008") if a.event.uptime is not None]
+    assert [(a.event.start_line, a.event.summary.pid if a.event.summary else None) for a in stamped] == [
+        (12, 23766), (36, 23767)]
+    for a, victim in zip(stamped, (23766, 23767)):
+        ev = a.event
+        assert ev.memcg is not None and ev.memcg.limit_kb == 0 and [k.pid for k in ev.killed] == [victim]
+        assert a.domain is not None and a.domain.totalpages == 1   # limit 0 kB: T = 0 ?: 1
+        assert "summary-first" in ev.format_hints and a.verdict == Verdict.AGREES
+    # 23767 is killed at 367.180119, after the first OOM: the quoted copy of that kill line (lines 6-7, no stamp)
+    # does not make it a previous victim of the first OOM; 23766 (killed at 366.529422) is one of the second
+    assert not any("previous OOM victims" in n for n in stamped[0].all_notes)
+    assert any("previous OOM victims" in n and "23766" in n for n in stamped[1].all_notes)
+
+
+_INV_419 = ("a invoked oom-killer: gfp_mask=0x6000c0(GFP_KERNEL), nodemask=(null), order=0, oom_score_adj=0")
+_CPU_418 = "CPU: 1 PID: 100 Comm: a Not tainted 4.18.0-next-20180803+ #1"
+_SUMM_MEMCG = ("oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/m,"
+               "task_memcg=/m,task=b,pid=200,uid=0")
+_MEMCG = ["memory: usage 40960kB, limit 40960kB, failcnt 10",
+          "memory+swap: usage 0kB, limit 9007199254740988kB, failcnt 0",
+          "kmem: usage 0kB, limit 9007199254740988kB, failcnt 0"]
+_TABLE = ["Tasks state (memory values in pages):",
+          "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name",
+          "[    100]     0   100     3000     1000    40960        0             0 a",
+          "[    200]     0   200     9000     8000    81920        0             0 b"]
+_SEL_KILL = ["Memory cgroup out of memory: Kill process 200 (b) score 783 or sacrifice child",
+             "Killed process 200 (b) total-vm:36000kB, anon-rss:32000kB, file-rss:0kB, shmem-rss:0kB"]
+
+
+def _analyses(lines: list[str]) -> list:  # type: ignore[type-arg]
+    return list(analyze_events(iter(_events(lines)), strict=True))
+
+
+def test_synthetic_a_summary_printed_before_the_memory_state_belongs_to_its_report() -> None:
+    # T = 40960 kB / 4 = 10240 pages; b = 8000 + 0 + 81920 // 4096 (20) = 8020 pages, 8020 * 1000 // 10240 = 783
+    (a,) = _analyses(_stamp([_INV_419, _CPU_418, _SUMM_MEMCG, *_MEMCG, *_TABLE, *_SEL_KILL]))
+    ev = a.event
+    assert ev.summary is not None and ev.summary.pid == 200 and ev.memcg is not None and ev.memcg.limit_kb == 40960
+    assert ev.table is not None and len(ev.table.rows) == 2 and "summary-first" in ev.format_hints
+    # with the nodemask= invoked line (4.9-4.19) and the 'Tasks state' table (4.19+): 4.19, not "5.0+"
+    assert a.evidence_range == ((4, 19, 0), (4, 19, 9999)) and a.verdict == Verdict.AGREES
+    assert "summary line before the memory state" in a.era_source
+    # 5.0's order (after the table): one report, and no 'summary-first'
+    (a,) = _analyses(_stamp([_INV_419.replace("nodemask=(null), ", ""), _CPU_418.replace("4.18.0-next-20180803+",
+                                                                                         "5.0.0"),
+                             *_MEMCG, *_TABLE, _SUMM_MEMCG, *_SEL_KILL]))
+    assert "summary-first" not in a.event.format_hints and a.evidence_range is not None
+    assert a.evidence_range[0] == (5, 0, 0)
+
+
+def test_synthetic_what_an_early_summary_does_not_join_or_prove() -> None:
+    # a summary and its kill line (the excerpt starts there), then a memcg block without a header: another report
+    evs = _events(_stamp([_SUMM_MEMCG, _SEL_KILL[1], *_MEMCG, *_TABLE[:3]]))
+    assert len(evs) == 2 and evs[0].memcg is None and evs[1].memcg is not None
+    assert not any("summary-first" in e.format_hints for e in evs)
+    # a summary before the table proves nothing about the table: the input ending in its rows leaves it incomplete
+    (ev,) = _events(_stamp([_INV_419, _CPU_418, _SUMM_MEMCG, *_MEMCG, *_TABLE]))
+    assert ev.table is not None and ev.table.truncated and "input ends inside" in (ev.table.truncated_why or "")
+    # after the table (5.0) it proves the table complete
+    (ev,) = _events(_stamp([_INV_419, *_MEMCG, *_TABLE, _SUMM_MEMCG]))
+    assert ev.table is not None and not ev.table.truncated
+

@@ -100,7 +100,10 @@ def format_range(ev: OomEvent) -> tuple[Version, Version | None, list[str]]:
     if ev.table is not None and ev.table.variant in _TABLE_RANGES:
         a, b = _TABLE_RANGES[ev.table.variant]
         narrow(a, b, f"task table of the {ev.table.variant} format")
-    if ev.summary is not None:
+    if ev.summary is not None and "summary-first" in ev.format_hints:
+        narrow((4, 18, 0), (4, 20, 9999), "oom-kill: summary line before the memory state (linux-next 4.18-4.20; "
+                                          "5.0 prints it after the task table)")
+    elif ev.summary is not None:
         narrow((5, 0, 0), None, "oom-kill: summary line (5.0+)")
     if ev.selection is not None:
         w = (ev.selection.wording or "").lower()

@@ -280,7 +280,14 @@ class _Draft:
         if self.first_kind is None and kind in STAGE:
             self.first_kind = kind
         stage = STAGE.get(kind, -1)
-        if stage > self.stage and kind != Kind.REAPER:
+        if kind == Kind.SUMMARY and self.stage < 30 and not self.has_kill_outcome and self.selection is None:
+            # before the memory state: linux-next/mmotm trees of 4.18-4.20 printed it right after the stack (5.0's
+            # ef8444ea01d7 moved it after the task table), or the report starts at it; the stage stays, so the
+            # memory state and table that may follow are this report's
+            self.summary_early = True
+        elif stage > self.stage and kind != Kind.REAPER:
+            if self.summary_early and 30 <= stage < 50 and not self.has_kill_outcome and self.selection is None:
+                self.summary_first = True   # the memory state or table after it: it was printed first
             self.stage = stage
         if kind in EVIDENCE:
             self.evidence = True
@@ -495,6 +502,10 @@ class _Draft:
 
     summary_text: str | None = None
     summary_lineno: int = 0
+    summary_early = False
+    """The ``oom-kill:`` summary came before any memory state or task table (see :meth:`apply`)."""
+    summary_first = False
+    """... and this report's memory state or table followed it (linux-next 4.18-4.20's order)."""
     summary_cut_note: str | None = None
     pending_sep: tuple[int, bool] | None = None
     """A '--' line not yet known to sit inside the report: (its line, whether the table had started)."""
@@ -1328,6 +1339,8 @@ def build_event(d: _Draft, source: str) -> OomEvent:
     summ = d.summary
     if summ is not None:
         hints["summary"] = None
+        if d.summary_first:
+            hints["summary-first"] = None   # printed before the memory state (linux-next 4.18-4.20)
         if summ.pid is None:
             d.note(d.summary_cut_note or "the oom-kill: summary line is incomplete")
         elif d.summary_cut_note is not None and summ.uid is None:
@@ -1442,9 +1455,15 @@ def _meminfo_block(d: _Draft) -> MemInfoBlock | None:
         buddy_page_kb=next(iter(d.buddy_kb)) if len(d.buddy_kb) == 1 else None)
 
 
+def _after_table(d: _Draft) -> bool:
+    """Whether a line printed after the whole task table came: the selection line, or an ``oom-kill:`` summary
+    printed after the table (5.0+; one printed before the memory state proves nothing about the table)."""
+    return d.selection is not None or (d.summary is not None and not d.summary_early)
+
+
 def _ends_inside(d: _Draft) -> bool:
     """Whether the input ends inside the report: before its kill line, summary or selection line."""
-    return d.finished_by == "eof" and not d.has_kill_outcome and d.summary is None and d.selection is None
+    return d.finished_by == "eof" and not d.has_kill_outcome and not _after_table(d)
 
 
 def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
@@ -1462,7 +1481,7 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
     if d.table_elided:
         why.append("rows left out of an excerpt (see the notes)")
     if not d.rows and (d.columns or d.tasks_state):
-        if d.has_kill_outcome or d.summary is not None:
+        if d.has_kill_outcome or _after_table(d):
             d.note("the task table header has no rows (filtered log?)")
         why.append("a header without rows")
     if _ends_inside(d):
