@@ -188,3 +188,17 @@ def test_synthetic_what_an_early_summary_does_not_join_or_prove() -> None:
     (ev,) = _events(_stamp([_INV_419, *_MEMCG, *_TABLE, _SUMM_MEMCG]))
     assert ev.table is not None and not ev.table.truncated
 
+
+def test_synthetic_a_kill_quoted_without_stamps_makes_no_stamped_task_a_previous_victim() -> None:
+    # a mail quotes a kill line of a (no stamp) above the log: a is no previous victim of the log's reports (the copy
+    # may be of a later kill); b (8020 pages against a's 1000 + 10) is chosen either way
+    quoted = "Killed process 100 (a) total-vm:12000kB, anon-rss:4000kB, file-rss:0kB, shmem-rss:0kB"
+    report = _stamp([_INV_419, _CPU_418, _SUMM_MEMCG, *_MEMCG, *_TABLE, *_SEL_KILL])
+    a = _analyses([quoted, "", "the log:", *report])[-1]
+    assert a.verdict == Verdict.AGREES and not any("previous OOM victims" in n for n in a.all_notes)
+    # what must not change: a kill in an earlier report placed alike (both stamped, or both without stamps) does
+    b = _analyses(_stamp([quoted], 50.0) + report)[-1]
+    assert any("previous OOM victims" in n and "100" in n for n in b.all_notes)
+    unstamped = [x.split("] ", 1)[1] for x in report]
+    c = _analyses([quoted, *unstamped])[-1]
+    assert any("previous OOM victims" in n and "100" in n for n in c.all_notes)

@@ -1219,6 +1219,13 @@ def host_key(ev: OomEvent) -> HostKey:
     return ("source:" + ev.source, ev.host)
 
 
+def _clock(ev: OomEvent) -> str:
+    """What places an event among its host's others: its uptime stamp, a wall-clock time, or only where it is in
+    the input. A previous victim is one killed by an earlier report placed alike: a report copied without its stamps
+    (a mail quoting a kill line) may be a copy of a later one, so its kill makes no stamped task a previous victim."""
+    return "uptime" if ev.uptime is not None else "wall" if ev.timestamp is not None else ""
+
+
 MAX_SEEN = 4096
 """Events remembered to tell a repeat (the oldest is forgotten first)."""
 
@@ -1281,8 +1288,9 @@ class Analyzer:
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
-        self.victims: dict[HostKey, dict[int, str]] = {}
-        self.reaped: dict[HostKey, dict[int, str]] = {}
+        self.victims: dict[HostKey, dict[int, tuple[str, str]]] = {}
+        """Pids killed, by host: their name and the :func:`_clock` of the report that killed them."""
+        self.reaped: dict[HostKey, dict[int, tuple[str, str]]] = {}
         """Pids the log shows reaped by the oom_reaper (4.6+), by host: previous victims on 4.7+ kernels."""
         self.swap_kb: dict[HostKey, int] = {}
         self.uptime: dict[HostKey, float] = {}
@@ -1326,12 +1334,13 @@ class Analyzer:
         finally:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
                 self.swap_kb[key] = ev.meminfo.total_swap_kb
+            clock = _clock(ev)
             for k in ev.killed:
                 if k.name is not None:   # a name cut off proves nothing about a later pid's process
-                    self.victims.setdefault(key, {})[k.pid] = k.name
+                    self.victims.setdefault(key, {})[k.pid] = (k.name, clock)
             for r in (*ev.reaped, *ev.other_reaped):
                 if r.reaped and r.name:  # reaped (MMF_OOM_REAPED/MMF_OOM_SKIP set): a previous victim
-                    self.reaped.setdefault(key, {})[r.pid] = r.name
+                    self.reaped.setdefault(key, {})[r.pid] = (r.name, clock)
             rel = printed_release(ev)
             if rel and ev.uptime is not None:
                 self.release[key] = rel
@@ -1405,10 +1414,12 @@ class Analyzer:
         if era.scoring == "legacy":
             return result(Verdict.UNDECIDABLE, f"{era.name} scored with a heuristic (cpu time, run time, nice, "
                           "capabilities) whose inputs are not in OOM logs")
-        prev = self.victims.get(key, {})
+        clock = _clock(ev)
+        prev = {pid: name for pid, (name, c) in self.victims.get(key, {}).items() if c == clock}
         # a reused pid with another name is another task
         skipped_prev = [r.pid for r in table.rows if prev.get(r.pid) == r.name and r.pid != kernel_pid]
-        reaped = self.reaped.get(key, {}) if era.skips_oom_skip else {}
+        reaped = {pid: name for pid, (name, c) in self.reaped.get(key, {}).items()
+                  if c == clock} if era.skips_oom_skip else {}
         skipped_reaped = [r.pid for r in table.rows if reaped.get(r.pid) == r.name and r.pid != kernel_pid
                           and r.pid not in skipped_prev]
         tasks = [row_to_task(r, skip=r.pid in skipped_prev or r.pid in skipped_reaped) for r in table.rows]
