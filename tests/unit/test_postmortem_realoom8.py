@@ -202,3 +202,59 @@ def test_synthetic_a_kill_quoted_without_stamps_makes_no_stamped_task_a_previous
     unstamped = [x.split("] ", 1)[1] for x in report]
     c = _analyses([quoted, *unstamped])[-1]
     assert any("previous OOM victims" in n and "100" in n for n in c.all_notes)
+
+
+# --------------------------------------------------------------------------- L1: a syslog re-wrapped by a reply client
+
+def test_003_a_rewrapped_syslog_gives_its_four_ooms_their_kills_and_scores() -> None:
+    # KMail re-wrapped Heiko Carstens' 2.6.28 syslog at ~78 columns: records start in the middle of a line
+    # ("> (rpmbuild) score 3460 or a child Mar 17 01:33:12 t6360003 kernel: Killed" / "> process 27519 (sh)").
+    # Four OOMs (2.6.24-2.6.32 "kill process N (x) score S or a child", then "Killed process N (x)"):
+    evs = [a.event for a in analyses("realoom8", "003")]
+    assert [(e.selection.pid, e.selection.name, e.selection.score) for e in evs if e.selection] == [
+        (30502, "cc1", 3672), (27449, "rpmbuild", 3460), (29305, "make", 3403), (16782, "cc1", 3375)]
+    assert [[k.pid for k in e.killed] for e in evs] == [[30502], [27519], [29320], [16782]]   # two children killed
+    # 'X invoked oom-killer: gfp_mask=0xd0, order=2, oomkilladj=0' (2.6.19-2.6.30) for each
+    assert [(e.invoked.comm, e.invoked.gfp_mask, e.invoked.order, e.invoked.oom_adj) for e in evs if e.invoked] == [
+        ("basename", 0xD0, 2, 0), ("sh", 0xD0, 2, 0), ("as", 0xD0, 2, 0), ("sh", 0xD0, 2, 0)]
+    # the replier's unquoted line 14 between 'kernel: CPU:' (line 12) and '> 0 Not tainted 2.6.28 #1' (line 17) is
+    # no part of the record; the four are dated by their formats: 2.6.24-2.6.30, legacy badness
+    a = analyses("realoom8", "003")[0]
+    assert a.era is not None and a.era.scoring == "legacy" and a.evidence_range == ((2, 6, 24), (2, 6, 30))
+
+
+_H = "Mar 17 01:33:12 h kernel: "
+
+
+def test_synthetic_a_record_that_starts_mid_line_is_split_off_and_its_rest_joined() -> None:
+    (ev,) = _events([f"> {_H}Out of memory: kill process 27449",
+                     f"> (rpmbuild) score 3460 or a child {_H}Killed",
+                     "> process 27519 (sh)"])
+    assert ev.selection is not None and (ev.selection.pid, ev.selection.score) == (27449, 3460)
+    assert [k.pid for k in ev.killed] == [27519] and ev.host == "h"
+    assert any("re-wrapped" in n for n in ev.notes)
+    # the header itself wrapped, after its date, its time or its host
+    for a, b in (("Mar 17", "01:33:12 h kernel: Killed"), ("Mar 17 01:33:12", "h kernel: Killed"),
+                 ("Mar 17 01:33:12 h", "kernel: Killed")):
+        (ev,) = _events([f"> {_H}Out of memory: kill process 27449 (rpmbuild) score 3460 or a child {a}",
+                         f"> {b} process 27519 (sh) {_H}foo", "> bar"])
+        assert [k.pid for k in ev.killed] == [27519], (a, b)
+        assert ev.selection is not None and ev.selection.score == 3460
+
+
+def test_synthetic_what_is_not_a_rewrapped_syslog() -> None:
+    # another host's header, or a program's (kernel[pid], sshd), inside a record: text, no record of its own
+    for inner in ("Mar 17 01:33:12 other kernel: Killed process 1 (x)", "Mar 17 01:33:12 h kernel[7]: Killed process 1 (x)",
+                  "Mar 17 01:33:12 h sshd: Killed process 1 (x)"):
+        lines = normalize_line(f"{_H}Out of memory: kill process 2 (y) score 3 or a child {inner}")
+        assert len(lines) == 1 and "rewrapped-syslog" not in lines[0].wrappers
+    # a syslog whose records go on on header-less lines (journald's continuation) and start no record mid-line: left
+    # to the hard-wrap repair, as before
+    (ev,) = _events([f"{_H}Out of memory: Kill process 2 (y) score 3 or sacrifice child",
+                     f"{_H}Killed process 2 (y) total-vm:100kB, anon-rss:40kB,", "file-rss:4kB, shmem-rss:0kB"])
+    assert ev.killed[0].file_rss_kb == 4 and not any("re-wrapped" in n for n in ev.notes)
+    # the replier's own unquoted words between quoted lines do not join the quoted record
+    (ev,) = _events([f"> {_H}x invoked oom-killer: gfp_mask=0xd0, order=2, oomkilladj=0 {_H}Out of",
+                     "", "I think it is order 2.", "", "> memory: kill process 2 (y) score 3 or a child"])
+    assert ev.selection is not None and ev.selection.pid == 2 and ev.selection.name == "y"
+

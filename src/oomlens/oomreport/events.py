@@ -53,7 +53,7 @@ from oomlens.oomreport.model import (
     TaskTable,
     ZoneInfo,
 )
-from oomlens.oomreport.normalize import LogLine, clock_seconds, split_at_stamp
+from oomlens.oomreport.normalize import LogLine, clock_seconds, normalize_line, rewrapped_record, split_at_stamp
 from oomlens.oomreport.parse import (
     INIT_PANIC_LINE,
     OOM_FRAMES,
@@ -886,6 +886,9 @@ _FIX_NOTES = {
                      "joining it, with a blank or without, reads as it whole): read as cut short there"),
     "glued-trace": ("an OOM line glued to the end of a call-trace line (its newline lost) split off and read as a "
                     "line of its own"),
+    "rewrapped-syslog": ("a syslog log re-wrapped by a mail client (a record starting in the middle of a line, after "
+                         "the words of the one before): each record split off where its header starts and the lines "
+                         "that continue it joined to it"),
     "glued-syslog": ("the start of the next syslog line (its newline lost) was glued after the selection line's "
                      "wording: split off (read as a line of its own when its header is whole, else dropped)"),
 }
@@ -1229,10 +1232,107 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
     return out
 
 
+# ---- a syslog log re-wrapped by a mail client: records start in the middle of a line (normalize splits them off
+# there, tagged 'rewrapped-syslog') and go on on the next lines
+
+_QUOTING = frozenset({"markdown", "pipe", "colon-quote"})
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DANGLING_HEADER = re.compile(
+    rf"(?:^| )(?P<date>{_MONTH} {{1,2}}\d{{1,2}})(?: (?P<time>\d\d:\d\d:\d\d(?:\.\d{{1,9}})?)(?: (?P<host>[^\s\[\]:]+))?)?$")
+"""A syslog header wrapped before its end: what a line's last words hold of it (a kernel record never ends so)."""
+_HOST_TAG = re.compile(r"(?P<host>[^\s\[\]:]+) kernel:(?: +|$)")
+
+
+def _rest_of_header(prev: Item, it: Item) -> tuple[int, LogLine] | None:
+    """``prev`` ends with the start of a syslog header and the line ``it`` holds its rest (what the normalizer made
+    of it: a time-only header, a host and tag, or the text after a bare ``kernel:`` it peeled): where the header
+    starts in ``prev``'s text, and the record it heads."""
+    m = _DANGLING_HEADER.search(prev.line.text)
+    if m is None:
+        return None
+    known, line = prev.line.host, it.line
+    wrappers = _tag(line, line.text, "rewrapped-syslog").wrappers
+    if m.group("time") is None:   # "... Mar 16" / "21:40:40 host kernel: text": read as a time-only header
+        if line.prefix == "time" and not line.continuation and line.host and line.timestamp and known in (
+                None, line.host):
+            rec = rewrapped_record(f"{m.group('date')} {line.timestamp}", line.host, line.text, wrappers, line.serial)
+            return m.start(), rec._replace(uptime=rec.uptime if rec.uptime is not None else line.uptime)
+        return None
+    ts = f"{m.group('date')} {m.group('time')}"
+    if m.group("host") is None:   # "... Mar 16 21:40:40" / "host kernel: text"
+        h = _HOST_TAG.match(line.text) if line.continuation else None
+        if h is None or known not in (None, h.group("host")):
+            return None
+        return m.start(), rewrapped_record(ts, h.group("host"), line.text[h.end():], wrappers, line.serial)
+    # "... Mar 16 21:40:40 host" / "kernel: text": the bare 'kernel: ' peeled (and a '[ seconds]' stamp after it)
+    if known not in (None, m.group("host")) or not (
+            line.continuation or (line.prefix == "dmesg" and line.host is None and line.timestamp is None)):
+        return None
+    rec = rewrapped_record(ts, m.group("host"), line.text, wrappers, line.serial)
+    return m.start(), rec._replace(uptime=rec.uptime if rec.uptime is not None else line.uptime)
+
+
+def _rejoined_records(prev: Item, it: Item) -> list[Item]:
+    """The record ``prev`` and the line ``it`` that continues it, joined and read again as the kernel's records: a
+    header the wrap cut in two ('... May' / '17 17:00:28 host kernel: ...') starts a record there, a time stamp the
+    wrap cut ('kernel: [' / '2685.747591] ...') is peeled."""
+    ll = prev.line
+    text = (ll.text + " " + it.line.text).strip()
+    lls = normalize_line(f"{ll.timestamp} {ll.host} kernel: {text}") if ll.timestamp and ll.host else []
+    if not lls or lls[0].host != ll.host:
+        return [_joined(prev, it, text, "rewrapped-syslog")]
+    first = _joined(prev, it, lls[0].text, "rewrapped-syslog")
+    recs = [first._replace(line=first.line._replace(uptime=lls[0].uptime if lls[0].uptime is not None else ll.uptime))]
+    quoting = "+".join(w for w in ll.wrappers.split("+") if w in _QUOTING)
+    for x in lls[1:]:
+        line = _tag(x._replace(wrappers=quoting), x.text, "rewrapped-syslog")
+        recs.append(Item(it.lineno, line, *classify_line(x.text, x.trusted, it.lineno, it.cut), it.end or it.lineno,
+                         0, it.cut))
+    return recs
+
+
+def _reflow_rewrapped(items: list[Item]) -> list[Item]:
+    """In a region where a record started in the middle of a line (a re-wrapped syslog), every header-less line is
+    the rest of the record before it: joined to the last record quoted alike (a line quoted otherwise, the replier's
+    own words between the quoted lines, is left alone and does not end the record). A header wrapped itself
+    ('... Mar 16 21:40:40' / 'host kernel: ...') starts its record on the next line."""
+    if not any("rewrapped-syslog" in it.line.wrappers for it in items):
+        return items
+    out: list[Item] = []
+    last: dict[tuple[str, ...], int] = {}   # quoting -> index of the record that goes on
+    for it in items:
+        line = it.line
+        key = tuple(w for w in line.wrappers.split("+") if w in _QUOTING)
+        at = last.get(key)
+        if at is not None and (line.continuation or line.prefix in ("time", "dmesg")):
+            prev = out[at]
+            split = _rest_of_header(prev, it)
+            if split is not None:
+                cut, rec = split
+                out[at] = _joined(prev, prev, prev.line.text[:cut], "rewrapped-syslog")
+                kind, payload = classify_line(rec.text, rec.trusted, it.lineno, it.cut)
+                it = it._replace(line=rec, kind=kind, payload=payload)
+            elif line.continuation:
+                recs = _rejoined_records(prev, it)
+                out[at] = recs[0]
+                out.extend(recs[1:])
+                if len(recs) > 1:
+                    last[key] = len(out) - 1
+                continue
+        out.append(it)
+        if it.line.continuation:
+            continue
+        if it.line.prefix != "bare":
+            last[key] = len(out) - 1
+        else:
+            last.pop(key, None)   # a line without a header that continues nothing: not the record's
+    return out
+
+
 def _repair(items: list[Item]) -> list[Item]:
     """Undo what mail, terminals and consoles did to a region's lines: quoted-printable encoding, a terminal's
-    wrap padding, console output glued before a record, hard wraps."""
-    return _join_wrapped(_unglue_console(_unpad(_decode_qp(items))))
+    wrap padding, console output glued before a record, a re-wrapped syslog, hard wraps."""
+    return _join_wrapped(_reflow_rewrapped(_unglue_console(_unpad(_decode_qp(items)))))
 
 
 _MILESTONES = frozenset(STAGE) - {Kind.TRACE, Kind.VMSTAT, Kind.MEMCG_KV, Kind.REAPER,

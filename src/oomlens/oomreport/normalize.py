@@ -41,7 +41,8 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["FRAMING", "LogLine", "Normalizer", "normalize_line", "clock_seconds", "is_json_framing", "split_at_stamp"]
+__all__ = ["FRAMING", "LogLine", "Normalizer", "normalize_line", "clock_seconds", "is_json_framing", "rewrapped_record",
+           "split_at_stamp"]
 
 
 class LogLine(NamedTuple):
@@ -197,7 +198,49 @@ def _normalize(raw: str, prev: LogLine | None, lead: list[int] | None = None) ->
         t = lines[-1].text
         if "ill process" in t or t.endswith("]") or ("/0x" in t and _GLUED_AFTER_FRAME.match(t)):
             lines = _unglue(lines)
+        if " kernel:" in lines[-1].text:
+            lines = _split_rewrapped(lines)
     return lines
+
+
+# A syslog log re-wrapped by a mail client (a reply's quote, ~78 columns): a record starts in the middle of a line,
+# its header after the previous record's last words, and its own words go on on the next line
+# ("> (rpmbuild) score 3460 or a child Mar 17 01:33:12 t6360003 kernel: Killed" / "> process 27519 (sh)").
+_INNER_SYSLOG = re.compile(
+    r" (?P<ts>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})?) "
+    r"(?P<host>[^\s\[\]:]+) kernel:(?: +|$)")
+
+
+def _split_rewrapped(lines: list[LogLine]) -> list[LogLine]:
+    """A syslog line (or a line continuing one) that holds the header of a record of its host's kernel after some
+    words: the record is split off there (its text may be empty: its words are on the next line, which continues
+    it). Only the host's own ``kernel:`` header (no ``[pid]``) splits, or any host's on a line that names no host
+    (read alone, as the scanner does, a line continuing a record has none): a kernel record never prints one."""
+    out: list[LogLine] = []
+    for ll in lines:
+        while True:
+            m = _INNER_SYSLOG.search(ll.text) if " kernel:" in ll.text else None
+            if m is None or (ll.host is not None and m.group("host") != ll.host):
+                out.append(ll)
+                break
+            if m.start():
+                out.append(ll._replace(text=ll.text[:m.start()]))
+            w = ll.wrappers.replace("+rewrapped-syslog", "").replace("rewrapped-syslog", "")
+            ll = rewrapped_record(m.group("ts"), m.group("host"), ll.text[m.end():],
+                                  w + "+rewrapped-syslog" if w else "rewrapped-syslog", ll.serial)
+    return out
+
+
+def rewrapped_record(timestamp: str, host: str, text: str, wrappers: str, serial: int | None = None) -> LogLine:
+    """The record a syslog header of ``host``'s kernel starts, with ``text`` after it (a ``[ seconds]`` stamp in
+    it peeled), as split off a re-wrapped line."""
+    rest = text.lstrip()
+    uptime = None
+    m = _MONO.match(rest) if rest.startswith("[") else None
+    if m is not None:
+        uptime = float(m.group(1))
+        rest = rest[m.end():]
+    return LogLine(rest.strip(), host, True, timestamp, uptime, "syslog", wrappers, False, serial)
 
 
 # 2.6.2x printed some OOM messages without a newline, so the next one joined it on the same line:
