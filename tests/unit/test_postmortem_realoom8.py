@@ -258,3 +258,25 @@ def test_synthetic_what_is_not_a_rewrapped_syslog() -> None:
                      "", "I think it is order 2.", "", "> memory: kill process 2 (y) score 3 or a child"])
     assert ev.selection is not None and ev.selection.pid == 2 and ev.selection.name == "y"
 
+
+# --------------------------------------------------------------------------- L4: a pager's garbled position mark
+
+def test_009_an_invoked_line_ending_in_a_garbled_position_mark_is_read() -> None:
+    # line 57: "fork invoked oom-killer: gfp_mask=0x26000c0(GFP_KERNEL|__GFP_NOTRACK), order=0, oom_score_adj=0
+    # <blanks> [2[2/9152]" (tmux's copy-mode position redrawn over an older one); line 59: "CPU: 5 PID: 1269 Comm: fork"
+    second = [a.event for a in analyses("realoom8", "009")][1]
+    assert second.start_line == 57 and second.invoked is not None
+    assert (second.invoked.comm, second.invoked.pid, second.invoked.gfp_mask, second.invoked.order) == (
+        "fork", 1269, 0x26000C0, 0)
+    assert not any("not understood" in n or "mid-way" in n for n in second.notes)
+
+
+def test_synthetic_copy_mode_positions_garbled_or_not_are_dropped_and_nothing_else() -> None:
+    inv = "fork invoked oom-killer: gfp_mask=0x26000c0(GFP_KERNEL), order=0, oom_score_adj=0"
+    for mark in ("[108/9620]", "[2[2/9152]", "[12[3/40]"):
+        (ll,) = normalize_line(inv + " " * 30 + mark)
+        assert ll.text == inv, mark
+    # not a position mark: no blanks before it, or not a position
+    for tail in ("[2/9152]", "  [2/9152", "  [2[x/9152]", "  [a/b]"):
+        (ll,) = normalize_line(inv + tail)
+        assert ll.text == inv + tail, tail

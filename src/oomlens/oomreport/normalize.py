@@ -246,8 +246,9 @@ def rewrapped_record(timestamp: str, host: str, text: str, wrappers: str, serial
 # 2.6.2x printed some OOM messages without a newline, so the next one joined it on the same line:
 # "Killed process 19271 (trashapplet)Out of memory: kill process 12475 (qemu) score 7899 or a childKilled ..."
 _GLUED = re.compile(r"(?:(?<=\))|(?<=child))(?=Out of [Mm]emory: [Kk]ill process |Killed process )")
-# tmux / screen copy mode writes its position at the end of the first line copied: "...oom_score_adj=0    [7/972]"
-_COPY_MODE = re.compile(r"\s{2,}\[\d{1,9}/\d{1,9}\]$")
+# tmux / screen copy mode writes its position at the end of the first line copied: "...oom_score_adj=0    [7/972]";
+# a redraw over an earlier, longer position can leave its start before it: "[2[2/9152]"
+_COPY_MODE = re.compile(r"\s{2,}(?:\[\d{0,9}){0,3}\[\d{1,9}/\d{1,9}\]$")
 # A selection line whose newline was lost, the next syslog line's start glued to its wording:
 # "... score 673 or sacrifice childSep 12 10:11:12 host kernel: ..." (or only "childSep", the rest cut)
 _SELECT_WORDING_ENDS = (" or sacrifice child", " or a child", " and children")
