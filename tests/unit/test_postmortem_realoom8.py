@@ -280,3 +280,48 @@ def test_synthetic_copy_mode_positions_garbled_or_not_are_dropped_and_nothing_el
     for tail in ("[2/9152]", "  [2/9152", "  [2[x/9152]", "  [a/b]"):
         (ll,) = normalize_line(inv + tail)
         assert ll.text == inv + tail, tail
+
+
+# --------------------------------------------------------------------------- T3, T4: a memcg limit of 0 kB
+
+def _text(a) -> str:  # type: ignore[no-untyped-def]
+    import io
+
+    from oomlens.cli.render import Screen, Writer, postmortem_event
+
+    w = Writer(Screen(False, None, None))
+    w._out = io.StringIO()
+    postmortem_event(a, verbose=True, writer=w)
+    return w._out.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+def test_008_a_zero_limit_prints_no_none_and_its_scores_are_no_impossible_ones() -> None:
+    # 'memory: usage 112kB, limit 0kB': no percentage of a zero limit. T = 0 ?: 1 (constrained_alloc), so
+    # 'score 8252000' = (8221 + 126976 // 4096) * 1000 // 1 is exactly what the kernel prints: no "more than ...
+    # kernels print" (that bound, about 2000, holds when a task's memory is at most T: an OOM of the whole machine)
+    for a in analyses("realoom8", "008"):
+        text = _text(a)
+        assert "None" not in text
+        assert not any("kernels print" in n for n in a.all_notes)
+        if a.event.memcg is not None:
+            assert "limit 0 kB (a limit of 0" in text
+
+
+_GLOBAL_313 = ["app invoked oom-killer: gfp_mask=0x201da, order=0, oom_score_adj=0",
+               "CPU: 0 PID: 300 Comm: app Not tainted 3.13.0-27-generic #50-Ubuntu",
+               "Mem-Info:", "Free swap  = 0kB", "Total swap = 0kB", "262144 pages RAM", "6144 pages reserved",
+               "[ pid ]   uid  tgid total_vm      rss nr_ptes swapents oom_score_adj name",
+               "[  200]  1000   200    20000    10000      30        0             0 b"]
+
+
+def test_synthetic_the_score_bound_is_said_of_an_oom_of_the_whole_machine_only() -> None:
+    # global, 3.13: b = 10000 + 30 = 10030 pages of T = 262144 - 6144 = 256000: 39 per mille; no 3.5-5.0 kernel
+    # prints 2500 for a whole-machine OOM (memory <= T, oom_score_adj <= +1000: about 2000 at most)
+    (a,) = _analyses(_stamp(_GLOBAL_313 + ["Out of memory: Kill process 200 (b) score 2500 or sacrifice child"]))
+    assert any("printed score 2500 is more than" in n for n in a.all_notes)
+    # a memcg OOM: its T is the limit, which a task's memory may pass: no bound
+    memcg = [x for x in _GLOBAL_313 if not x.startswith(("Mem-Info", "Free swap", "Total swap", "262144", "6144"))]
+    (a,) = _analyses(_stamp(memcg[:2] + ["memory: usage 4kB, limit 0kB, failcnt 9"] + memcg[2:]
+                            + ["Memory cgroup out of memory: Kill process 200 (b) score 2500 or sacrifice child"]))
+    assert not any("kernels print" in n for n in a.all_notes)
+    assert "(a limit of 0: every charge is over it)" in _text(a)

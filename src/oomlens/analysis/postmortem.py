@@ -1031,7 +1031,7 @@ def _report_notes(ev: OomEvent, era: Era | None, victim_thread: int | None = Non
             continue
         if n.startswith("printed score ") and n.endswith("exceeds 1000"):
             S = ev.selection.score if ev.selection is not None else None
-            if era is None or S is None or not _score_unprintable(era, S):
+            if era is None or S is None or not _score_unprintable(era, S, ev):
                 continue
             n = f"printed score {S} is more than {era.name} kernels print ({_score_bound_text(era)})"
         elif n.startswith(_KILL_ONLY_NOTE):
@@ -1045,14 +1045,16 @@ def _report_notes(ev: OomEvent, era: Era | None, victim_thread: int | None = Non
     return out
 
 
-def _score_unprintable(era: Era, score: int) -> bool:
-    """Whether no kernel of ``era`` prints ``score S`` = ``score``: 2.6.36-3.4 print the badness clamped to 0..1000;
-    3.5-5.0 print points×1000/T, where memory (at most about T) plus an oom_score_adj of +1000 (T more) reach about
-    2000; the legacy heuristic's points are unbounded."""
+def _score_unprintable(era: Era, score: int, ev: OomEvent) -> bool:
+    """Whether no kernel of ``era`` prints ``score S`` = ``score`` for ``ev``: 2.6.36-3.4 print the badness clamped
+    to 0..1000; 3.5-5.0 print points×1000/T, where, in an OOM of the whole machine, memory (at most about T) plus an
+    oom_score_adj of +1000 (T more) reach about 2000. A memcg's T is its limit, which a task's memory may pass (pages
+    charged elsewhere, a limit set below the usage: 0 kB makes T 1 and the score points×1000), and a cpuset's or
+    mempolicy's T counts its nodes only: no bound there. The legacy heuristic's points are unbounded."""
     if era.scoring == "permille":
         return score > 1000
     if era.scoring == "pages" and era.sacrifice_child:
-        return score > 2000
+        return score > 2000 and ev.domain == "global" and ev.constraint in (None, "CONSTRAINT_NONE")
     return False
 
 
