@@ -248,6 +248,8 @@ def test_synthetic_what_is_not_a_rewrapped_syslog() -> None:
                   "Mar 17 01:33:12 h sshd: Killed process 1 (x)"):
         lines = normalize_line(f"{_H}Out of memory: kill process 2 (y) score 3 or a child {inner}")
         assert len(lines) == 1 and "rewrapped-syslog" not in lines[0].wrappers
+    # a program's line that quotes a kernel record: the record is the program's, not the kernel's
+    assert not any(x.trusted for x in normalize_line("Mar 17 01:33:12 h sshd: x Mar 17 01:33:12 h kernel: Killed y"))
     # a syslog whose records go on on header-less lines (journald's continuation) and start no record mid-line: left
     # to the hard-wrap repair, as before
     (ev,) = _events([f"{_H}Out of memory: Kill process 2 (y) score 3 or sacrifice child",

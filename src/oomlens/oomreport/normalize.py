@@ -226,8 +226,9 @@ def _split_rewrapped(lines: list[LogLine]) -> list[LogLine]:
             if m.start():
                 out.append(ll._replace(text=ll.text[:m.start()]))
             w = ll.wrappers.replace("+rewrapped-syslog", "").replace("rewrapped-syslog", "")
-            ll = rewrapped_record(m.group("ts"), m.group("host"), ll.text[m.end():],
-                                  w + "+rewrapped-syslog" if w else "rewrapped-syslog", ll.serial)
+            rec = rewrapped_record(m.group("ts"), m.group("host"), ll.text[m.end():],
+                                   w + "+rewrapped-syslog" if w else "rewrapped-syslog", ll.serial)
+            ll = rec if ll.trusted else rec._replace(trusted=False)   # a program's line quoting one is the program's
     return out
 
 
