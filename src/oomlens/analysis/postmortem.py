@@ -141,7 +141,10 @@ def format_range(ev: OomEvent, messages: bool = True) -> tuple[Version, Version 
     if ev.table is not None and ev.table.variant in _TABLE_RANGES:
         a, b = _TABLE_RANGES[ev.table.variant]
         narrow(a, b, f"task table of the {ev.table.variant} format")
-    if ev.summary is not None:
+    if ev.summary is not None and "summary-first" in ev.format_hints:
+        narrow((4, 18, 0), (4, 20, 9999), "oom-kill: summary line before the memory state (linux-next 4.18-4.20; "
+                                          "5.0 prints it after the task table)")
+    elif ev.summary is not None:
         narrow((5, 0, 0), None, "oom-kill: summary line (5.0+)")
     if ev.selection is not None:
         w = (ev.selection.wording or "").lower()
@@ -1099,7 +1102,7 @@ def _report_notes(ev: OomEvent, era: Era | None, victim_thread: int | None = Non
             continue
         if n.startswith("printed score ") and n.endswith("exceeds 1000"):
             S = ev.selection.score if ev.selection is not None else None
-            if era is None or S is None or not _score_unprintable(era, S):
+            if era is None or S is None or not _score_unprintable(era, S, ev):
                 continue
             n = f"printed score {S} is more than {era.name} kernels print ({_score_bound_text(era)})"
         elif n.startswith(_KILL_ONLY_NOTE):
@@ -1113,14 +1116,16 @@ def _report_notes(ev: OomEvent, era: Era | None, victim_thread: int | None = Non
     return out
 
 
-def _score_unprintable(era: Era, score: int) -> bool:
-    """Whether no kernel of ``era`` prints ``score S`` = ``score``: 2.6.36-3.4 print the badness clamped to 0..1000;
-    3.5-5.0 print points×1000/T, where memory (at most about T) plus an oom_score_adj of +1000 (T more) reach about
-    2000; the legacy heuristic's points are unbounded."""
+def _score_unprintable(era: Era, score: int, ev: OomEvent) -> bool:
+    """Whether no kernel of ``era`` prints ``score S`` = ``score`` for ``ev``: 2.6.36-3.4 print the badness clamped
+    to 0..1000; 3.5-5.0 print points×1000/T, where, in an OOM of the whole machine, memory (at most about T) plus an
+    oom_score_adj of +1000 (T more) reach about 2000. A memcg's T is its limit, which a task's memory may pass (pages
+    charged elsewhere, a limit set below the usage: 0 kB makes T 1 and the score points×1000), and a cpuset's or
+    mempolicy's T counts its nodes only: no bound there. The legacy heuristic's points are unbounded."""
     if era.scoring == "permille":
         return score > 1000
     if era.scoring == "pages" and era.sacrifice_child:
-        return score > 2000
+        return score > 2000 and ev.domain == "global" and ev.constraint in (None, "CONSTRAINT_NONE")
     return False
 
 
@@ -1287,6 +1292,13 @@ def host_key(ev: OomEvent) -> HostKey:
     return ("source:" + ev.source, ev.host)
 
 
+def _clock(ev: OomEvent) -> str:
+    """What places an event among its host's others: its uptime stamp, a wall-clock time, or only where it is in
+    the input. A previous victim is one killed by an earlier report placed alike: a report copied without its stamps
+    (a mail quoting a kill line) may be a copy of a later one, so its kill makes no stamped task a previous victim."""
+    return "uptime" if ev.uptime is not None else "wall" if ev.timestamp is not None else ""
+
+
 MAX_SEEN = 4096
 """Events remembered to tell a repeat (the oldest is forgotten first)."""
 
@@ -1349,8 +1361,9 @@ class Analyzer:
 
     def __init__(self, *, strict: bool = False) -> None:
         self.strict = strict
-        self.victims: dict[HostKey, dict[int, str]] = {}
-        self.reaped: dict[HostKey, dict[int, str]] = {}
+        self.victims: dict[HostKey, dict[int, tuple[str, str]]] = {}
+        """Pids killed, by host: their name and the :func:`_clock` of the report that killed them."""
+        self.reaped: dict[HostKey, dict[int, tuple[str, str]]] = {}
         """Pids the log shows reaped by the oom_reaper (4.6+), by host: previous victims on 4.7+ kernels."""
         self.swap_kb: dict[HostKey, int] = {}
         self.uptime: dict[HostKey, float] = {}
@@ -1397,12 +1410,13 @@ class Analyzer:
         finally:
             if ev.meminfo is not None and ev.meminfo.total_swap_kb is not None:
                 self.swap_kb[key] = ev.meminfo.total_swap_kb
+            clock = _clock(ev)
             for k in ev.killed:
                 if k.name is not None:   # a name cut off proves nothing about a later pid's process
-                    self.victims.setdefault(key, {})[k.pid] = k.name
+                    self.victims.setdefault(key, {})[k.pid] = (k.name, clock)
             for r in (*ev.reaped, *ev.other_reaped):
                 if r.reaped and r.name:  # reaped (MMF_OOM_REAPED/MMF_OOM_SKIP set): a previous victim
-                    self.reaped.setdefault(key, {})[r.pid] = r.name
+                    self.reaped.setdefault(key, {})[r.pid] = (r.name, clock)
             rel = printed_release(ev)
             if rel and ev.uptime is not None:
                 self.release[key] = rel
@@ -1464,7 +1478,9 @@ class Analyzer:
                          "this OOM took the machine down")
         if ev.no_killable:
             notes.extend(_no_killable_notes(ev, domain))
-            known = {**self.victims.get(key, {}), **self.reaped.get(key, {})}
+            clock = _clock(ev)
+            known = {pid: name for pid, (name, c) in (*self.victims.get(key, {}).items(),
+                                                      *self.reaped.get(key, {}).items()) if c == clock}
             eligible = [r for r in (table.rows if table is not None else ()) if r.oom_score_adj is not None
                         and r.oom_score_adj > -1000 and known.get(r.pid) != r.name]
             if eligible:
@@ -1493,10 +1509,12 @@ class Analyzer:
         if era.scoring == "legacy":
             return result(Verdict.UNDECIDABLE, f"{era.name} scored with a heuristic (cpu time, run time, nice, "
                           "capabilities) whose inputs are not in OOM logs")
-        prev = self.victims.get(key, {})
+        clock = _clock(ev)
+        prev = {pid: name for pid, (name, c) in self.victims.get(key, {}).items() if c == clock}
         # a reused pid with another name is another task
         skipped_prev = [r.pid for r in table.rows if prev.get(r.pid) == r.name and r.pid != kernel_pid]
-        reaped = self.reaped.get(key, {}) if era.skips_oom_skip else {}
+        reaped = {pid: name for pid, (name, c) in self.reaped.get(key, {}).items()
+                  if c == clock} if era.skips_oom_skip else {}
         skipped_reaped = [r.pid for r in table.rows if reaped.get(r.pid) == r.name and r.pid != kernel_pid
                           and r.pid not in skipped_prev]
         tasks = [row_to_task(r, skip=r.pid in skipped_prev or r.pid in skipped_reaped) for r in table.rows]

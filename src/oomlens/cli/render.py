@@ -557,7 +557,8 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
            + (f" — {a.totalpages_how}" if a.totalpages_how else ""))
     ol = a.over_limit
     if ol:
-        w.line(f"memcg usage {ol.usage_kb} kB of limit {ol.limit_kb} kB ({ol.percent}%), failcnt {ol.failcnt}")
+        share = f"{ol.percent}%" if ol.percent is not None else "a limit of 0: every charge is over it"
+        w.line(f"memcg usage {ol.usage_kb} kB of limit {ol.limit_kb} kB ({share}), failcnt {ol.failcnt}")
     s = ev.selection
     if s:
         sc = a.score_check

@@ -53,7 +53,7 @@ from oomlens.oomreport.model import (
     TaskTable,
     ZoneInfo,
 )
-from oomlens.oomreport.normalize import LogLine, clock_seconds, split_at_stamp
+from oomlens.oomreport.normalize import LogLine, clock_seconds, normalize_line, rewrapped_record, split_at_stamp
 from oomlens.oomreport.parse import (
     INIT_PANIC_LINE,
     OOM_FRAMES,
@@ -283,7 +283,14 @@ class _Draft:
         if self.first_kind is None and kind in STAGE:
             self.first_kind = kind
         stage = STAGE.get(kind, -1)
-        if stage > self.stage and kind != Kind.REAPER:
+        if kind == Kind.SUMMARY and self.stage < 30 and not self.has_kill_outcome and self.selection is None:
+            # before the memory state: linux-next/mmotm trees of 4.18-4.20 printed it right after the stack (5.0's
+            # ef8444ea01d7 moved it after the task table), or the report starts at it; the stage stays, so the
+            # memory state and table that may follow are this report's
+            self.summary_early = True
+        elif stage > self.stage and kind != Kind.REAPER:
+            if self.summary_early and 30 <= stage < 50 and not self.has_kill_outcome and self.selection is None:
+                self.summary_first = True   # the memory state or table after it: it was printed first
             self.stage = stage
         if kind in EVIDENCE:
             self.evidence = True
@@ -498,6 +505,10 @@ class _Draft:
 
     summary_text: str | None = None
     summary_lineno: int = 0
+    summary_early = False
+    """The ``oom-kill:`` summary came before any memory state or task table (see :meth:`apply`)."""
+    summary_first = False
+    """... and this report's memory state or table followed it (linux-next 4.18-4.20's order)."""
     summary_cut_note: str | None = None
     pending_sep: tuple[int, bool] | None = None
     """A '--' line not yet known to sit inside the report: (its line, whether the table had started)."""
@@ -894,6 +905,9 @@ _FIX_NOTES = {
                      "joining it, with a blank or without, reads as it whole): read as cut short there"),
     "glued-trace": ("an OOM line glued to the end of a call-trace line (its newline lost) split off and read as a "
                     "line of its own"),
+    "rewrapped-syslog": ("a syslog log re-wrapped by a mail client (a record starting in the middle of a line, after "
+                         "the words of the one before): each record split off where its header starts and the lines "
+                         "that continue it joined to it"),
     "glued-syslog": ("the start of the next syslog line (its newline lost) was glued after the selection line's "
                      "wording: split off (read as a line of its own when its header is whole, else dropped)"),
 }
@@ -1150,6 +1164,26 @@ def _rejoined_row(prev: Item, it: Item, cols: tuple[str, ...]) -> Item | None:
     return _joined(prev, it, text + " " + it.line.text, "rejoined")
 
 
+_KILL_LATER_FIELDS: dict[str, tuple[str, ...]] = {"bare": ("total-vm:", "vsz:"), "5.3": ("pgtables:",)}
+"""A kill line that ends where the format of its era may end, and the field a later era prints next after a blank
+(where a mail client may wrap): its variant -> that field. ('..., file-rss:NkB' and '..., shmem-rss:NkB' go on after
+a comma: wrapped there, the line reads cut.)"""
+
+
+def _rejoined_cut(prev: Item, it: Item) -> Item | None:
+    """An OOM record cut short (a :class:`Cut` payload that lost fields) or an OOM-like line not understood
+    (``Kind.PARTIAL``: cut before a field that names anything), and the header-less line ``it``: one record when,
+    joined, they read as that record (for a partial line, as any OOM record): a mail client wrapped it. Whole, or
+    still cut but further on (a record wrapped twice: the next line may complete it; else it is noted as cut).
+    Never a record that a terminal's padding cut (its rest is lost, not on the next line)."""
+    if "term-pad-cut" in prev.line.wrappers.split("+"):
+        return None
+    j = _joined(prev, it, prev.line.text + " " + it.line.text, "rejoined")
+    if j.kind in _NOT_UNDERSTOOD or (prev.kind != Kind.PARTIAL and j.kind != prev.kind):
+        return None
+    return j
+
+
 def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
     """``prev`` and the header-less line ``it`` as one record when ``prev`` is a record it completes."""
     kind = prev.kind
@@ -1157,14 +1191,20 @@ def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
         return _rejoined_row(prev, it, cols) if cols is not None else None
     if it.kind != Kind.NOISE:
         return None
+    payload = prev.payload
+    if isinstance(payload, Cut):
+        if payload.note is not None:
+            return _rejoined_cut(prev, it)   # a record cut short is never read as if whole: only its rest completes it
+        payload = payload.payload   # flagged as cut (the input's end), but whole
+    elif kind == Kind.PARTIAL:
+        return _rejoined_cut(prev, it)
     t = prev.line.text
     if kind == Kind.NOISE:
         want = (Kind.TABLE_HEADER if t.startswith("[") and "pid" in t[:12]
                 else Kind.CPU if t.startswith(("CPU: ", "Pid: ")) else None)
-    elif kind == Kind.MEMINFO and prev.payload[0] == "zone" and _ZONE_TAIL.fullmatch(it.line.text):
+    elif kind == Kind.MEMINFO and payload[0] == "zone" and _ZONE_TAIL.fullmatch(it.line.text):
         want = Kind.MEMINFO
-    elif (kind == Kind.KILLED and prev.payload.variant == "bare" and t.endswith(")")
-          and it.line.text.startswith(("total-vm:", "vsz:"))):
+    elif kind == Kind.KILLED and it.line.text.startswith(_KILL_LATER_FIELDS.get(payload.variant, ())):
         want = Kind.KILLED   # "Killed process 1 (x)" is a whole 2.6.2x line, but not with 2.6.36's values after it
     else:
         return None
@@ -1211,10 +1251,107 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
     return out
 
 
+# ---- a syslog log re-wrapped by a mail client: records start in the middle of a line (normalize splits them off
+# there, tagged 'rewrapped-syslog') and go on on the next lines
+
+_QUOTING = frozenset({"markdown", "pipe", "colon-quote"})
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DANGLING_HEADER = re.compile(
+    rf"(?:^| )(?P<date>{_MONTH} {{1,2}}\d{{1,2}})(?: (?P<time>\d\d:\d\d:\d\d(?:\.\d{{1,9}})?)(?: (?P<host>[^\s\[\]:]+))?)?$")
+"""A syslog header wrapped before its end: what a line's last words hold of it (a kernel record never ends so)."""
+_HOST_TAG = re.compile(r"(?P<host>[^\s\[\]:]+) kernel:(?: +|$)")
+
+
+def _rest_of_header(prev: Item, it: Item) -> tuple[int, LogLine] | None:
+    """``prev`` ends with the start of a syslog header and the line ``it`` holds its rest (what the normalizer made
+    of it: a time-only header, a host and tag, or the text after a bare ``kernel:`` it peeled): where the header
+    starts in ``prev``'s text, and the record it heads."""
+    m = _DANGLING_HEADER.search(prev.line.text)
+    if m is None:
+        return None
+    known, line = prev.line.host, it.line
+    wrappers = _tag(line, line.text, "rewrapped-syslog").wrappers
+    if m.group("time") is None:   # "... Mar 16" / "21:40:40 host kernel: text": read as a time-only header
+        if line.prefix == "time" and not line.continuation and line.host and line.timestamp and known in (
+                None, line.host):
+            rec = rewrapped_record(f"{m.group('date')} {line.timestamp}", line.host, line.text, wrappers, line.serial)
+            return m.start(), rec._replace(uptime=rec.uptime if rec.uptime is not None else line.uptime)
+        return None
+    ts = f"{m.group('date')} {m.group('time')}"
+    if m.group("host") is None:   # "... Mar 16 21:40:40" / "host kernel: text"
+        h = _HOST_TAG.match(line.text) if line.continuation else None
+        if h is None or known not in (None, h.group("host")):
+            return None
+        return m.start(), rewrapped_record(ts, h.group("host"), line.text[h.end():], wrappers, line.serial)
+    # "... Mar 16 21:40:40 host" / "kernel: text": the bare 'kernel: ' peeled (and a '[ seconds]' stamp after it)
+    if known not in (None, m.group("host")) or not (
+            line.continuation or (line.prefix == "dmesg" and line.host is None and line.timestamp is None)):
+        return None
+    rec = rewrapped_record(ts, m.group("host"), line.text, wrappers, line.serial)
+    return m.start(), rec._replace(uptime=rec.uptime if rec.uptime is not None else line.uptime)
+
+
+def _rejoined_records(prev: Item, it: Item) -> list[Item]:
+    """The record ``prev`` and the line ``it`` that continues it, joined and read again as the kernel's records: a
+    header the wrap cut in two ('... May' / '17 17:00:28 host kernel: ...') starts a record there, a time stamp the
+    wrap cut ('kernel: [' / '2685.747591] ...') is peeled."""
+    ll = prev.line
+    text = (ll.text + " " + it.line.text).strip()
+    lls = normalize_line(f"{ll.timestamp} {ll.host} kernel: {text}") if ll.timestamp and ll.host else []
+    if not lls or lls[0].host != ll.host:
+        return [_joined(prev, it, text, "rewrapped-syslog")]
+    first = _joined(prev, it, lls[0].text, "rewrapped-syslog")
+    recs = [first._replace(line=first.line._replace(uptime=lls[0].uptime if lls[0].uptime is not None else ll.uptime))]
+    quoting = "+".join(w for w in ll.wrappers.split("+") if w in _QUOTING)
+    for x in lls[1:]:
+        line = _tag(x._replace(wrappers=quoting), x.text, "rewrapped-syslog")
+        recs.append(Item(it.lineno, line, *classify_line(x.text, x.trusted, it.lineno, it.cut), it.end or it.lineno,
+                         0, it.cut))
+    return recs
+
+
+def _reflow_rewrapped(items: list[Item]) -> list[Item]:
+    """In a region where a record started in the middle of a line (a re-wrapped syslog), every header-less line is
+    the rest of the record before it: joined to the last record quoted alike (a line quoted otherwise, the replier's
+    own words between the quoted lines, is left alone and does not end the record). A header wrapped itself
+    ('... Mar 16 21:40:40' / 'host kernel: ...') starts its record on the next line."""
+    if not any("rewrapped-syslog" in it.line.wrappers for it in items):
+        return items
+    out: list[Item] = []
+    last: dict[tuple[str, ...], int] = {}   # quoting -> index of the record that goes on
+    for it in items:
+        line = it.line
+        key = tuple(w for w in line.wrappers.split("+") if w in _QUOTING)
+        at = last.get(key)
+        if at is not None and (line.continuation or line.prefix in ("time", "dmesg")):
+            prev = out[at]
+            split = _rest_of_header(prev, it)
+            if split is not None:
+                cut, rec = split
+                out[at] = _joined(prev, prev, prev.line.text[:cut], "rewrapped-syslog")
+                kind, payload = classify_line(rec.text, rec.trusted, it.lineno, it.cut)
+                it = it._replace(line=rec, kind=kind, payload=payload)
+            elif line.continuation:
+                recs = _rejoined_records(prev, it)
+                out[at] = recs[0]
+                out.extend(recs[1:])
+                if len(recs) > 1:
+                    last[key] = len(out) - 1
+                continue
+        out.append(it)
+        if it.line.continuation:
+            continue
+        if it.line.prefix != "bare":
+            last[key] = len(out) - 1
+        else:
+            last.pop(key, None)   # a line without a header that continues nothing: not the record's
+    return out
+
+
 def _repair(items: list[Item]) -> list[Item]:
     """Undo what mail, terminals and consoles did to a region's lines: quoted-printable encoding, a terminal's
-    wrap padding, console output glued before a record, hard wraps."""
-    return _join_wrapped(_unglue_console(_unpad(_decode_qp(items))))
+    wrap padding, console output glued before a record, a re-wrapped syslog, hard wraps."""
+    return _join_wrapped(_reflow_rewrapped(_unglue_console(_unpad(_decode_qp(items)))))
 
 
 _MILESTONES = frozenset(STAGE) - {Kind.TRACE, Kind.VMSTAT, Kind.MEMCG_KV, Kind.REAPER,
@@ -1321,6 +1458,8 @@ def build_event(d: _Draft, source: str) -> OomEvent:
     summ = d.summary
     if summ is not None:
         hints["summary"] = None
+        if d.summary_first:
+            hints["summary-first"] = None   # printed before the memory state (linux-next 4.18-4.20)
         if summ.pid is None:
             d.note(d.summary_cut_note or "the oom-kill: summary line is incomplete")
         elif d.summary_cut_note is not None and summ.uid is None:
@@ -1448,9 +1587,15 @@ def _meminfo_block(d: _Draft) -> MemInfoBlock | None:
         buddy_page_kb=next(iter(d.buddy_kb)) if len(d.buddy_kb) == 1 else None)
 
 
+def _after_table(d: _Draft) -> bool:
+    """Whether a line printed after the whole task table came: the selection line, or an ``oom-kill:`` summary
+    printed after the table (5.0+; one printed before the memory state proves nothing about the table)."""
+    return d.selection is not None or (d.summary is not None and not d.summary_early)
+
+
 def _ends_inside(d: _Draft) -> bool:
     """Whether the input ends inside the report: before its kill line, summary or selection line."""
-    return d.finished_by == "eof" and not d.has_kill_outcome and d.summary is None and d.selection is None
+    return d.finished_by == "eof" and not d.has_kill_outcome and not _after_table(d)
 
 
 def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
@@ -1473,7 +1618,7 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
         d.note("the task table has no rows, as the kernel says right after it ('Out of memory and no killable "
                "processes...'): no process in the OOM's domain but init and kernel threads had memory (e.g. at boot)")
     elif not d.rows and (d.columns or d.tasks_state):
-        if d.has_kill_outcome or d.summary is not None:
+        if d.has_kill_outcome or _after_table(d):
             d.note("the task table header has no rows (filtered log?)")
         why.append("a header without rows")
     if _ends_inside(d):

@@ -3,7 +3,8 @@
 One raw line in, zero or more :class:`LogLine` out (rsyslog ``#012`` records split into several).
 Handled, in any nesting order (the prefixes are peeled one by one):
 
-* wrappers: markdown / mail quoting (``> ``, ``> > ``), a leading ``| ``, code indentation,
+* wrappers: markdown / mail quoting (``> ``, ``> > ``; ``: `` before a record header), a leading ``| ``, code
+  indentation,
   code fences (dropped), ANSI colours, ``\\r``;
 * BSD syslog ``Mon DD HH:MM:SS[.frac] [host] tag[pid]: `` with month names of any locale,
   RFC 5424 ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID SD``, RFC 3339 / journal ``short-iso`` /
@@ -40,7 +41,8 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["FRAMING", "LogLine", "Normalizer", "normalize_line", "clock_seconds", "is_json_framing", "split_at_stamp"]
+__all__ = ["FRAMING", "LogLine", "Normalizer", "normalize_line", "clock_seconds", "is_json_framing", "rewrapped_record",
+           "split_at_stamp"]
 
 
 class LogLine(NamedTuple):
@@ -52,7 +54,7 @@ class LogLine(NamedTuple):
     format (``"syslog"``, ``"rfc5424"``, ``"iso"``, ``"journal-full"``, ``"journal-unix"``,
     ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"rsyslog-template"``,
     ``"json"`` (a structured log's record whose text has no header of its own), ``"bare"``);
-    ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"pipe"``, ``"indent"``,
+    ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"colon-quote"``, ``"pipe"``, ``"indent"``,
     ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``,
     ``"glued-trace"``, ``"json"``; ``events`` adds the repairs it made);
     ``continuation``: header-less line after a line that had a header (see module docstring);
@@ -74,6 +76,8 @@ class LogLine(NamedTuple):
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _QUOTE = re.compile(r"[ \t]{0,3}>[ \t]?")
 _PIPE = re.compile(r"[ \t]*\|[ \t]?")
+_COLON_QUOTED = re.compile(r": (?=\[ *\d{1,15}\.\d{1,15}\]|\w{3} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\dT\d\d:)")
+"""": " quoting before a record header (a ``[ seconds]`` stamp, a syslog or RFC 3339 time)."""
 _MONTH = r"(?:[^\W\d_]{2,10}\.?|\d{1,2}月)"
 _TIME = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
 _TAG = r"(?:(?P<host>[^\s\[\]:]+) )?(?P<tag>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: ?"
@@ -194,14 +198,58 @@ def _normalize(raw: str, prev: LogLine | None, lead: list[int] | None = None) ->
         t = lines[-1].text
         if "ill process" in t or t.endswith("]") or ("/0x" in t and _GLUED_AFTER_FRAME.match(t)):
             lines = _unglue(lines)
+        if " kernel:" in lines[-1].text:
+            lines = _split_rewrapped(lines)
     return lines
+
+
+# A syslog log re-wrapped by a mail client (a reply's quote, ~78 columns): a record starts in the middle of a line,
+# its header after the previous record's last words, and its own words go on on the next line
+# ("> (rpmbuild) score 3460 or a child Mar 17 01:33:12 t6360003 kernel: Killed" / "> process 27519 (sh)").
+_INNER_SYSLOG = re.compile(
+    r" (?P<ts>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}\d{1,2} \d\d:\d\d:\d\d(?:\.\d{1,9})?) "
+    r"(?P<host>[^\s\[\]:]+) kernel:(?: +|$)")
+
+
+def _split_rewrapped(lines: list[LogLine]) -> list[LogLine]:
+    """A syslog line (or a line continuing one) that holds the header of a record of its host's kernel after some
+    words: the record is split off there (its text may be empty: its words are on the next line, which continues
+    it). Only the host's own ``kernel:`` header (no ``[pid]``) splits, or any host's on a line that names no host
+    (read alone, as the scanner does, a line continuing a record has none): a kernel record never prints one."""
+    out: list[LogLine] = []
+    for ll in lines:
+        while True:
+            m = _INNER_SYSLOG.search(ll.text) if " kernel:" in ll.text else None
+            if m is None or (ll.host is not None and m.group("host") != ll.host):
+                out.append(ll)
+                break
+            if m.start():
+                out.append(ll._replace(text=ll.text[:m.start()]))
+            w = ll.wrappers.replace("+rewrapped-syslog", "").replace("rewrapped-syslog", "")
+            rec = rewrapped_record(m.group("ts"), m.group("host"), ll.text[m.end():],
+                                   w + "+rewrapped-syslog" if w else "rewrapped-syslog", ll.serial)
+            ll = rec if ll.trusted else rec._replace(trusted=False)   # a program's line quoting one is the program's
+    return out
+
+
+def rewrapped_record(timestamp: str, host: str, text: str, wrappers: str, serial: int | None = None) -> LogLine:
+    """The record a syslog header of ``host``'s kernel starts, with ``text`` after it (a ``[ seconds]`` stamp in
+    it peeled), as split off a re-wrapped line."""
+    rest = text.lstrip()
+    uptime = None
+    m = _MONO.match(rest) if rest.startswith("[") else None
+    if m is not None:
+        uptime = float(m.group(1))
+        rest = rest[m.end():]
+    return LogLine(rest.strip(), host, True, timestamp, uptime, "syslog", wrappers, False, serial)
 
 
 # 2.6.2x printed some OOM messages without a newline, so the next one joined it on the same line:
 # "Killed process 19271 (trashapplet)Out of memory: kill process 12475 (qemu) score 7899 or a childKilled ..."
 _GLUED = re.compile(r"(?:(?<=\))|(?<=child))(?=Out of [Mm]emory: [Kk]ill process |Killed process )")
-# tmux / screen copy mode writes its position at the end of the first line copied: "...oom_score_adj=0    [7/972]"
-_COPY_MODE = re.compile(r"\s{2,}\[\d{1,9}/\d{1,9}\]$")
+# tmux / screen copy mode writes its position at the end of the first line copied: "...oom_score_adj=0    [7/972]";
+# a redraw over an earlier, longer position can leave its start before it: "[2[2/9152]"
+_COPY_MODE = re.compile(r"\s{2,}(?:\[\d{0,9}){0,3}\[\d{1,9}/\d{1,9}\]$")
 # A selection line whose newline was lost, the next syslog line's start glued to its wording:
 # "... score 673 or sacrifice childSep 12 10:11:12 host kernel: ..." (or only "childSep", the rest cut)
 _SELECT_WORDING_ENDS = (" or sacrifice child", " or a child", " and children")
@@ -310,6 +358,14 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
             if m:
                 s = s[m.end():]
                 wrappers.append("markdown")
+                continue
+        if c == ":" and s[1:2] == " ":
+            # ": " quoting (some mail clients, and reply styles that set a quoted log apart), peeled only when a
+            # record header follows: a record's own text may start with ": "
+            m = _COLON_QUOTED.match(s)
+            if m:
+                s = s[m.end():]
+                wrappers.append("colon-quote")
                 continue
         if c == "|" or (c in " \t" and s.lstrip(" \t")[:1] == "|"):
             m = _PIPE.match(s)
