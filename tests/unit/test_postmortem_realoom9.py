@@ -106,10 +106,11 @@ def test_001_memory_oom_group_dates_the_report() -> None:
 def test_004_the_oom_reaper_line_dates_the_report() -> None:
     # the second block: "score 755 or sacrifice child" (2.6.36-5.0), a kill line with shmem-rss (4.5, and RHEL 7's
     # 3.10) and "oom_reaper: reaped process 1036073 (oom02)" (4.6, aac453635549; RHEL 7's last 3.10.0-1160 has no
-    # oom_reaper): 4.6-5.0
+    # oom_reaper): 4.6-5.0; and its headerless rows have 7 numbers whose 5th (393216) exceeds total_vm (4773), so it is
+    # neither nr_ptes (3.6-3.19) nor a cpu (2.6.36-3.5): pgtables_bytes, 4.15+: 4.15-5.0
     evs = analyses("realoom9", "004")
     assert len(evs) == 2
-    assert evs[1].evidence_range == ((4, 6, 0), (5, 0, 9999)) and evs[1].era_range_text == "4.6–5.0"
+    assert evs[1].evidence_range == ((4, 15, 0), (5, 0, 9999)) and evs[1].era_range_text == "4.15–5.0"
 
 
 def test_synthetic_message_bounds_and_a_vendor_release_below_them() -> None:
@@ -220,10 +221,13 @@ def test_synthetic_a_report_with_its_own_swap_total_and_one_without_any() -> Non
 
 def test_004_rows_without_their_header_are_no_format_without_swap() -> None:
     # the second block's rows carry pgtables_bytes and swapents ("6258739  3540314 37814272 104 0 oom02"): only
-    # their header was left out of the excerpt, so which columns follow rss is unknown, not absent
+    # their header was left out of the excerpt, so the columns after rss are not absent; 7 numbers whose 5th exceeds
+    # total_vm (neither nr_ptes nor a cpu number) can only be 4.15+'s pgtables_bytes swapents oom_score_adj
     a = analyses("realoom9", "004")[1]
     notes = a.all_notes
-    assert any("the task table's header is not in the log" in n for n in notes)
+    assert any("without their header" in n and "pgtables_bytes swapents oom_score_adj" in n for n in notes)
+    (oom02,) = [r for r in a.event.table.rows if r.pid == 1036073]
+    assert (oom02.pgtables_bytes, oom02.swapents, oom02.oom_score_adj) == (37814272, 104, 0)
     assert not any("this table format has no swap or page-table columns" in n for n in notes)
 
 

@@ -52,6 +52,7 @@ _TABLE_RANGES: dict[str, tuple[Version, Version | None]] = {
     "6.8": ((6, 8, 0), None),
     "4.19": ((4, 19, 0), (6, 7, 9999)),
     "4.15": ((4, 15, 0), (4, 18, 9999)),
+    "4.15-6.7": ((4, 15, 0), (6, 7, 9999)),   # headerless rows read as pgtables_bytes (parser's inferred layout)
     "4.0": ((4, 0, 0), (4, 14, 9999)),
     "4.0+nr_puds": ((4, 0, 0), (4, 14, 9999)),
     "3.6": ((3, 6, 0), (3, 19, 9999)),

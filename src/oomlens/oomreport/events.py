@@ -55,12 +55,15 @@ from oomlens.oomreport.model import (
 )
 from oomlens.oomreport.normalize import LogLine, clock_seconds, normalize_line, rewrapped_record, split_at_stamp
 from oomlens.oomreport.parse import (
+    HEADERLESS_LAYOUTS,
     INIT_PANIC_LINE,
     OOM_FRAMES,
     Cut,
     Kind,
     Unusable,
     classify,
+    headerless_layouts,
+    headerless_numbers,
     parse_dump_tasks_row,
     parse_dump_tasks_row_cut,
     parse_oom_summary,
@@ -171,6 +174,7 @@ class _Draft:
         self.dup_lines = 0
         self.table_gap = False
         self.headerless_rows = 0
+        self.headerless_raw: list[tuple[str, int]] = []   # (text, line number) of the whole headerless rows
         self.summary: SummaryLine | None = None
         self.summary_text: str | None = None
         self.selection: SelectionLine | None = None
@@ -418,6 +422,8 @@ class _Draft:
             return
         if self.columns is None:
             self.headerless_rows += 1
+            if not flag:
+                self.headerless_raw.append((text, lineno))
         self.table_started = True
         at = self.row_index.get(row.pid)
         if at is not None:
@@ -1598,16 +1604,99 @@ def _ends_inside(d: _Draft) -> bool:
     return d.finished_by == "eof" and not d.has_kill_outcome and not _after_table(d)
 
 
+_HEADERLESS_RELEASE = re.compile(r"(\d{1,2})\.(\d{1,3})(?:\.(\d{1,4}))?")
+
+
+def _format_bounds(d: _Draft) -> list[tuple[tuple[int, int, int] | None, tuple[int, int, int] | None, str]]:
+    """The releases this report's own lines allow (what dates a task table's layout when its header is lost)."""
+    out: list[tuple[tuple[int, int, int] | None, tuple[int, int, int] | None, str]] = []
+    rel = d.cpu.release if d.cpu is not None else None
+    m = _HEADERLESS_RELEASE.match(rel) if rel and sane_release(rel) else None
+    if m is not None:
+        v = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+        out.append((v, v, f"release {rel}"))
+    if d.summary is not None:
+        out.append(((4, 18, 0), None, "the oom-kill: summary line (5.0+)"))
+    if d.tasks_state:
+        out.append(((4, 19, 0), None, "the 'Tasks state' line (4.19+)"))
+    cut = " ".join(n for n in d.notes if "'Killed process' line cut short" in n)
+    whole = [k for k in d.killed if f"line {k.lineno}: " not in cut]
+    kinds = {k.variant for k in whole}
+    if kinds & {"5.3", "5.4"}:
+        out.append(((5, 3, 0), None, "the kill line's UID:/pgtables: (5.3/5.4+)"))
+    elif "2.6.36" in kinds and not kinds & {"4.5", "rhel7"}:
+        out.append(((2, 6, 36), (4, 4, 9999), "the kill line without shmem-rss (2.6.36-4.4)"))
+    if "rhel7" in kinds:
+        out.append(((3, 10, 0), (3, 10, 9999), "the kill line's ', UID U,' (RHEL/CentOS 7's 3.10)"))
+    inv = d.invoked
+    if inv is not None and inv.variant == "3.7-4.4" and inv.oom_score_adj is not None:
+        out.append(((3, 7, 0), (4, 4, 9999), "the 'invoked oom-killer:' line's numeric gfp_mask (3.7-4.4)"))
+    elif inv is not None and inv.variant in ("4.9-4.19", "4.10-4.16"):
+        out.append(((4, 9, 0), (4, 19, 9999), "the 'invoked oom-killer:' line's nodemask= (4.9-4.19)"))
+    elif inv is not None and inv.variant == "2.6.36-3.6":
+        out.append(((2, 6, 36), (3, 6, 9999), "the 'invoked oom-killer:' line's oom_adj= (2.6.36-3.6)"))
+    return out
+
+
+def _headerless_layout(d: _Draft) -> tuple[str, tuple[str, ...], str] | None:
+    """The one mainline layout that the headerless rows' numbers and this report's dating lines allow: (variant,
+    columns, how it was settled), re-reading ``d.rows`` with its columns; None (rows untouched) when not exactly one."""
+    if d.columns is not None or len(d.headerless_raw) != d.headerless_rows:
+        return None
+    nums = [headerless_numbers(text) for text, _ in d.headerless_raw]
+    if any(n is None for n in nums):
+        return None
+    fits = headerless_layouts([n for n in nums if n is not None])
+    count = len(nums[0] or ())
+    bounds = _format_bounds(d)
+    layouts = {name: (cols, lo, hi) for name, cols, lo, hi in HEADERLESS_LAYOUTS}
+
+    def allowed(f: str) -> bool:
+        _cols, lo, hi = layouts[f]
+        return all((b_hi is None or lo <= b_hi) and (b_lo is None or hi is None or b_lo <= hi) for b_lo, b_hi, _ in bounds)
+
+    dated = [f for f in fits if allowed(f)]
+    if len(dated) != 1:
+        return None
+    name = dated[0]
+    cols, lo, hi = layouts[name]
+    same_count = [n for n, c, _lo, _hi in HEADERLESS_LAYOUTS if len(c) == count]
+    era = f"{'.'.join(map(str, lo[:2]))}-{'.'.join(map(str, hi[:2]))}" if hi else f"{'.'.join(map(str, lo[:2]))}+"
+    how = f"{count} numbers after the pid, which only the {era} layout prints"
+    if len(same_count) > 1:
+        others = [n for n in same_count if n != name]
+        why = "; ".join(w for (_lo, _hi, w) in bounds)
+        how = (f"{count} numbers after the pid, as in the layouts of " + ", ".join(others + [name])
+               + (f"; their values and the report's dating ({why})" if why else "; their values")
+               + f" leave only the {era} one")
+    columns = ("pid",) + cols + ("name",)
+    at = {r.pid: i for i, r in enumerate(d.rows) if r is not None}
+    rows = [parse_dump_tasks_row(text, columns, lineno) for text, lineno in d.headerless_raw]
+    if any(r is None or r.pid not in at for r in rows):
+        return None
+    for r in rows:
+        if r is not None:
+            d.rows[at[r.pid]] = r
+    return name, columns, how
+
+
 def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
     if not (d.columns or d.rows or d.tasks_state):
         return None
     variant = table_variant(d.columns or (), d.tasks_state, d.wide)
-    hints["table:" + variant] = None
     why: list[str] = []
+    columns = d.columns
     if d.headerless_rows:
         why.append("rows without their header")
-        d.note(f"{d.headerless_rows} task-table row(s) without their header: only uid, tgid, "
-               f"total_vm and rss could be mapped")
+        inferred = _headerless_layout(d)
+        if inferred is None:
+            d.note(f"{d.headerless_rows} task-table row(s) without their header: only uid, tgid, "
+                   f"total_vm and rss could be mapped")
+        else:
+            variant, columns, how = inferred
+            d.note(f"{d.headerless_rows} task-table row(s) without their header: {how}; read with its columns "
+                   f"({' '.join(columns[1:-1])})")
+    hints["table:" + variant] = None
     if d.table_gap:
         why.append("rows cut short or unusable (see the notes)")
     if d.table_elided:
@@ -1633,7 +1722,7 @@ def _task_table(d: _Draft, hints: dict[str, None]) -> TaskTable | None:
     if d.replaced:
         d.note(f"{d.replaced} task-table row(s) replaced by a later row of the same pid "
                f"(one task per pid)")
-    return TaskTable(variant=variant, columns=d.columns or (), rows=tuple(r for r in d.rows if r is not None),
+    return TaskTable(variant=variant, columns=columns or (), rows=tuple(r for r in d.rows if r is not None),
                      tasks_state_line=d.tasks_state, filtered=False, truncated=truncated,
                      duplicates_removed=d.dups, truncated_why="; ".join(why) or None)
 

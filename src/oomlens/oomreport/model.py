@@ -188,7 +188,8 @@ class TaskRow(_ToDict):
 @dataclass(frozen=True, slots=True)
 class TaskTable(_ToDict):
     """The task dump. ``variant`` names the header era (``"2.6.25"``, ``"2.6.36"``, ``"3.6"``,
-    ``"4.0"``, ``"4.0+nr_puds"``, ``"4.15"``, ``"4.19"``, ``"6.8"``, ``"unknown"`` or
+    ``"4.0"``, ``"4.0+nr_puds"``, ``"4.15"``, ``"4.19"``, ``"6.8"``, ``"unknown"``, ``"4.15-6.7"`` (rows without
+    their header read as pgtables_bytes: see the event's notes) or
     ``"headerless"``); ``columns`` are the header's names in order (empty when no header was seen).
 
     ``filtered``: rows are known or likely to be missing (see the event's notes for why);

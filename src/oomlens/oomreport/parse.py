@@ -24,7 +24,7 @@ Pure: standard library only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -413,6 +413,61 @@ def parse_dump_tasks_row_cut(text: str, columns: tuple[str, ...] | None, lineno:
                   rss=values.get("rss"), name=name, lineno=lineno,
                   **{k: v for k, v in values.items() if k in _ROW_FIELDS and k not in ("uid", "tgid", "total_vm", "rss")})
     return row, lost
+
+
+# Headerless rows: the mainline layouts (spec 6.2), by their number of numbers after "[pid]" (name excluded), each
+# with the releases that print it. Only these: a vendor's extra column (nr_puds, a patch's) makes a count no
+# mainline layout has, or one that another layout has (so the count alone never proves a patched kernel's layout).
+HEADERLESS_LAYOUTS: tuple[tuple[str, tuple[str, ...], tuple[int, int, int], tuple[int, int, int] | None], ...] = (
+    ("2.6.25", ("uid", "tgid", "total_vm", "rss", "cpu", "oom_adj"), (2, 6, 25), (2, 6, 35)),
+    ("2.6.36", ("uid", "tgid", "total_vm", "rss", "cpu", "oom_adj", "oom_score_adj"), (2, 6, 36), (3, 5, 9999)),
+    ("3.6", ("uid", "tgid", "total_vm", "rss", "nr_ptes", "swapents", "oom_score_adj"), (3, 6, 0), (3, 19, 9999)),
+    ("4.0", ("uid", "tgid", "total_vm", "rss", "nr_ptes", "nr_pmds", "swapents", "oom_score_adj"),
+     (4, 0, 0), (4, 14, 9999)),
+    ("4.15-6.7", ("uid", "tgid", "total_vm", "rss", "pgtables_bytes", "swapents", "oom_score_adj"),
+     (4, 15, 0), (6, 7, 9999)),
+    ("6.8", ("uid", "tgid", "total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "pgtables_bytes", "swapents",
+             "oom_score_adj"), (6, 8, 0), None),
+)
+
+
+def _layout_fits(cols: tuple[str, ...], nums: Sequence[int]) -> bool:
+    """Whether a row's numbers can be the kernel's values under these columns (bounds no kernel exceeds)."""
+    v = dict(zip(cols, nums))
+    if not -1000 <= v.get("oom_score_adj", 0) <= 1000 or not -17 <= v.get("oom_adj", 0) <= 15:
+        return False
+    if v.get("cpu", 0) >= 8192:   # NR_CPUS is at most 8192 (x86 MAXSMP)
+        return False
+    vm = v["total_vm"]
+    # a page-table page exists only for a range with something mapped: never more of them than mapped pages
+    if v.get("nr_ptes", 0) > vm or v.get("nr_pmds", 0) > vm or any(x < 0 for k, x in v.items() if k != "oom_score_adj"
+                                                                    and k != "oom_adj"):
+        return False
+    # 6.8's rss is get_mm_rss(), the sum of the three counters it prints next to it
+    return "rss_anon" not in v or v["rss"] == v["rss_anon"] + v["rss_file"] + v["rss_shmem"]
+
+
+def headerless_numbers(text: str) -> list[int] | None:
+    """The numbers after ``[pid]`` of a whole headerless row (before its name), or None."""
+    m = _ROW.match(text)
+    if m is None:
+        return None
+    parts = m.group("rest").split()
+    nums: list[int] = []
+    for tok in parts:
+        if not _INT.fullmatch(tok):
+            break
+        nums.append(int(tok))
+    return nums if len(nums) < len(parts) else None
+
+
+def headerless_layouts(rows: Sequence[Sequence[int]]) -> list[str]:
+    """The mainline layouts (:data:`HEADERLESS_LAYOUTS` names) that every headerless row fits, by its count of
+    numbers and their bounds."""
+    if not rows or len({len(r) for r in rows}) != 1:
+        return []
+    return [name for name, cols, _lo, _hi in HEADERLESS_LAYOUTS
+            if len(cols) == len(rows[0]) and all(_layout_fits(cols, r) for r in rows)]
 
 
 def parse_dump_tasks(lines: Iterable[str]) -> TaskTable | None:

@@ -1,0 +1,106 @@
+"""Real OOM reports of sweep 6 (tests/data/postmortem/realoom11, sources in SOURCES.tsv), checked by hand.
+
+Every expected value is worked out by hand from the log and the kernel's rules (kernel-oom-spec.md), not copied
+from the tool's output."""
+
+from __future__ import annotations
+
+from realdata import analyses
+
+from oomlens.analysis.postmortem import analyze_events
+from oomlens.oomreport import parse_text
+
+
+def _events(text: str) -> list:  # type: ignore[type-arg]
+    return list(analyze_events(parse_text(text), strict=True))
+
+
+def _stamp(lines: list[str], t0: float = 100.0) -> str:
+    return "".join(f"[{t0 + i * 1e-5:12.6f}] {line}\n" for i, line in enumerate(lines))
+
+
+def _row(a, pid: int):  # type: ignore[no-untyped-def]
+    (r,) = [r for r in a.event.table.rows if r.pid == pid]
+    return r
+
+
+# --------------------------------------------------------------------------- L1: headerless rows, layout by count
+
+
+def test_019_ten_numbers_are_the_6_8_layout() -> None:
+    # "1000 4076 14983560 11204801 11203232 1569 0 118214656 3073656 200 mprime": 10 numbers after the pid, only
+    # 6.8+'s uid tgid total_vm rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj (and rss
+    # 11204801 = 11203232 + 1569 + 0). mprime: 11204801 + 3073656 + 118214656 // 4096 (28861) = 14307318 pages
+    (a,) = analyses("realoom11", "019")
+    assert a.event.table.variant == "6.8"
+    mp = _row(a, 4076)
+    assert (mp.swapents, mp.pgtables_bytes, mp.oom_score_adj) == (3073656, 118214656, 200)
+    assert a.evidence_range[0] == (6, 8, 0)
+    assert any("without their header" in n and "6.8+ layout" in n for n in a.all_notes)
+    # the rows may still be a part of the table: not a verdict
+    assert a.event.table.truncated
+
+
+def test_008_eight_numbers_are_the_4_0_layout() -> None:
+    # "0 2737 2362 1506 8 0 0 0 dhcpd": 8 numbers, only 4.0-4.14's nr_ptes nr_pmds swapents oom_score_adj. The 4.0-4.14
+    # rules take 3% off a root task: dhcpd 1506 + 8 = 1514 - 1514*3//100 (45) = 1469
+    (a,) = analyses("realoom11", "008")
+    assert a.event.table.variant == "4.0"
+    assert a.evidence_range == ((4, 0, 0), (4, 14, 9999))
+    assert a.era_name == "4.8-4.14"
+    assert _row(a, 2737).nr_ptes == 8
+
+
+def test_002_a_fifth_number_above_total_vm_is_pgtables_bytes() -> None:
+    # "1004 29541 13691125 7552481 61505536 0 0 java": 7 numbers (2.6.36-3.5, 3.6-3.19 or 4.15+). 61505536 is
+    # neither a cpu number (NR_CPUS <= 8192) nor nr_ptes (more page tables than the 13691125 pages mapped):
+    # pgtables_bytes, 61505536 // 4096 = 15016 pages
+    (a,) = analyses("realoom11", "002")
+    assert a.event.table.variant == "4.15-6.7"
+    assert _row(a, 29541).pgtables_bytes == 61505536
+    assert a.evidence_range[0] == (4, 15, 0)
+
+
+def test_006_the_kill_lines_uid_dates_seven_numbers() -> None:
+    # 7 numbers; the kill line's "UID:0 pgtables:24kB" (5.3/5.4+) leaves pgtables_bytes: hostapd 24576 bytes = the
+    # kill line's 24 kB; 279 + 24576 // 4096 (6) = 285
+    (a,) = analyses("realoom11", "006")
+    assert a.event.table.variant == "4.15-6.7"
+    assert _row(a, 4183).pgtables_bytes == 24576
+
+
+def test_010_a_kill_line_without_shmem_dates_seven_numbers() -> None:
+    # "10000 19715 804134 76447 322 47965 0 java": the kill line has no shmem-rss (2.6.36-4.4), and 47965 is no
+    # oom_adj (-17..15) of 2.6.36-3.5: 3.6-3.19's nr_ptes 322, swapents 47965
+    a = analyses("realoom11", "010")[0]
+    assert a.event.table.variant == "3.6"
+    r = _row(a, 19715)
+    assert (r.nr_ptes, r.swapents, r.oom_score_adj) == (322, 47965, 0)
+
+
+def test_synthetic_seven_numbers_that_no_evidence_dates_stay_unmapped() -> None:
+    # 7 small numbers fit 2.6.36 (cpu 1, oom_adj 0), 3.6 and 4.15+ alike: nothing is inferred
+    text = _stamp(["[ 100]     0   100     5000     1000        1        0             0 foo",
+                   "Out of memory: Kill process 100 (foo) score 10 or sacrifice child"])
+    (a,) = _events(text)
+    assert a.event.table.columns == () and a.event.table.variant == "headerless"
+    assert any("only uid, tgid, total_vm and rss could be mapped" in n for n in a.all_notes)
+
+
+def test_synthetic_rows_of_different_counts_or_a_contradicting_era_stay_unmapped() -> None:
+    mixed = _stamp(["[ 100]     0   100     5000     1000        1        0        0             0 foo",
+                    "[ 101]     0   101     5000     1000        1        0             0 bar",
+                    "Out of memory: Kill process 100 (foo) score 10 or sacrifice child"])
+    (a,) = _events(mixed)
+    assert a.event.table.columns == ()
+    # 8 numbers (4.0-4.14) under a kill line with UID: (5.3+): no mainline kernel printed both
+    late = _stamp(["[ 100]     0   100     5000     1000        1        0        0             0 foo",
+                   "Out of memory: Killed process 100 (foo) total-vm:20000kB, anon-rss:4000kB, file-rss:0kB, "
+                   "shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0"])
+    (b,) = _events(late)
+    assert b.event.table.columns == ()
+    # 10 numbers whose rss is not rss_anon + rss_file + rss_shmem: not 6.8's
+    bad = _stamp(["[ 100]     0   100     5000     1000      10       10        0    40960        0             0 foo",
+                  "Out of memory: Kill process 100 (foo) score 10 or sacrifice child"])
+    (c,) = _events(bad)
+    assert c.event.table.columns == ()
