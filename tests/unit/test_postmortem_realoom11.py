@@ -104,3 +104,26 @@ def test_synthetic_rows_of_different_counts_or_a_contradicting_era_stay_unmapped
                   "Out of memory: Kill process 100 (foo) score 10 or sacrifice child"])
     (c,) = _events(bad)
     assert c.event.table.columns == ()
+
+
+# --------------------------------------------------------------------------- L2: a level label glued to a syslog header
+
+
+def test_014_a_level_label_glued_before_the_syslog_header() -> None:
+    # "error:Jul 13 15:55:12 rocketmq-3 kernel: Out of memory: Kill process 2395 (java) score 908 or sacrifice child"
+    (a,) = analyses("realoom11", "014")
+    assert a.event.selection is not None and (a.event.selection.pid, a.event.selection.score) == (2395, 908)
+    assert a.event.host == "rocketmq-3"
+
+
+def test_synthetic_only_a_level_word_before_a_whole_syslog_header_is_peeled() -> None:
+    from oomlens.oomreport.normalize import normalize_line
+
+    (ll,) = normalize_line("WARNING:Jul 13 15:55:12 h1 kernel: Out of memory: Kill process 1 (x) score 9 or "
+                           "sacrifice child")
+    assert ll.host == "h1" and ll.text.startswith("Out of memory:") and "level-label" in ll.wrappers
+    # another word, or a level not followed by a syslog header: the line is left as it is
+    for raw in ("remark:Jul 13 15:55:12 h1 kernel: Out of memory: Kill process 1 (x) score 9 or sacrifice child",
+                "error:Out of memory: Kill process 1 (x) score 9 or sacrifice child"):
+        (ll,) = normalize_line(raw)
+        assert ll.prefix == "bare" and ll.text == raw

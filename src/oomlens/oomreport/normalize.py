@@ -662,6 +662,18 @@ def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:
     return rest
 
 
+# A log viewer's level label glued to the syslog header it precedes ("error:Jul 13 15:55:12 host kernel: ..."): peeled
+# only when a whole syslog header follows it at once
+_LEVEL_LABEL = re.compile(r"(?i:emerg|alert|crit|critical|err|error|warn|warning|notice|info|debug|fatal):(?=\S)")
+
+
+def _peel_level_label(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare" or _SYSLOG.match(rest) is None:
+        return None
+    h.wrappers.append("level-label")
+    return rest
+
+
 # Record-header recognisers by the first character of what is left, most specific first.
 _PEELERS: dict[str, tuple[tuple[re.Pattern[str], _PeelFn], ...]] = {
     "<": ((_RFC5424, _peel_rfc5424), (_LEVEL, _peel_level)),
@@ -672,7 +684,7 @@ _DIGIT_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_KMSG, _peel_kms
                   (_SYSLOG, _peel_syslog), (_TIME_ONLY, _peel_time))   # "3月 27 .." is syslog
 _TEMPLATE_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_TEMPLATE, _peel_template),)
 _ALPHA_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
-                  (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x))
+                  (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x), (_LEVEL_LABEL, _peel_level_label))
 
 
 def _split_rsyslog(text: str, host: str | None, trusted: bool, timestamp: str | None,
