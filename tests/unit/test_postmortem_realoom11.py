@@ -5,9 +5,12 @@ from the tool's output."""
 
 from __future__ import annotations
 
+import io
+
 from realdata import analyses
 
 from oomlens.analysis.postmortem import analyze_events
+from oomlens.cli.render import Screen, Writer, postmortem_event
 from oomlens.oomreport import parse_text
 
 
@@ -17,6 +20,13 @@ def _events(text: str) -> list:  # type: ignore[type-arg]
 
 def _stamp(lines: list[str], t0: float = 100.0) -> str:
     return "".join(f"[{t0 + i * 1e-5:12.6f}] {line}\n" for i, line in enumerate(lines))
+
+
+def _human(a, verbose: bool = False) -> str:  # type: ignore[no-untyped-def]
+    w = Writer(Screen(False, None, None))
+    w._out = io.StringIO()
+    postmortem_event(a, verbose=verbose, writer=w)
+    return w._out.getvalue()  # type: ignore[attr-defined,no-any-return]
 
 
 def _row(a, pid: int):  # type: ignore[no-untyped-def]
@@ -127,3 +137,25 @@ def test_synthetic_only_a_level_word_before_a_whole_syslog_header_is_peeled() ->
                 "error:Out of memory: Kill process 1 (x) score 9 or sacrifice child"):
         (ll,) = normalize_line(raw)
         assert ll.prefix == "bare" and ll.text == raw
+
+
+# --------------------------------------------------------------------------- L4: the summary line's victim in the text
+
+
+def test_004_the_summary_lines_victim_is_shown_without_a_kill_line() -> None:
+    # "oom-kill:constraint=CONSTRAINT_NONE,...,task=broker-server,pid=447791,uid=0" and no 'Killed process' line:
+    # dump_oom_summary() names the task the kernel chose
+    a = analyses("realoom11", "004")[0]
+    text = _human(a)
+    assert "kernel selected: 447791 (broker-server) — named by the oom-kill: summary line" in text
+    assert "kernel killed: (not in the log)" in text
+
+
+def test_synthetic_a_selection_line_is_shown_rather_than_the_summary() -> None:
+    # (5.0 prints the summary in dump_header(), before the selection line)
+    text = _stamp(["oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,"
+                   "task_memcg=/,task=foo,pid=100,uid=0",
+                   "Out of memory: Kill process 100 (foo) score 10 or sacrifice child"])
+    (a,) = _events(text)
+    out = _human(a)
+    assert "kernel selected: 100 (foo) score 10" in out and "named by the oom-kill: summary line" not in out
