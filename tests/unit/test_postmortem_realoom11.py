@@ -159,3 +159,42 @@ def test_synthetic_a_selection_line_is_shown_rather_than_the_summary() -> None:
     (a,) = _events(text)
     out = _human(a)
     assert "kernel selected: 100 (foo) score 10" in out and "named by the oom-kill: summary line" not in out
+
+
+# --------------------------------------------------------------------------- T2: grep -H and logread prefixes
+
+
+def test_004_grep_file_names_are_peeled_and_the_host_kept() -> None:
+    # "/var/log/syslog.1:Oct 23 02:47:38 lavm-d5tyzgcsgg kernel: [15400497.675793] sshd invoked oom-killer: ..."
+    a = analyses("realoom11", "004")[0]
+    assert a.event.host == "lavm-d5tyzgcsgg"
+    assert not any("console output" in n for n in a.all_notes)
+
+
+def test_011_logread_prefixes_are_a_log_format_not_console_output() -> None:
+    # "Sat Jan 25 09:40:15 2020 kern.warn kernel: [22042.640420] ubusd invoked oom-killer: ..." (ubox logread's
+    # "%s %s.%s%s %s": ctime, facility.priority, " kernel:" for the kernel's messages)
+    evs = analyses("realoom11", "011")
+    assert len(evs) == 2
+    for a in evs:
+        assert not any("console output" in n for n in a.all_notes)
+    assert evs[1].event.invoked is not None and evs[1].event.invoked.comm == "ubusd"
+
+
+def test_synthetic_grep_and_logread_prefixes() -> None:
+    from oomlens.oomreport.normalize import normalize_line
+
+    (ll,) = normalize_line("kern.log:Oct 23 02:47:38 h1 kernel: [ 12.000001] Out of memory: Kill process 1 (x) "
+                           "score 9 or sacrifice child")
+    assert ll.host == "h1" and ll.uptime == 12.000001 and ll.text.startswith("Out of memory") and ll.trusted
+    (ll,) = normalize_line("/var/log/messages:12:Oct 23 02:47:38 h1 kernel: Out of memory: Kill process 1 (x)")
+    assert ll.host == "h1" and ll.text.startswith("Out of memory")
+    (ll,) = normalize_line("Sat Jan  5 09:40:15 2020 kern.err kernel: [  5.100000] Killed process 1 (x)")
+    assert ll.prefix == "logread" and ll.trusted and ll.text == "Killed process 1 (x)"
+    # a program's message through logread is no kernel output
+    (ll,) = normalize_line("Sat Jan 25 09:40:15 2020 daemon.info dnsmasq[12]: Killed process 1 (x)")
+    assert not ll.trusted
+    # a path not followed by a record header stays text
+    for raw in ("/etc/foo.conf:Out of memory: Kill process 1 (x)", "syslog:no header here"):
+        (ll,) = normalize_line(raw)
+        assert ll.prefix == "bare" and ll.text == raw

@@ -52,7 +52,7 @@ class LogLine(NamedTuple):
     ``trusted``: see module docstring; ``timestamp``: wall-clock text as printed (or None);
     ``uptime``: seconds from a ``[  123.456]`` / kmsg stamp; ``prefix``: the outermost record
     format (``"syslog"``, ``"rfc5424"``, ``"iso"``, ``"journal-full"``, ``"journal-unix"``,
-    ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"rsyslog-template"``,
+    ``"dmesg"``, ``"dmesg-T"``, ``"dmesg-x"``, ``"kmsg"``, ``"time"``, ``"rsyslog-template"``, ``"logread"``,
     ``"json"`` (a structured log's record whose text has no header of its own), ``"bare"``);
     ``wrappers``: ``"+"``-joined wrappers seen (``"markdown"``, ``"colon-quote"``, ``"pipe"``, ``"indent"``,
     ``"rsyslog-#012"``, ``"printk-level"``, ``"caller-id"``, ``"oom-serial"``, ``"glued-syslog"``,
@@ -402,7 +402,8 @@ def _normalize_general(raw: str, prev: LogLine | None, lead: list[int] | None = 
             # every alphabetic header has a digit early ("Mar 27", "Fri 2024-") or is dmesg -x, or it is an
             # rsyslog "severity|program[pid]|" template ("warning|kernel[-]|...")
             peelers = (_ALPHA_PEELERS if _ALPHA_HEADER_HINT.match(s)
-                       else _TEMPLATE_PEELERS if s.find("|", 3, 8) > 0 else ())
+                       else _TEMPLATE_PEELERS if s.find("|", 3, 8) > 0
+                       else _OTHER_ALPHA_PEELERS if s.find(":", 3, 160) > 0 else ())
         else:
             peelers = _PEELERS.get(c) or (_DIGIT_PEELERS if c.isdigit() else ())
         for rx, peel in peelers:
@@ -674,17 +675,51 @@ def _peel_level_label(h: _Header, m: re.Match[str], rest: str) -> str | None:
     return rest
 
 
+# OpenWrt logread (ubox log/logread.c): "%s %s%s.%s%s %s": ctime(), an optional "[sec.ms] " (-t), facility "."
+# priority names, " kernel:" for the kernel's messages, the message ("Sat Jan 25 09:40:15 2020 kern.warn kernel: ...")
+_LOGREAD = re.compile(
+    r"(?P<ts>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d \d{4}) (?:\[\d+\.\d{3}\] )?"
+    r"(?P<fac>[a-z]{2,8}\d?)\.(?P<pri>[a-z]{3,7})(?P<k> kernel:)? ")
+
+
+def _peel_logread(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare":
+        return None
+    h.stamp(m, "logread")
+    h.trusted = h.trusted and m.group("fac") == "kern" and m.group("k") is not None
+    return rest
+
+
+# grep -H (several files given, or -r): each line starts with its file's name and a colon (and -n's line number);
+# peeled only when a record header follows at once, and only for a path or a log file's name
+_GREP_FILE = re.compile(r"(?:\.{0,2}/)?(?:[\w.@+-]+/)*[\w.@+-]*(?:log|messages|syslog)[\w.@+-]*(?::\d{1,9})?:(?=\S)"
+                        r"|/(?:[\w.@+-]+/)*[\w.@+-]+(?::\d{1,9})?:(?=\S)")
+
+
+def _peel_grep_file(h: _Header, m: re.Match[str], rest: str) -> str | None:
+    if h.prefix != "bare" or not (_SYSLOG.match(rest) or _MONO.match(rest) or _ISO.match(rest) or _LOGREAD.match(rest)
+                                  or _JFULL.match(rest)):
+        return None
+    h.wrappers.append("grep-file")
+    return rest
+
+
 # Record-header recognisers by the first character of what is left, most specific first.
 _PEELERS: dict[str, tuple[tuple[re.Pattern[str], _PeelFn], ...]] = {
     "<": ((_RFC5424, _peel_rfc5424), (_LEVEL, _peel_level)),
     "[": ((_MONO, _peel_mono), (_CALLER, _peel_caller), (_DMESG_T, _peel_dmesg_t),
           (_TIME_ONLY, _peel_time)),
+    "/": ((_GREP_FILE, _peel_grep_file),),
+    ".": ((_GREP_FILE, _peel_grep_file),),
 }
 _DIGIT_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_KMSG, _peel_kmsg), (_ISO, _peel_iso), (_UNIX, _peel_unix),
                   (_SYSLOG, _peel_syslog), (_TIME_ONLY, _peel_time))   # "3月 27 .." is syslog
 _TEMPLATE_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_TEMPLATE, _peel_template),)
 _ALPHA_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_JFULL, _peel_journal_full), (_SYSLOG, _peel_syslog),
-                  (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x), (_LEVEL_LABEL, _peel_level_label))
+                  (_SYSLOG_NOTAG, _peel_syslog_notag), (_DMESG_X, _peel_dmesg_x), (_LEVEL_LABEL, _peel_level_label),
+                  (_GREP_FILE, _peel_grep_file))
+_OTHER_ALPHA_PEELERS: tuple[tuple[re.Pattern[str], _PeelFn], ...] = ((_LOGREAD, _peel_logread),
+                                                                     (_GREP_FILE, _peel_grep_file))
 
 
 def _split_rsyslog(text: str, host: str | None, trusted: bool, timestamp: str | None,
