@@ -573,7 +573,7 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
         else:
             score = f"score {s.score}" if s.score is not None else "score not in the log (the line is cut short)"
             w.line(f"kernel selected: {_pid_name(s.pid, s.name)} {score}{check}")
-    elif ev.summary is not None and ev.summary.pid is not None:
+    elif ev.summary is not None and ev.summary.pid is not None and not ev.killed:
         # dump_oom_summary() names the task the kernel chose (5.0+), in the report before its kill line
         w.line(f"kernel selected: {_pid_name(ev.summary.pid, ev.summary.task)} — named by the oom-kill: summary line")
     if ev.killed:
