@@ -198,3 +198,40 @@ def test_synthetic_grep_and_logread_prefixes() -> None:
     for raw in ("/etc/foo.conf:Out of memory: Kill process 1 (x)", "syslog:no header here"):
         (ll,) = normalize_line(raw)
         assert ll.prefix == "bare" and ll.text == raw
+
+
+def test_006_with_a_kill_line_the_summary_adds_no_selected_line() -> None:
+    a = analyses("realoom11", "006")[0]
+    text = _human(a)
+    assert "kernel killed: 4183 (hostapd)" in text and "named by the oom-kill: summary line" not in text
+
+
+# --------------------------------------------------------------------------- L3/T4: lines cut by the excerpt
+
+
+def test_005_a_selection_line_cut_before_its_pid_is_an_oom_of_its_own() -> None:
+    # line 12, 22:49:22 (9 minutes after the 10th): "Memory cgroup out of memory:" and nothing more
+    evs = analyses("realoom11", "005")
+    assert len(evs) == 11
+    last = evs[-1]
+    assert last.event.start_line == 12
+    assert any("line 12:" in n and "cut short before its pid" in n for n in last.all_notes)
+    assert not any("line 12" in n for n in evs[-2].all_notes)
+
+
+def test_006_a_cut_reaper_line_is_called_cut_short() -> None:
+    # "oom_reaper: reaped process 418" (the excerpt stops inside the pid or after it)
+    a = analyses("realoom11", "006")[0]
+    assert any("line 15: oom_reaper line cut short" in n for n in a.all_notes)
+    assert not any("not understood" in n for n in a.all_notes)
+
+
+def test_synthetic_cut_heads_and_lines_that_are_not_cut() -> None:
+    from oomlens.oomreport.parse import cut_oom_head, cut_reaper
+
+    assert cut_oom_head("Out of memory: Kill proc") is not None
+    assert cut_oom_head("Memory cgroup out of memory:") is not None
+    assert cut_oom_head("Out of memory: Compact memory now") is None
+    assert cut_oom_head("Out of memory") is None
+    assert cut_reaper("oom_reaper: reaped process 418") and cut_reaper("oom_reaper: reaped process 418 (hos")
+    assert not cut_reaper("oom_reaper: unable to reap pid:418 (hostapd)")

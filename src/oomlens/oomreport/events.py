@@ -62,6 +62,8 @@ from oomlens.oomreport.parse import (
     Kind,
     Unusable,
     classify,
+    cut_oom_head,
+    cut_reaper,
     headerless_layouts,
     headerless_numbers,
     parse_dump_tasks_row,
@@ -614,6 +616,10 @@ class Assembler:
             cur.seen.add(key)
         if kind == Kind.UNUSABLE:
             why, oom_line = item.payload
+            if cur is not None and (cur.selection is not None or cur.killed) and cut_oom_head(item.line.text):
+                # a selection or kill line cut before its pid after this report's own: the next OOM's
+                self._finish(h, "new")
+                cur = None
             if cur is None and oom_line:
                 cur = h.cur = self._new(h, item)
                 cur.evidence = True
@@ -623,8 +629,9 @@ class Assembler:
             return
         if kind == Kind.PARTIAL:
             if cur is not None:
-                cur.note(f"line {item.lineno}: OOM-like line not understood: "
-                         f"{item.line.text[:100]!r}")
+                cur.note(f"line {item.lineno}: oom_reaper line cut short, its numbers unknown: {item.line.text[:100]!r}"
+                         if cut_reaper(item.line.text) else
+                         f"line {item.lineno}: OOM-like line not understood: {item.line.text[:100]!r}")
             return
         if kind == Kind.RATELIMIT:
             # printed just before the next message that got through: it belongs to what follows

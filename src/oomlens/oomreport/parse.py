@@ -1324,7 +1324,39 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
         return Kind.MEMCG_KV, (m.group(1), _int(m.group(2)))
     if any(w in text for w in _PARTIAL_WORDS):
         return Kind.PARTIAL, None
+    if c in "MO" and "ut of memory" in text:
+        what = cut_oom_head(text)
+        if what is not None:
+            return Kind.UNUSABLE, (what, True)
     return Kind.NOISE, None
+
+
+_REAPER_HEAD = "oom_reaper: reaped process "
+_CUT_REAPER_REST = re.compile(r"\d++(?: (?:\([^)]*+\)?(?:,(?: .*)?)?)?)?$")
+
+
+def cut_reaper(text: str) -> bool:
+    """Whether ``text`` is an ``oom_reaper: reaped process N (name), now ...`` line cut short (what is left fits it)."""
+    if not text.startswith("oom_reaper:"):
+        return False
+    if _REAPER_HEAD.startswith(text):
+        return True
+    return text.startswith(_REAPER_HEAD) and _CUT_REAPER_REST.match(text, len(_REAPER_HEAD)) is not None
+
+
+_CUT_HEADS = ("Memory cgroup out of memory:", "Out of memory (oom_kill_allocating_task):", "Out of memory:")
+
+
+def cut_oom_head(text: str) -> str | None:
+    """Why ``text`` is an OOM line cut short before its pid (``Memory cgroup out of memory:`` and no more: the
+    selection or kill line of an OOM, the rest lost), else None."""
+    for head in _CUT_HEADS:
+        if text.startswith(head):
+            rest = text[len(head):]
+            if not rest.strip() or any((" " + w).startswith(rest) for w in ("Kill process ", "Killed process ")):
+                return "cut short before its pid (the selection or kill line of an OOM kill; who was chosen is lost)"
+            return None
+    return None
 
 
 MAX_DIGITS = 20
