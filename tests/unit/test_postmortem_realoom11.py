@@ -235,3 +235,22 @@ def test_synthetic_cut_heads_and_lines_that_are_not_cut() -> None:
     assert cut_oom_head("Out of memory") is None
     assert cut_reaper("oom_reaper: reaped process 418") and cut_reaper("oom_reaper: reaped process 418 (hos")
     assert not cut_reaper("oom_reaper: unable to reap pid:418 (hostapd)")
+
+
+# --------------------------------------------------------------------------- T3: a wrap inside the gfp flags
+
+
+def test_017_a_wrap_inside_the_gfp_flags_is_rejoined_without_a_blank() -> None:
+    # "gfp_mask=0x15080c0(GFP_KE" / "> RNEL_ACCOUNT|__GFP_ZERO), nodemask=(null),  order=1, oom_score_adj=0"
+    (a,) = analyses("realoom11", "017")
+    assert a.event.invoked is not None and a.event.invoked.gfp_flags == "GFP_KERNEL_ACCOUNT|__GFP_ZERO"
+
+
+def test_synthetic_a_wrap_elsewhere_keeps_its_blank() -> None:
+    from oomlens.oomreport.events import _wrap_sep
+
+    assert _wrap_sep("x invoked oom-killer: gfp_mask=0x15080c0(GFP_KE", "RNEL_ACCOUNT|__GFP_ZERO), order=1") == ""
+    assert _wrap_sep("x invoked oom-killer: gfp_mask=0x15080c0(GFP_KERNEL|", "__GFP_ZERO), order=1") == ""
+    # after the flags, or outside any: the wrap replaced a blank
+    assert _wrap_sep("x invoked oom-killer: gfp_mask=0x15080c0(GFP_KERNEL),", "nodemask=(null), order=1") == " "
+    assert _wrap_sep("Killed process 1 (x) total-vm:10kB,", "anon-rss:1kB, file-rss:0kB") == " "

@@ -1183,6 +1183,16 @@ _KILL_LATER_FIELDS: dict[str, tuple[str, ...]] = {"bare": ("total-vm:", "vsz:"),
 a comma: wrapped there, the line reads cut.)"""
 
 
+_IN_GFP_FLAGS = re.compile(r"gfp_mask=0x[0-9a-f]+\([A-Z0-9_|]*$")
+_GFP_FLAGS_REST = re.compile(r"[A-Z0-9_|]*(?:\)|\|)")
+
+
+def _wrap_sep(a: str, b: str) -> str:
+    """What a hard wrap between ``a`` and ``b`` replaced: a blank, or nothing inside a gfp mask's flags, which the
+    kernel prints with none ("%pGg": "(GFP_KERNEL_ACCOUNT|__GFP_ZERO)"): a wrap there cut a word or came at a "|"."""
+    return "" if _IN_GFP_FLAGS.search(a) and _GFP_FLAGS_REST.match(b) else " "
+
+
 def _rejoined_cut(prev: Item, it: Item) -> Item | None:
     """An OOM record cut short (a :class:`Cut` payload that lost fields) or an OOM-like line not understood
     (``Kind.PARTIAL``: cut before a field that names anything), and the header-less line ``it``: one record when,
@@ -1191,7 +1201,7 @@ def _rejoined_cut(prev: Item, it: Item) -> Item | None:
     Never a record that a terminal's padding cut (its rest is lost, not on the next line)."""
     if "term-pad-cut" in prev.line.wrappers.split("+"):
         return None
-    j = _joined(prev, it, prev.line.text + " " + it.line.text, "rejoined")
+    j = _joined(prev, it, prev.line.text + _wrap_sep(prev.line.text, it.line.text) + it.line.text, "rejoined")
     if j.kind in _NOT_UNDERSTOOD or (prev.kind != Kind.PARTIAL and j.kind != prev.kind):
         return None
     return j
@@ -1242,7 +1252,7 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
         if (prev is not None and it.line.continuation and it.line.text
                 and (prev.kind == Kind.PARTIAL or (isinstance(prev.payload, Cut) and prev.payload.note is not None
                                                    and prev.kind != Kind.TABLE_ROW))):
-            text = prev.line.text + " " + it.line.text
+            text = prev.line.text + _wrap_sep(prev.line.text, it.line.text) + it.line.text
             kind, payload = classify(text, prev.lineno)
             if prev.kind != Kind.PARTIAL and (kind in (Kind.NOISE, Kind.PARTIAL) or isinstance(payload, Cut)):
                 out.append(it)   # joined it is no better: the record was cut, not wrapped
