@@ -254,3 +254,12 @@ def test_synthetic_a_wrap_elsewhere_keeps_its_blank() -> None:
     # after the flags, or outside any: the wrap replaced a blank
     assert _wrap_sep("x invoked oom-killer: gfp_mask=0x15080c0(GFP_KERNEL),", "nodemask=(null), order=1") == " "
     assert _wrap_sep("Killed process 1 (x) total-vm:10kB,", "anon-rss:1kB, file-rss:0kB") == " "
+
+
+def test_synthetic_a_selection_line_wrapped_after_its_head_is_rejoined() -> None:
+    text = ("Oct 14 10:22:40 h kernel: Memory cgroup out of memory:\n"
+            "  Kill process 2687 (sh) score 0 or sacrifice child\n"
+            "Oct 14 10:22:40 h kernel: Killed process 2687 (sh) total-vm:113124kB, anon-rss:200kB, file-rss:0kB\n")
+    (a,) = _events(text)
+    assert a.event.selection is not None and (a.event.selection.pid, a.event.selection.score) == (2687, 0)
+    assert not any("cut short" in n for n in a.all_notes)

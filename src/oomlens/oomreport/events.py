@@ -614,12 +614,15 @@ class Assembler:
                 cur.touch(item.lineno)
                 return
             cur.seen.add(key)
-        if kind == Kind.UNUSABLE:
-            why, oom_line = item.payload
-            if cur is not None and (cur.selection is not None or cur.killed) and cut_oom_head(item.line.text):
+        cut_head = cut_oom_head(item.line.text) if kind == Kind.PARTIAL else None
+        if cut_head is not None:
+            kind, item = Kind.UNUSABLE, item._replace(kind=Kind.UNUSABLE, payload=(cut_head, True))
+            if cur is not None and (cur.selection is not None or cur.killed):
                 # a selection or kill line cut before its pid after this report's own: the next OOM's
                 self._finish(h, "new")
                 cur = None
+        if kind == Kind.UNUSABLE:
+            why, oom_line = item.payload
             if cur is None and oom_line:
                 cur = h.cur = self._new(h, item)
                 cur.evidence = True

@@ -1324,10 +1324,8 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
         return Kind.MEMCG_KV, (m.group(1), _int(m.group(2)))
     if any(w in text for w in _PARTIAL_WORDS):
         return Kind.PARTIAL, None
-    if c in "MO" and "ut of memory" in text:
-        what = cut_oom_head(text)
-        if what is not None:
-            return Kind.UNUSABLE, (what, True)
+    if c in "MO" and "ut of memory" in text and cut_oom_head(text) is not None:
+        return Kind.PARTIAL, None   # (joined with the line a mail client wrapped its rest onto, else noted)
     return Kind.NOISE, None
 
 
