@@ -381,10 +381,12 @@ class _Scanner:
 
     def _open_region(self, buf: Buf, ls: int, le: int, raw: Buf, hit_lineno: int) -> None:
         """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line."""
-        self.asm.expire(hit_lineno)
         quiet = LOOKBACK_QUIET_AFTER_HEADER if b"oom-killer: gfp_mask=" in raw else LOOKBACK_QUIET
         start = self._lookback_start(buf, ls, self.fed, quiet, raw.lstrip()[:1] in (b'"', b"{"))
         first = hit_lineno - (buf.count(b"\n", start, ls) if start < ls else 0)
+        # what is over is over at the region's first line, not at the hit: a report the lookback lines continue (a
+        # long table before a kill line, a pretty-printed JSON export's 11 lines a record) is not finished early
+        self.asm.expire(first)
         if start > self.fed:
             self._feed_reapers_before(buf, max(self.fed, start - REAPER_WINDOW), start, first)
             self.norm.reset()

@@ -1,0 +1,74 @@
+"""Findings of a hostile-input campaign against the paste repairs (mail wraps, quoted-printable, a terminal's wrap
+padding, structured JSON logs, rsyslog templates, OOM[N]: prefixes, elisions, repeats): the real logs of
+tests/data/postmortem/realoom4-7 and tests/data/oomreport/corpus wrapped, encoded, padded, cut and shuffled. Each
+test is the smallest input that showed a wrong answer that looked right, a lost report or a crash, with the
+inputs next to it that must not change."""
+
+from __future__ import annotations
+
+import json
+
+from oomlens.oomreport import OomEvent, iter_events
+
+INVOKED = "x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
+HEADER = "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
+SUMMARY = "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task_memcg=/,task=beta,pid=200,uid=0"
+KILLED = ("Out of memory: Killed process 200 (beta) total-vm:358672kB, anon-rss:22640kB, file-rss:12328kB, "
+          "shmem-rss:0kB, UID:0 pgtables:421888kB oom_score_adj:0")
+
+
+def _stamped(msgs: list[str], t0: float = 10.0) -> list[str]:
+    return [f"[{t0 + i / 10000:12.6f}] {m}" for i, m in enumerate(msgs)]
+
+
+def _row(pid: int, rss: int, name: str) -> str:
+    return f"[{pid:7d}] {0:5d} {pid:5d} {rss * 2:8d} {rss:8d} {65536:8d} {0:8d}         {0:5d} {name}"
+
+
+def _cloud_logging(lines: list[str]) -> str:
+    """A Google Cloud Logging export of serial-console lines: pretty-printed, one object of 11 lines per record,
+    its text escaped once more (as tests/data/postmortem/realoom7/017 is)."""
+    recs = []
+    for line in lines:
+        payload = json.dumps(line + "\\r\\n")
+        recs.append('  {\n    "textPayload": ' + payload + ',\n    "insertId": "1",\n    "resource": {\n'
+                    '      "type": "gce_instance"\n    },\n    "severity": "INFO",\n'
+                    '    "labels": {\n      "is_text_escaped": "true"\n    }\n  }')
+    return "[\n" + ",\n".join(recs) + "\n]\n"
+
+
+def _events(text: str) -> list[OomEvent]:
+    return list(iter_events([text.encode()]))
+
+
+# --- a report continued by a region's lookback lines is not finished at the region's hit line ------------------
+
+def _long_report() -> list[str]:
+    """A header, 12 lines of another driver (the region the header opened goes quiet), then 95 rows, the summary
+    and the kill line: the kill line's region finds the table by walking back from it."""
+    rows = [_row(100 + i, 1000 + i, f"p{i}") for i in range(94)] + [_row(200, 9000, "beta")]
+    return _stamped([INVOKED] + [f"usb 1-{i}: device not accepting address {i}, error -71" for i in range(12)]
+                    + ["Tasks state (memory values in pages):", HEADER] + rows + [SUMMARY, KILLED])
+
+
+def test_a_pretty_printed_json_report_is_not_split_where_its_table_is_found_by_walking_back() -> None:
+    # 110 records of 11 lines: the kill line is at line 1211 of the export, the header at line 3, the table's
+    # first line at line 146; the table continues the header's report (143 lines after it, under the 1000-line
+    # gap), so the report is one: was finished at the kill line's 1208-line distance before its table was read
+    text = _cloud_logging(_long_report())
+    (ev,) = _events(text)
+    assert ev.invoked is not None and ev.invoked.comm == "x"
+    assert [k.pid for k in ev.killed] == [200] and ev.table is not None and len(ev.table.rows) == 95
+    assert ev.start_line == 3 and not any("starts mid-way" in n for n in ev.notes)
+
+
+def test_the_same_report_in_plain_lines_is_one_too_and_a_real_gap_still_splits() -> None:
+    (ev,) = _events("\n".join(_long_report()) + "\n")
+    assert ev.invoked is not None and [k.pid for k in ev.killed] == [200]
+    # what must not change: 1,001 unrelated lines between the header and the table are a gap (MAX_GAP_LINES)
+    lines = _long_report()
+    lines[1:13] = _stamped([f"usb 1-1: device not accepting address {i}, error -71" for i in range(1001)], 10.5)
+    first, second = _events("\n".join(lines) + "\n")
+    assert first.invoked is not None and not first.killed
+    assert second.invoked is None and [k.pid for k in second.killed] == [200]
+
