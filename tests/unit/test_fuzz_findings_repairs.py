@@ -7,7 +7,10 @@ inputs next to it that must not change."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
+from oomlens.analysis.postmortem import analyze_events
 from oomlens.oomreport import OomEvent, iter_events
 
 INVOKED = "x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
@@ -71,4 +74,28 @@ def test_the_same_report_in_plain_lines_is_one_too_and_a_real_gap_still_splits()
     first, second = _events("\n".join(lines) + "\n")
     assert first.invoked is not None and not first.killed
     assert second.invoked is None and [k.pid for k in second.killed] == [200]
+
+
+# --- T from Mem-Info totals with a line missing, and from a score the table cannot give -----------------------
+
+CORPUS = Path(__file__).parents[1] / "data" / "oomreport" / "corpus"
+LOG010 = (CORPUS / "010-notes-qemu-6.11-stress-ng.log").read_text()
+
+
+def _analyse(text: str) -> list[dict[str, Any]]:
+    out = [a.to_dict() for a in analyze_events(_events(text), strict=True)]
+    json.dumps(out)
+    return out
+
+
+def test_a_missing_pages_reserved_line_leaves_t_approximate() -> None:
+    # a terminal's padding left '67366 pages reserve<blanks>d' unread (the padding's width unknown), a paste lost it:
+    # 6.11's show_mem() prints 'pages reserved' after 'pages RAM', so without it T = 2097022 RAM − ? reserved + 0 swap
+    # is not known exactly (it is 2097022 − 67366 = 2029656); was 'exact' with 0 reserved
+    (d,) = _analyse(LOG010.replace("[   30.745823] 67366 pages reserved\n", ""))
+    assert d["totalpages_exact"] is False and "'pages reserved' line is missing" in d["totalpages_how"]
+    assert d["verdict"] == "agrees"  # stress-ng-vm's 1995298 rss leads whatever T is
+    # what must not change: with the line, T = 2097022 − 67366 + 0 = 2029656, exact
+    (d,) = _analyse(LOG010)
+    assert d["totalpages"] == 2029656 and d["totalpages_exact"] is True
 

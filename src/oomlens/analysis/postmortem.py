@@ -547,10 +547,12 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     reserved = mi.pages_reserved or 0
     totalram = mi.pages_ram - reserved
     meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
-    exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None
+    # show_mem() prints 'pages reserved' right after 'pages RAM': without it (a line lost or damaged) T is at most this
+    exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None and mi.pages_reserved is not None
     swap_text = (f"Total swap {mi.total_swap_kb} kB / {page_kb} kB per page" if mi.total_swap_kb is not None
                  else "Total swap not printed")
-    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}"
+    how = (f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}" if mi.pages_reserved is not None else
+           f"pages RAM {mi.pages_ram} (its 'pages reserved' line is missing: none subtracted) + {swap_text}")
     if not exact:
         how += (" (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else
                 " (approximate)")
@@ -930,9 +932,10 @@ class EventAnalysis:
         if mi is None or mi.pages_ram is None:
             return None  # a memcg / cpuset report without the host's Mem-Info totals
         swap_kb = mi.total_swap_kb
-        if swap_kb is None or any(_bad_counter(v) for v in (mi.pages_ram, mi.pages_reserved, swap_kb)):
+        if swap_kb is None or mi.pages_reserved is None or any(
+                _bad_counter(v) for v in (mi.pages_ram, mi.pages_reserved, swap_kb)):
             return None
-        return mi.pages_ram - (mi.pages_reserved or 0) + swap_kb // self.page_kb
+        return mi.pages_ram - mi.pages_reserved + swap_kb // self.page_kb
 
     def _task_dicts(self) -> list[dict[str, Any]]:
         r = self.ranking
