@@ -99,3 +99,28 @@ def test_a_missing_pages_reserved_line_leaves_t_approximate() -> None:
     (d,) = _analyse(LOG010)
     assert d["totalpages"] == 2029656 and d["totalpages_exact"] is True
 
+
+def _report35(score: int) -> list[str]:
+    """A 3.5 report: pages scoring (spec table: 3.5-3.13) with the 2.6.36-3.5 table, which has no swap column."""
+    def row(pid: int, rss: int, name: str) -> str:
+        return f"[{pid:5d}] {1000:5d} {pid:5d} {2 * rss:8d} {rss:8d} {0:3d}     {0:3d}         {0:5d} {name}"
+    return _stamped(["x invoked oom-killer: gfp_mask=0x201da, order=0, oom_adj=0, oom_score_adj=0",
+                     "x cpuset=/ mems_allowed=0", "Pid: 100, comm: x Not tainted 3.5.0 #1", "Call Trace:", "Mem-Info:",
+                     "Free swap  = 4194304kB", "Total swap = 4194304kB", "1048576 pages RAM", "16384 pages reserved",
+                     "[ pid ]   uid  tgid total_vm      rss cpu oom_adj oom_score_adj name",
+                     row(100, 5000, "x"), row(150, 3000, "gamma"), row(200, 20000, "beta"),
+                     f"Out of memory: Kill process 200 (beta) score {score} or sacrifice child",
+                     "Killed process 200 (beta) total-vm:160000kB, anon-rss:80000kB, file-rss:0kB"])
+
+
+def test_t_is_not_inferred_from_a_score_the_table_shows_only_a_lower_bound_of() -> None:
+    # T ~ 1048576 RAM − 16384 reserved + 4194304 kB / 4 swap = 2080768 (approximate before 3.14); beta's score 96
+    # means 96/1000 of T, about 199753..201834 points (rss + swap: it had swapped), while the table shows its rss
+    # 20000 only. T inferred from 20000 points would be 20000*1000/97+1 .. 20000*1000/96 = 206186..208333: ten times
+    # too small, and it was printed as T, the score 'matching'
+    (d,) = _analyse("\n".join(_report35(96)) + "\n")
+    assert d["totalpages"] == 2080768 and d["totalpages_exact"] is False
+    assert d["score_check"]["matches"] is False and "199753..201834" in d["score_check"]["implied"]
+    assert "inferred" not in d["totalpages_how"] and d["verdict"] == "agrees"  # beta leads, as the kernel chose
+    assert "no swap/page-table columns" in d["reason"]
+

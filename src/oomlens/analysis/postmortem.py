@@ -1841,8 +1841,9 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
     pts = badness_terms(row, T, era, page_size=page_size).points
     model = _printed_score(era, pts, T)
     assert model is not None
-    if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0:
-        # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points
+    if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0 and not _lacks_swap(ev):
+        # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points (not when the table
+        # has no swap or page-table columns: the points are then a lower bound, and so would T be)
         t_lo, t_hi = pts * 1000 // (S + 1) + 1, pts * 1000 // S
         if t_lo <= t_hi:
             note = f"T inferred from the printed score {S}: {t_lo}..{t_hi} pages (the report gives {domain.how})"
