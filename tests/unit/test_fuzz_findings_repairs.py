@@ -124,3 +124,32 @@ def test_t_is_not_inferred_from_a_score_the_table_shows_only_a_lower_bound_of() 
     assert "inferred" not in d["totalpages_how"] and d["verdict"] == "agrees"  # beta leads, as the kernel chose
     assert "no swap/page-table columns" in d["reason"]
 
+
+# --- a task-table row cut short right after its pid ------------------------------------------------------------
+
+MEMCG_ROWS = ["Task in /l killed as a result of limit of /l", "memory: usage 102400kB, limit 102400kB, failcnt 9",
+              "[ pid ]   uid  tgid total_vm      rss nr_ptes nr_pmds swapents oom_score_adj name",
+              "[24386]     0 24386     1870      210       9       3        0             0 stress",
+              "[24387]     0 24387   129871    25611      61       3        0             0 stress",
+              "Memory cgroup out of memory: Kill process 24387 (stress) score 972 or sacrifice child",
+              "Killed process 24387 (stress) total-vm:519484kB, anon-rss:102224kB, file-rss:212kB"]
+
+
+def test_a_row_cut_after_its_pid_makes_the_table_incomplete() -> None:
+    # '[24387]' alone was noise: the table read as whole without the victim's row, so 'disagrees' (the killed pid
+    # not in it); the row is there, cut short: its columns are unknown, the table incomplete
+    for cut in ("[24387]", "[24387] ", "[  24387]"):
+        lines = MEMCG_ROWS.copy()
+        lines[4] = cut
+        (d,) = _analyse("\n".join(_stamped(lines)) + "\n")
+        assert d["verdict"] == "undecidable" and "incomplete" in d["reason"], cut
+        assert any("row of pid 24387 cut short" in n for n in d["notes"]), cut
+    # its pid cut too: no pid is read from it, the table is incomplete all the same
+    lines = MEMCG_ROWS.copy()
+    lines[4] = "[2438"
+    (d,) = _analyse("\n".join(_stamped(lines)) + "\n")
+    assert d["verdict"] == "undecidable" and any("'[2438'" in n for n in d["notes"])
+    # what must not change: the whole table agrees (24387: 25611 + 61 + 3 pages against 24386's 210 + 9 + 3)
+    (d,) = _analyse("\n".join(_stamped(MEMCG_ROWS)) + "\n")
+    assert d["verdict"] == "agrees" and d["model_victim"]["pid"] == 24387
+
