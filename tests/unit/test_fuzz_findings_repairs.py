@@ -153,3 +153,32 @@ def test_a_row_cut_after_its_pid_makes_the_table_incomplete() -> None:
     (d,) = _analyse("\n".join(_stamped(MEMCG_ROWS)) + "\n")
     assert d["verdict"] == "agrees" and d["model_victim"]["pid"] == 24387
 
+
+# --- an elision in a structured log's task table ------------------------------------------------------------------
+
+def _docker(lines: list[str]) -> str:
+    """A Docker json-file log of a program that printed these lines (one object a line, the text in "log")."""
+    return "".join(json.dumps({"log": line + "\n", "stream": "stdout", "time": "2024-07-15T23:44:32Z"}) + "\n"
+                   for line in lines)
+
+
+def test_an_elision_record_without_a_host_leaves_a_hosts_table_incomplete() -> None:
+    # syslog lines of host rocky8 pasted into a container's output with '[...]' where rows were left out: the
+    # elision's record has no header, so no host (a JSON record continues no other), and it was dropped as another
+    # host's line: the table read as whole, 'agrees'
+    rows = ["[  100]  1000   100     9772     1172   110592        0             0 alpha",
+            "[  150]  1000   150    20000     3000   110592        0             0 gamma",
+            "[  200]  1000   200    89668     8742   421888        0             0 beta"]
+    body = [INVOKED, "Tasks state (memory values in pages):", HEADER, rows[0], rows[1]]
+    tail = [rows[2], SUMMARY, KILLED]
+    syslog = ["Jul 15 23:44:32 rocky8 kernel: " + m for m in _stamped(body)]
+    syslog_tail = ["Jul 15 23:44:32 rocky8 kernel: " + m for m in _stamped(tail, 10.01)]
+    (d,) = _analyse(_docker(syslog + ["[...]"] + syslog_tail))
+    assert d["verdict"] == "undecidable" and "left out" in d["reason"]
+    assert any("'[...]' inside the task table" in n for n in d["notes"])
+    # what must not change: without it the table is whole and beta (8742 + 421888/4096 = 8845 pages) leads
+    (d,) = _analyse(_docker(syslog + syslog_tail))
+    assert d["verdict"] == "agrees" and d["model_victim"]["pid"] == 200
+    # and an elision of another host's lines (its own header) leaves this host's table alone
+    (d,) = _analyse(_docker(syslog + ["Jul 15 23:44:32 other kernel: [...]"] + syslog_tail))
+    assert d["verdict"] == "agrees"

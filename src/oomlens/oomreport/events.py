@@ -624,8 +624,11 @@ class Assembler:
                 self._init_panic(item)
             return
         if kind == Kind.ELIDED:
-            if cur is not None and cur.rows_open:
-                cur.elided(item)
+            # an elision without a host of its own (a structured log's record: no continuation of a host's line)
+            # may sit inside any host's task table
+            for d in ([cur] if item.line.host is not None else [x.cur for x in self.hosts.values()]):
+                if d is not None and d.rows_open:
+                    d.elided(item)
             return
         if cur is None:
             if kind in CONTEXTUAL:
