@@ -182,3 +182,20 @@ def test_an_elision_record_without_a_host_leaves_a_hosts_table_incomplete() -> N
     # and an elision of another host's lines (its own header) leaves this host's table alone
     (d,) = _analyse(_docker(syslog + ["Jul 15 23:44:32 other kernel: [...]"] + syslog_tail))
     assert d["verdict"] == "agrees"
+
+
+# --- a wrapped record is joined up to the length of a kernel record, not on and on -------------------------------
+
+def test_an_unparsed_line_does_not_swallow_every_header_less_line_after_it() -> None:
+    from oomlens.oomreport.events import Item, _join_wrapped, classify_line
+    from oomlens.oomreport.normalize import Normalizer
+
+    # a syslog line cut inside the header, then rows pasted without headers: each row was joined to the unparsed
+    # line and the whole re-read (20,000 lines: 36 s for 10,000, 4 minutes for 20,000; quadratic)
+    raw = ["Mar  1 10:00:00 h kernel: beta invoked oom-killer: gfp_mask=0x"] + [
+        f"[{i:7d}]     0 {i:5d}     9772     1172   110592        0             0 n{i}" for i in range(1, 400)]
+    norm = Normalizer()
+    items = [Item(n, ll, *classify_line(ll.text, ll.trusted, n)) for n, r in enumerate(raw, 1) for ll in norm.normalize(r)]
+    out = _join_wrapped(items)
+    assert max(len(it.line.text) for it in out) < 2048  # twice the 1024 bytes printk keeps of a record
+    assert sum(it.kind == "table-row" for it in out) > 350   # the rows after that are rows again

@@ -1161,6 +1161,11 @@ def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
     return j if not isinstance(j.payload, Cut) or want == Kind.KILLED else None
 
 
+MAX_RECORD_CHARS = 2048
+"""Twice the longest record printk keeps (a 1024-byte buffer in every era, prefix included): text joined longer than
+this from wrapped lines is no one record (and joining on would re-read ever longer text: quadratic time)."""
+
+
 def _join_wrapped(items: list[Item]) -> list[Item]:
     """Join a record that a mail client or terminal hard-wrapped (corpus 031): an OOM line that
     does not parse, followed by header-less continuation text, is retried joined. So are a task
@@ -1173,6 +1178,9 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
         if (prev is not None and it.line.continuation and it.line.text
                 and (prev.kind == Kind.PARTIAL or (isinstance(prev.payload, Cut) and prev.payload.note is not None
                                                    and prev.kind != Kind.TABLE_ROW))):
+            if len(prev.line.text) + len(it.line.text) >= MAX_RECORD_CHARS:
+                out.append(it)   # longer joined than any record: not the rest of this one
+                continue
             text = prev.line.text + " " + it.line.text
             kind, payload = classify(text, prev.lineno)
             if prev.kind != Kind.PARTIAL and (kind in (Kind.NOISE, Kind.PARTIAL) or isinstance(payload, Cut)):
