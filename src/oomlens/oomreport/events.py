@@ -68,7 +68,7 @@ from oomlens.oomreport.parse import (
     table_variant,
 )
 
-__all__ = ["Item", "Assembler", "process_region", "is_reversed", "classify_line"]
+__all__ = ["Item", "Assembler", "process_region", "is_reversed", "classify_line", "qp_decode"]
 
 # Stage of each kind in the printed order (tens = coarse stage).
 STAGE = {
@@ -917,17 +917,29 @@ _NOT_QP = re.compile(r"=(?![0-9A-F]{2}|$)")
 _NOT_UNDERSTOOD = frozenset({Kind.NOISE, Kind.PARTIAL, Kind.UNUSABLE})
 
 
-def _qp_decode(text: str) -> str:
+def qp_decode(text: str) -> str:
+    """``text`` with its quoted-printable escapes (``=3D``, ``=XX`` bytes of UTF-8) decoded."""
     return _QP_ESCAPES.sub(lambda m: bytes.fromhex(m.group().replace("=", "")).decode("utf-8", "replace"), text)
 
 
+MAX_SOFT_BREAKS = 16
+"""Lines a soft-broken record is followed over to prove a body quoted-printable (1024 bytes at 76 columns: 14)."""
+
+
 def _soft_break_proves_qp(items: list[Item], i: int) -> bool:
-    """Item ``i`` ends in "=" and, that "=" dropped and the next line's text appended as is, makes an OOM
-    line that it alone is not: a quoted-printable soft line break (the kernel prints no "=" there)."""
-    it, nxt = items[i], items[i + 1]
-    if not _headerless(nxt) or not (it.kind in _NOT_UNDERSTOOD or isinstance(it.payload, Cut)):
+    """Item ``i`` ends in "=" and, that "=" dropped and the next line's text appended as is (and so on while the
+    joined text ends in "=": a record of three lines or more), makes an OOM line that it alone is not: a
+    quoted-printable soft line break (the kernel prints no "=" there)."""
+    it = items[i]
+    if not (it.kind in _NOT_UNDERSTOOD or isinstance(it.payload, Cut)):
         return False
-    kind, payload = classify_line(it.line.text[:-1] + " " * nxt.lead + nxt.line.text, True, it.lineno)
+    text, j = it.line.text, i
+    while text.endswith("=") and j + 1 < len(items) and _headerless(items[j + 1]) and j - i < MAX_SOFT_BREAKS:
+        j += 1
+        text = text[:-1] + " " * items[j].lead + items[j].line.text
+    if j == i:
+        return False
+    kind, payload = classify_line(text, True, it.lineno)
     return kind not in _NOT_UNDERSTOOD and not isinstance(payload, Cut) and kind != Kind.TABLE_ROW
 
 
@@ -954,7 +966,7 @@ def _decode_qp(items: list[Item]) -> list[Item]:
         i += 1
         if text.endswith("="):
             text = text[:-1]   # a soft break before an empty line (or a record with a header: not joined)
-        decoded = _qp_decode(text)
+        decoded = qp_decode(text)
         out.append(first if last is first and decoded == first.line.text
                    else _joined(first, last, decoded.strip(), "qp"))
     return out
