@@ -76,6 +76,21 @@ def test_the_same_report_in_plain_lines_is_one_too_and_a_real_gap_still_splits()
     assert second.invoked is None and [k.pid for k in second.killed] == [200]
 
 
+
+def test_the_report_is_one_whatever_the_chunks_the_input_is_read_in() -> None:
+    # a chunk that ended with no anchor in it released, at its last line, the header's report as over (1000 lines
+    # past its end), though the lookback of a kill line in the next chunk went on to feed lines before that one
+    import io
+
+    from oomlens.oomreport.scan import EventParser
+
+    data = _cloud_logging(_long_report()).encode()
+    for size in (1, 4096, 65536):
+        (ev,) = list(iter_events([data[i:i + size] for i in range(0, len(data), size)]))
+        assert ev.invoked is not None and [k.pid for k in ev.killed] == [200] and ev.start_line == 3, size
+        (ev,) = list(EventParser().read_from(io.BytesIO(data), size))
+        assert ev.invoked is not None and [k.pid for k in ev.killed] == [200] and ev.start_line == 3, size
+
 # --- T from Mem-Info totals with a line missing, and from a score the table cannot give -----------------------
 
 CORPUS = Path(__file__).parents[1] / "data" / "oomreport" / "corpus"

@@ -270,6 +270,7 @@ class _Scanner:
             self.eof_lineno = -1
         if self.open:
             self._close()
+        self.asm.expire(self.lineno)   # no lookback comes after the end
         self.asm.flush()
 
     def at_rest(self, ahead: Buf = b"") -> bool:
@@ -369,7 +370,10 @@ class _Scanner:
             if h < 0:
                 self.lineno += buf.count(b"\n", pos, limit)
                 self.pos = limit
-                self.asm.expire(self.lineno)   # release reports whose reaper grace is over
+                # release reports whose reaper grace is over, and stale drafts, as of the first line that a later
+                # region's lookback may still feed (as one chunk would: the chunk's end is no line of a report)
+                back = buf.count(b"\n", max(self.fed, limit - LOOKBACK_BYTES), limit)
+                self.asm.expire(self.lineno - min(back, LOOKBACK_LINES))
                 return
             ls = buf.rfind(b"\n", pos, h) + 1
             if ls == 0:
