@@ -247,3 +247,23 @@ def test_a_line_ending_in_equals_before_other_text_opens_nothing() -> None:
              "Sep 12 10:11:12 h app[12]: key YWJjZA==", "Killed process 15784 (python3) by the supervisor",
              "Sep 12 10:11:12 h kernel: usb 1-1: x=", "oom-killer: is not running"]
     assert _events("\n".join(lines) + "\n") == []
+
+
+# --- an rsyslog template whose %msg% keeps its leading blank ---------------------------------------------------
+
+def test_an_rsyslog_template_with_a_blank_before_the_message_reads_the_stamp() -> None:
+    # rsyslog's %msg% starts with the blank after the tag's colon: 'warning|kernel[-]| [2919920.414131] memhog ...'
+    # left the stamp in the text: the task was named '[2919920.414131] memhog', the memcg usage line was not read
+    # and the report had no time
+    msgs = ["warning|kernel[-]| [2919920.414131] memhog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, "
+            "oom_score_adj=0",
+            "info|kernel[-]| [2919920.414220] memory: usage 81920kB, limit 81920kB, failcnt 30",
+            "err|kernel[-]| [2919920.414272] Memory cgroup out of memory: Killed process 2021820 (memhog) "
+            "total-vm:105048kB, anon-rss:81884kB, file-rss:1544kB, shmem-rss:0kB, UID:0 pgtables:204kB "
+            "oom_score_adj:0"]
+    (ev,) = _events("\n".join(msgs) + "\n")
+    assert ev.invoked is not None and ev.invoked.comm == "memhog" and ev.uptime == 2919920.414131
+    assert ev.memcg is not None and ev.memcg.limit_kb == 81920 and ev.killed[0].prefix == "Memory cgroup out of memory"
+    # what must not change: the same lines without the blank
+    (ev2,) = _events("\n".join(m.replace("| [", "|[") for m in msgs) + "\n")
+    assert (ev2.invoked, ev2.memcg, ev2.uptime) == (ev.invoked, ev.memcg, ev.uptime)

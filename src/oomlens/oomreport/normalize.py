@@ -596,7 +596,7 @@ def _peel_template(h: _Header, m: re.Match[str], rest: str) -> str | None:
     h.prefix = "rsyslog-template"
     pid = m.group("pid")
     h.tag(None, m.group("tag"), None if pid == "-" else pid)
-    return rest
+    return rest.lstrip(" ")   # rsyslog's %msg% keeps the blank after the tag's colon: "warning|kernel[-]| [ 12.3] ..."
 
 
 def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:
