@@ -267,3 +267,36 @@ def test_an_rsyslog_template_with_a_blank_before_the_message_reads_the_stamp() -
     # what must not change: the same lines without the blank
     (ev2,) = _events("\n".join(m.replace("| [", "|[") for m in msgs) + "\n")
     assert (ev2.invoked, ev2.memcg, ev2.uptime) == (ev.invoked, ev.memcg, ev.uptime)
+
+
+# --- a terminal's padding measured by the records it splits, whatever their first row reads as ------------------
+
+def _term_padded(line: str, width: int, window: int) -> str:
+    """A record wrapped at ``width`` columns, its first row padded with blanks to ``window`` (rows copied as one)."""
+    return line if len(line) <= width else line[:width] + " " * (window - width) + line[width:]
+
+
+def test_the_padding_width_is_measured_by_records_whose_first_row_reads_as_nothing() -> None:
+    # realoom6/016's kill burst copied from a terminal 93 columns wide (the window 170): a reaper line's first row
+    # '... oom_reaper: reaped process ' (its blank, then 170 − 93 = 77 of padding: a run of 78) is no record, yet
+    # the record reads whole in one way only (a blank there), which measures the padding: 78 − 1 = 77; the kill
+    # line split inside its wording ('Killed proce' / 'ss 15925 ...', a run of 77) is then rejoined with 77 − 77 = 0
+    # blanks.
+    # The width was taken only from records whose first row read as a one-blank record itself, so never here, and
+    # the kill line was left unread: its report lost
+    prefix = "May 15 23:09:30 ubuntu-s-1vcpu-2gb-ams3-01 kernel: "
+    recs = [prefix + "[  518.053407] oom_reaper: reaped process 15784 (python3), now anon-rss:0kB, file-rss:0kB, "
+            "shmem-rss:0kB",
+            prefix + "[  518.061172] Out of memory: Killed process 15925 ((resolved)) total-vm:168424kB, "
+            "anon-rss:4064kB, file-rss:3584kB, shmem-rss:0kB",
+            prefix + "[  518.064186] oom_reaper: reaped process 15925 ((resolved)), now anon-rss:0kB, file-rss:0kB, "
+            "shmem-rss:0kB"]
+    width = len(prefix + "[  518.061172] Out of memory: Killed proce")
+    assert width == 93
+    evs = _events("".join(_term_padded(r, 93, 170) + "\n" for r in recs))
+    (ev,) = [e for e in evs if e.killed]
+    (k,) = ev.killed
+    assert (k.pid, k.name, k.total_vm_kb, k.anon_rss_kb, k.file_rss_kb, k.shmem_rss_kb) == (
+        15925, "(resolved)", 168424, 4064, 3584, 0)
+    assert [r.pid for r in ev.reaped] == [15925]
+    assert any("wrap padding" in n and "rejoined" in n for n in ev.notes)

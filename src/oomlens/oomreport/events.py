@@ -1045,6 +1045,7 @@ class _Padded(NamedTuple):
     cols: tuple[str, ...] | None    # the columns of the task table being read
     start: str                      # what the text before the first run reads as (cut there)
     unique: tuple[str, ...] | None  # the one way of joining the pieces (a blank or none) that reads whole, if one
+    whole: str | None = None        # what that way reads as
 
 
 def _pad_joined(p: _Padded, joiners: Sequence[str]) -> str:
@@ -1063,7 +1064,7 @@ def _padding_width(padded: list[_Padded]) -> int | None:
     """The padding's width: a run is the padding plus the blanks the record had there (none inside a word, one
     between the words of a record of :data:`_ONE_BLANK`). Known when every such record that reads whole in one way
     only says the same."""
-    widths = {r - len(j) for p in padded if p.unique is not None and p.start in _ONE_BLANK
+    widths = {r - len(j) for p in padded if p.unique is not None and p.whole in _ONE_BLANK
               for r, j in zip(p.runs, p.unique)}
     return widths.pop() if len(widths) == 1 else None
 
@@ -1090,10 +1091,10 @@ def _unpad(items: list[Item]) -> list[Item]:
         start = classify_line(pieces[0], True, it.lineno, CUT_PAD)[0]
         p = _Padded(i, pieces, [m.end() - m.start() for m in runs], cols, start, None)
         if len(runs) <= MAX_PAD_RUNS and start in _PADDED_OOM:
-            ways = [js for js in _joiner_sets(len(runs))
-                    if _whole_record(_pad_joined(p, js), it.lineno, it.cut, cols) is not None]
+            ways = [(js, w[0]) for js in _joiner_sets(len(runs))
+                    if (w := _whole_record(_pad_joined(p, js), it.lineno, it.cut, cols)) is not None]
             if len(ways) == 1:
-                p = p._replace(unique=ways[0])
+                p = p._replace(unique=ways[0][0], whole=ways[0][1])
         padded.append(p)
     width = _padding_width(padded)
     out = list(items)
