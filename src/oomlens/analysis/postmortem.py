@@ -475,6 +475,9 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         "memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "", UNKNOWN_CONSTRAINT)
     if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
+    elif (constraint == "CONSTRAINT_NONE" and ev.constraint is None and cur is None and ev.summary is not None
+          and ev.summary.constraint is None):
+        constraint = UNKNOWN_CONSTRAINT  # the summary line is cut before it: global, cpuset or mempolicy
     mi = ev.meminfo
     swap_pages = mi.total_swap_kb // page_kb if mi is not None and mi.total_swap_kb is not None else host_swap_pages
     if era.scoring == "legacy":
@@ -548,12 +551,16 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     totalram = mi.pages_ram - reserved
     meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
     # show_mem() prints 'pages reserved' right after 'pages RAM': without it (a line lost or damaged) T is at most this
-    exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None and mi.pages_reserved is not None
+    exact = (era.first >= (3, 14, 0) and mi.total_swap_kb is not None and mi.pages_reserved is not None
+             and constraint != UNKNOWN_CONSTRAINT)
     swap_text = (f"Total swap {mi.total_swap_kb} kB / {page_kb} kB per page" if mi.total_swap_kb is not None
                  else "Total swap not printed")
     how = (f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}" if mi.pages_reserved is not None else
            f"pages RAM {mi.pages_ram} (its 'pages reserved' line is missing: none subtracted) + {swap_text}")
-    if not exact:
+    if constraint == UNKNOWN_CONSTRAINT:
+        how += (" (the constraint is cut off the oom-kill: summary line: a cpuset or mempolicy OOM counts only its "
+                "nodes' pages, so T is at most this)")
+    elif not exact:
         how += (" (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else
                 " (approximate)")
     if constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
