@@ -321,3 +321,18 @@ def test_a_summary_line_cut_before_its_constraint_leaves_the_constraint_unknown(
     assert d["constraint"] == "CONSTRAINT_NONE" and d["totalpages"] == 2029656 and d["totalpages_exact"] is True
     (d,) = _analyse(LOG010.replace("[   30.745839] " + SUMMARY010 + "\n", ""))
     assert d["constraint"] == "CONSTRAINT_NONE" and d["totalpages"] == 2029656 and d["totalpages_exact"] is True
+
+
+# --- a mail quote inside an indented block ---------------------------------------------------------------------------
+
+def test_a_quote_marker_after_four_blanks_is_peeled() -> None:
+    # realoom6/005 (a quoted mail: '> [   37.128158][ T9185] ...') indented once more by 4 blanks (a forum's code
+    # block, a mail quoting it again): '>' after more than 3 blanks was text, so no stamp, caller id or
+    # 'Tasks in /test1 are going to be killed due to memory.oom.group set' line was read: the group kill of
+    # 12 tasks became 12 reports
+    log005 = next((Path(__file__).parents[1] / "data" / "postmortem" / "realoom6").glob("005-*.log")).read_text()
+    plain = _events(log005)
+    indented = _events("".join("    " + line + "\n" for line in log005.splitlines()))
+    assert len(plain) == 1 and plain[0].oom_group_path == "/test1" and len(plain[0].killed) == 12
+    assert [(e.uptime, e.oom_group_path, [k.pid for k in e.killed]) for e in indented] == [
+        (e.uptime, e.oom_group_path, [k.pid for k in e.killed]) for e in plain]

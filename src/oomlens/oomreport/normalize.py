@@ -72,7 +72,7 @@ class LogLine(NamedTuple):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_QUOTE = re.compile(r"[ \t]{0,3}>[ \t]?")
+_QUOTE = re.compile(r"[ \t]*>[ \t]?")   # a kernel line never starts with ">": any indentation before it is a quote
 _PIPE = re.compile(r"[ \t]*\|[ \t]?")
 _MONTH = r"(?:[^\W\d_]{2,10}\.?|\d{1,2}月)"
 _TIME = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
