@@ -13,11 +13,13 @@ from typing import Any
 from oomlens.analysis.postmortem import analyze_events
 from oomlens.oomreport import OomEvent, iter_events
 
-INVOKED = "x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
-HEADER = "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
-SUMMARY = "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task_memcg=/,task=beta,pid=200,uid=0"
-KILLED = ("Out of memory: Killed process 200 (beta) total-vm:358672kB, anon-rss:22640kB, file-rss:12328kB, "
-          "shmem-rss:0kB, UID:0 pgtables:421888kB oom_score_adj:0")
+# a 4.19+ report around its task table, pid 200 (beta) killed: its first lines, the table's header, its last lines
+HEAD = ["x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"]
+TABLE = ["Tasks state (memory values in pages):",
+         "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"]
+TAIL = ["oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task_memcg=/,task=beta,pid=200,uid=0",
+        "Out of memory: Killed process 200 (beta) total-vm:358672kB, anon-rss:22640kB, file-rss:12328kB, "
+        "shmem-rss:0kB, UID:0 pgtables:421888kB oom_score_adj:0"]
 
 
 def _stamped(msgs: list[str], t0: float = 10.0) -> list[str]:
@@ -50,8 +52,8 @@ def _long_report() -> list[str]:
     """A header, 12 lines of another driver (the region the header opened goes quiet), then 95 rows, the summary
     and the kill line: the kill line's region finds the table by walking back from it."""
     rows = [_row(100 + i, 1000 + i, f"p{i}") for i in range(94)] + [_row(200, 9000, "beta")]
-    return _stamped([INVOKED] + [f"usb 1-{i}: device not accepting address {i}, error -71" for i in range(12)]
-                    + ["Tasks state (memory values in pages):", HEADER] + rows + [SUMMARY, KILLED])
+    return _stamped(HEAD + [f"usb 1-{i}: device not accepting address {i}, error -71" for i in range(12)]
+                    + TABLE + rows + TAIL)
 
 
 def test_a_pretty_printed_json_report_is_not_split_where_its_table_is_found_by_walking_back() -> None:
@@ -184,8 +186,8 @@ def test_an_elision_record_without_a_host_leaves_a_hosts_table_incomplete() -> N
     rows = ["[  100]  1000   100     9772     1172   110592        0             0 alpha",
             "[  150]  1000   150    20000     3000   110592        0             0 gamma",
             "[  200]  1000   200    89668     8742   421888        0             0 beta"]
-    body = [INVOKED, "Tasks state (memory values in pages):", HEADER, rows[0], rows[1]]
-    tail = [rows[2], SUMMARY, KILLED]
+    body = HEAD + TABLE + rows[:2]
+    tail = rows[2:] + TAIL
     syslog = ["Jul 15 23:44:32 rocky8 kernel: " + m for m in _stamped(body)]
     syslog_tail = ["Jul 15 23:44:32 rocky8 kernel: " + m for m in _stamped(tail, 10.01)]
     (d,) = _analyse(_docker(syslog + ["[...]"] + syslog_tail))
