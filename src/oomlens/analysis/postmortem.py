@@ -549,6 +549,9 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
         "memcg": "CONSTRAINT_MEMCG", "global": "CONSTRAINT_NONE"}.get(shown or "", UNKNOWN_CONSTRAINT)
     if constraint == "CONSTRAINT_NONE" and ev.domain == "memcg":
         constraint = "CONSTRAINT_MEMCG"  # early 5.x printed CONSTRAINT_NONE for memcg OOMs (bug)
+    elif (constraint == "CONSTRAINT_NONE" and ev.constraint is None and cur is None and ev.summary is not None
+          and ev.summary.constraint is None):
+        constraint = UNKNOWN_CONSTRAINT  # the summary line is cut before it: global, cpuset or mempolicy
     mi = ev.meminfo
     swap_pages = mi.total_swap_kb // page_kb if mi is not None and mi.total_swap_kb is not None else host_swap_pages
     if era.scoring == "legacy":
@@ -621,12 +624,18 @@ def recover_domain(ev: OomEvent, era: Era, host_swap_pages: int | None, page_kb:
     reserved = mi.pages_reserved or 0
     totalram = mi.pages_ram - reserved
     meminfo = MemInfo(totalram_pages=totalram, total_swap_pages=swap_pages or 0)
-    exact = era.first >= (3, 14, 0) and mi.total_swap_kb is not None
+    # show_mem() prints 'pages reserved' right after 'pages RAM': without it (a line lost or damaged) T is at most this
+    exact = (era.first >= (3, 14, 0) and mi.total_swap_kb is not None and mi.pages_reserved is not None
+             and constraint != UNKNOWN_CONSTRAINT)
     swap_text = (f"Total swap {mi.total_swap_kb} kB / {page_kb} kB per page" if mi.total_swap_kb is not None
                  else f"{swap_pages} swap pages (the Total swap of an earlier report of this host; this one does not "
                       "print it)" if swap_pages is not None else "Total swap not printed (counted as 0)")
-    how = f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}"
-    if not exact:
+    how = (f"pages RAM {mi.pages_ram} − reserved {reserved} + {swap_text}" if mi.pages_reserved is not None else
+           f"pages RAM {mi.pages_ram} (its 'pages reserved' line is missing: none subtracted) + {swap_text}")
+    if constraint == UNKNOWN_CONSTRAINT:
+        how += (" (the constraint is cut off the oom-kill: summary line: a cpuset or mempolicy OOM counts only its "
+                "nodes' pages, so T is at most this)")
+    elif not exact:
         how += (" (approximate: before 3.14 'reserved' came from a pfn walk)" if era.first < (3, 14, 0) else
                 " (approximate)")
     if constraint in ("CONSTRAINT_CPUSET", "CONSTRAINT_MEMORY_POLICY"):
@@ -1005,9 +1014,10 @@ class EventAnalysis:
         if mi is None or mi.pages_ram is None:
             return None  # a memcg / cpuset report without the host's Mem-Info totals
         swap_kb = mi.total_swap_kb
-        if swap_kb is None or any(_bad_counter(v) for v in (mi.pages_ram, mi.pages_reserved, swap_kb)):
+        if swap_kb is None or mi.pages_reserved is None or any(
+                _bad_counter(v) for v in (mi.pages_ram, mi.pages_reserved, swap_kb)):
             return None
-        return mi.pages_ram - (mi.pages_reserved or 0) + swap_kb // self.page_kb
+        return mi.pages_ram - mi.pages_reserved + swap_kb // self.page_kb
 
     def _task_dicts(self) -> list[dict[str, Any]]:
         r = self.ranking
@@ -1981,8 +1991,9 @@ def _resolve_by_score(ev: OomEvent, eras: list[Era], tasks: list[Task], T: int, 
     pts = badness_terms(row, T, era, page_size=page_size).points
     model = _printed_score(era, pts, T)
     assert model is not None
-    if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0:
-        # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points
+    if not domain.exact and era.scoring == "pages" and pts > 0 and S > 0 and not _lacks_swap(ev):
+        # T is the unknown: every T in (pts*1000/(S+1), pts*1000/S] prints S for these points (not when the table
+        # has no swap or page-table columns: the points are then a lower bound, and so would T be)
         t_lo, t_hi = pts * 1000 // (S + 1) + 1, pts * 1000 // S
         if t_lo <= t_hi:
             note = f"T inferred from the printed score {S}: {t_lo}..{t_hi} pages (the report gives {domain.how})"

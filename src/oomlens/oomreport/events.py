@@ -73,7 +73,7 @@ from oomlens.oomreport.parse import (
     table_variant,
 )
 
-__all__ = ["Item", "Assembler", "process_region", "is_reversed", "classify_line"]
+__all__ = ["Item", "Assembler", "process_region", "is_reversed", "classify_line", "qp_decode"]
 
 # Stage of each kind in the printed order (tens = coarse stage).
 STAGE = {
@@ -654,8 +654,11 @@ class Assembler:
                 self._init_panic(item)
             return
         if kind == Kind.ELIDED:
-            if cur is not None and cur.rows_open:
-                cur.elided(item)
+            # an elision without a host of its own (a structured log's record: no continuation of a host's line)
+            # may sit inside any host's task table
+            for d in ([cur] if item.line.host is not None else [x.cur for x in self.hosts.values()]):
+                if d is not None and d.rows_open:
+                    d.elided(item)
             return
         if cur is None:
             if kind in CONTEXTUAL:
@@ -963,17 +966,29 @@ _NOT_QP = re.compile(r"=(?![0-9A-F]{2}|$)")
 _NOT_UNDERSTOOD = frozenset({Kind.NOISE, Kind.PARTIAL, Kind.UNUSABLE})
 
 
-def _qp_decode(text: str) -> str:
+def qp_decode(text: str) -> str:
+    """``text`` with its quoted-printable escapes (``=3D``, ``=XX`` bytes of UTF-8) decoded."""
     return _QP_ESCAPES.sub(lambda m: bytes.fromhex(m.group().replace("=", "")).decode("utf-8", "replace"), text)
 
 
+MAX_SOFT_BREAKS = 16
+"""Lines a soft-broken record is followed over to prove a body quoted-printable (1024 bytes at 76 columns: 14)."""
+
+
 def _soft_break_proves_qp(items: list[Item], i: int) -> bool:
-    """Item ``i`` ends in "=" and, that "=" dropped and the next line's text appended as is, makes an OOM
-    line that it alone is not: a quoted-printable soft line break (the kernel prints no "=" there)."""
-    it, nxt = items[i], items[i + 1]
-    if not _headerless(nxt) or not (it.kind in _NOT_UNDERSTOOD or isinstance(it.payload, Cut)):
+    """Item ``i`` ends in "=" and, that "=" dropped and the next line's text appended as is (and so on while the
+    joined text ends in "=": a record of three lines or more), makes an OOM line that it alone is not: a
+    quoted-printable soft line break (the kernel prints no "=" there)."""
+    it = items[i]
+    if not (it.kind in _NOT_UNDERSTOOD or isinstance(it.payload, Cut)):
         return False
-    kind, payload = classify_line(it.line.text[:-1] + " " * nxt.lead + nxt.line.text, True, it.lineno)
+    text, j = it.line.text, i
+    while text.endswith("=") and j + 1 < len(items) and _headerless(items[j + 1]) and j - i < MAX_SOFT_BREAKS:
+        j += 1
+        text = text[:-1] + " " * items[j].lead + items[j].line.text
+    if j == i:
+        return False
+    kind, payload = classify_line(text, True, it.lineno)
     return kind not in _NOT_UNDERSTOOD and not isinstance(payload, Cut) and kind != Kind.TABLE_ROW
 
 
@@ -1000,7 +1015,7 @@ def _decode_qp(items: list[Item]) -> list[Item]:
         i += 1
         if text.endswith("="):
             text = text[:-1]   # a soft break before an empty line (or a record with a header: not joined)
-        decoded = _qp_decode(text)
+        decoded = qp_decode(text)
         out.append(first if last is first and decoded == first.line.text
                    else _joined(first, last, decoded.strip(), "qp"))
     return out
@@ -1079,6 +1094,7 @@ class _Padded(NamedTuple):
     cols: tuple[str, ...] | None    # the columns of the task table being read
     start: str                      # what the text before the first run reads as (cut there)
     unique: tuple[str, ...] | None  # the one way of joining the pieces (a blank or none) that reads whole, if one
+    whole: str | None = None        # what that way reads as
 
 
 def _pad_joined(p: _Padded, joiners: Sequence[str]) -> str:
@@ -1097,7 +1113,7 @@ def _padding_width(padded: list[_Padded]) -> int | None:
     """The padding's width: a run is the padding plus the blanks the record had there (none inside a word, one
     between the words of a record of :data:`_ONE_BLANK`). Known when every such record that reads whole in one way
     only says the same."""
-    widths = {r - len(j) for p in padded if p.unique is not None and p.start in _ONE_BLANK
+    widths = {r - len(j) for p in padded if p.unique is not None and p.whole in _ONE_BLANK
               for r, j in zip(p.runs, p.unique)}
     return widths.pop() if len(widths) == 1 else None
 
@@ -1124,10 +1140,10 @@ def _unpad(items: list[Item]) -> list[Item]:
         start = classify_line(pieces[0], True, it.lineno, CUT_PAD)[0]
         p = _Padded(i, pieces, [m.end() - m.start() for m in runs], cols, start, None)
         if len(runs) <= MAX_PAD_RUNS and start in _PADDED_OOM:
-            ways = [js for js in _joiner_sets(len(runs))
-                    if _whole_record(_pad_joined(p, js), it.lineno, it.cut, cols) is not None]
+            ways = [(js, w[0]) for js in _joiner_sets(len(runs))
+                    if (w := _whole_record(_pad_joined(p, js), it.lineno, it.cut, cols)) is not None]
             if len(ways) == 1:
-                p = p._replace(unique=ways[0])
+                p = p._replace(unique=ways[0][0], whole=ways[0][1])
         padded.append(p)
     width = _padding_width(padded)
     out = list(items)
@@ -1243,6 +1259,11 @@ def _rejoin(prev: Item, it: Item, cols: tuple[str, ...] | None) -> Item | None:
     return j if not isinstance(j.payload, Cut) or want == Kind.KILLED else None
 
 
+MAX_RECORD_CHARS = 2048
+"""Twice the longest record printk keeps (a 1024-byte buffer in every era, prefix included): text joined longer than
+this from wrapped lines is no one record (and joining on would re-read ever longer text: quadratic time)."""
+
+
 def _join_wrapped(items: list[Item]) -> list[Item]:
     """Join a record that a mail client or terminal hard-wrapped (corpus 031): an OOM line that
     does not parse, followed by header-less continuation text, is retried joined. So are a task
@@ -1255,6 +1276,9 @@ def _join_wrapped(items: list[Item]) -> list[Item]:
         if (prev is not None and it.line.continuation and it.line.text
                 and (prev.kind == Kind.PARTIAL or (isinstance(prev.payload, Cut) and prev.payload.note is not None
                                                    and prev.kind != Kind.TABLE_ROW))):
+            if len(prev.line.text) + len(it.line.text) >= MAX_RECORD_CHARS:
+                out.append(it)   # longer joined than any record: not the rest of this one
+                continue
             text = prev.line.text + _wrap_sep(prev.line.text, it.line.text) + it.line.text
             kind, payload = classify(text, prev.lineno)
             if prev.kind != Kind.PARTIAL and (kind in (Kind.NOISE, Kind.PARTIAL) or isinstance(payload, Cut)):

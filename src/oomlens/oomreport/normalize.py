@@ -74,7 +74,7 @@ class LogLine(NamedTuple):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_QUOTE = re.compile(r"[ \t]{0,3}>[ \t]?")
+_QUOTE = re.compile(r"[ \t]*>[ \t]?")   # a kernel line never starts with ">": any indentation before it is a quote
 _PIPE = re.compile(r"[ \t]*\|[ \t]?")
 _COLON_QUOTED = re.compile(r": (?=\[ *\d{1,15}\.\d{1,15}\]|\w{3} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\dT\d\d:)")
 """": " quoting before a record header (a ``[ seconds]`` stamp, a syslog or RFC 3339 time)."""
@@ -653,7 +653,7 @@ def _peel_template(h: _Header, m: re.Match[str], rest: str) -> str | None:
     h.prefix = "rsyslog-template"
     pid = m.group("pid")
     h.tag(None, m.group("tag"), None if pid == "-" else pid)
-    return rest
+    return rest.lstrip(" ")   # rsyslog's %msg% keeps the blank after the tag's colon: "warning|kernel[-]| [ 12.3] ..."
 
 
 def _peel_dmesg_x(h: _Header, m: re.Match[str], rest: str) -> str:

@@ -248,6 +248,8 @@ _HEADER = re.compile(r"\[\s*+pid\s*+\]\s++(?P<cols>[\w()%.-]++(?:[ \t]++[\w()%.-
 _PATCHED_COLUMN = re.compile(r"[\w()%.-]{1,24}")
 """A column a patched kernel added to an otherwise known header (at most two, next to uid, tgid and rss)."""
 _ROW = re.compile(r"\[\s*(?P<pid>-?\d+)\]\s+(?P<rest>\S.*)$")  # -1: not a kernel pid, but a row (noted, not skipped)
+_ROW_PID_ONLY = re.compile(r"\[\s*(?P<pid>-?\d+)(?P<close>\])?\s*")
+"""A row cut short after its pid (its bracket closed: the pid is whole) or inside it."""
 
 
 def _header_columns(text: str) -> tuple[str, ...] | None:
@@ -373,7 +375,11 @@ def parse_dump_tasks_row_cut(text: str, columns: tuple[str, ...] | None, lineno:
         return None, None
     m = _ROW.match(text)
     if m is None:
-        return None, None
+        p = _ROW_PID_ONLY.fullmatch(text)
+        if p is None or p.group("close") is None:
+            return None, None   # (a pid cut short is no pid: the row does not fit)
+        return TaskRow(pid=_int(p.group("pid"), "pid"), uid=None, tgid=None, total_vm=None, rss=None, name="",
+                       lineno=lineno), columns[1] if columns and len(columns) > 2 else "uid"
     pid = _int(m.group("pid"), "pid")
     rest = m.group("rest")
     cols = columns[1:-1] if columns else None
@@ -1260,7 +1266,7 @@ def _classify(text: str, lineno: int) -> tuple[str, Any]:
             return Kind.TABLE_HEADER, (cols, text.startswith("[  pid  ]"))
         if text[1:2] in " -0123456789":
             m = _ROW.match(text)
-            if m is not None:
+            if m is not None or _ROW_PID_ONLY.fullmatch(text):   # (a row cut short after or inside its pid)
                 return Kind.TABLE_ROW, text
         fn = frame_function(text)
         if fn is not None:

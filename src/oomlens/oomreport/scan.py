@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, classify_line, process_region
+from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, classify_line, process_region, qp_decode
 from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, is_json_framing, normalize_line
 from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
@@ -86,6 +86,8 @@ LOOKBACK_QUIET_AFTER_HEADER = LOOKBACK_QUIET
 QUIET_CLOSE = 12
 MAX_REGION_LINES = 50_000
 MAX_LINE_BYTES = 1 << 20
+MAX_SOFT_BREAKS = 16
+"""Quoted-printable soft-broken lines joined, at most, to read a hit line's record (1024 bytes at 76 columns: 14)."""
 _NOT_OOM = frozenset({Kind.NOISE})
 
 
@@ -268,6 +270,7 @@ class _Scanner:
             self.eof_lineno = -1
         if self.open:
             self._close()
+        self.asm.expire(self.lineno)   # no lookback comes after the end
         self.asm.flush()
 
     def at_rest(self, ahead: Buf = b"") -> bool:
@@ -367,7 +370,10 @@ class _Scanner:
             if h < 0:
                 self.lineno += buf.count(b"\n", pos, limit)
                 self.pos = limit
-                self.asm.expire(self.lineno)   # release reports whose reaper grace is over
+                # release reports whose reaper grace is over, and stale drafts, as of the first line that a later
+                # region's lookback may still feed (as one chunk would: the chunk's end is no line of a report)
+                back = buf.count(b"\n", max(self.fed, limit - LOOKBACK_BYTES), limit)
+                self.asm.expire(self.lineno - min(back, LOOKBACK_LINES))
                 return
             ls = buf.rfind(b"\n", pos, h) + 1
             if ls == 0:
@@ -376,15 +382,35 @@ class _Scanner:
             hit_lineno = self.lineno + buf.count(b"\n", pos, ls)
             raw = buf[ls:le - 1]
             self.pos, self.lineno = le, hit_lineno + 1
-            if is_oom_line(raw):
-                self._open_region(buf, ls, le, raw, hit_lineno)
+            # b"=" ending the line before: a quoted-printable soft break may have split the hit line's record
+            back = self._soft_broken_start(buf, ls, raw) if ls - 2 >= self.fed and buf[ls - 2] == 0x3D else -1
+            if back >= 0 or is_oom_line(raw):
+                self._open_region(buf, ls, le, raw, hit_lineno, back)
 
-    def _open_region(self, buf: Buf, ls: int, le: int, raw: Buf, hit_lineno: int) -> None:
-        """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line."""
-        self.asm.expire(hit_lineno)
+    def _soft_broken_start(self, buf: Buf, ls: int, raw: Buf) -> int:
+        """Where the record of a hit line that is no OOM line starts, when quoted-printable soft breaks (lines ending
+        in "=", a mail body's 76 columns) split it over the lines before the hit and, joined and decoded, they make
+        an OOM line ("... kernel: [ 518.05] Out of me=" / "mory: Killed process 15784 ..."); -1 otherwise."""
+        start = ls
+        parts = [bytes(raw)]
+        for _ in range(MAX_SOFT_BREAKS):
+            if start - 2 < self.fed or buf[start - 2] != 0x3D:
+                break
+            p = buf.rfind(b"\n", self.fed, start - 1) + 1 or self.fed
+            parts.append(bytes(buf[p:start - 2]))
+            start = p
+        joined = qp_decode(b"".join(reversed(parts)).decode("utf-8", "replace"))
+        return start if start < ls and is_oom_line(joined.encode("utf-8", "surrogateescape")) else -1
+
+    def _open_region(self, buf: Buf, ls: int, le: int, raw: Buf, hit_lineno: int, back: int = -1) -> None:
+        """Open a region at the hit line: earlier reaper lines, lookback lines, the hit line (``back``: where the
+        hit line's record starts when it was split over the lines before it, see :meth:`_soft_broken_start`)."""
         quiet = LOOKBACK_QUIET_AFTER_HEADER if b"oom-killer: gfp_mask=" in raw else LOOKBACK_QUIET
-        start = self._lookback_start(buf, ls, self.fed, quiet, raw.lstrip()[:1] in (b'"', b"{"))
+        start = self._lookback_start(buf, ls if back < 0 else back, self.fed, quiet, raw.lstrip()[:1] in (b'"', b"{"))
         first = hit_lineno - (buf.count(b"\n", start, ls) if start < ls else 0)
+        # what is over is over at the region's first line, not at the hit: a report the lookback lines continue (a
+        # long table before a kill line, a pretty-printed JSON export's 11 lines a record) is not finished early
+        self.asm.expire(first)
         if start > self.fed:
             self._feed_reapers_before(buf, max(self.fed, start - REAPER_WINDOW), start, first)
             self.norm.reset()
