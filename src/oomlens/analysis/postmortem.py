@@ -1602,7 +1602,7 @@ class Analyzer:
         if panicked:
             notes.append("the ranking shows whom the model would have chosen had the kernel killed")
             return result(Verdict.UNDECIDABLE, panicked, ranking, model_victim,
-                          explanation=_explain(ranking, None, t_dependent))
+                          explanation=_explain(ranking, None, t_dependent, t_low))
         if (domain.at_least and not domain.exact and model_chosen is not None
                 and not _wins_for_every_t(model_chosen, tasks, era, True, T, None, page_kb * 1024)):
             notes.append(f"T is at least {T} pages and scored at that (no host swap, or swappiness 0); the host's "
@@ -1625,14 +1625,14 @@ class Analyzer:
         if extra:
             return result(Verdict.UNDECIDABLE, f"the task table has {len(extra)} column(s) no mainline kernel prints "
                           f"({', '.join(extra)}): a patched kernel, whose choice may use them (not modelled)",
-                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent),
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent, t_low),
                           score_check=score_check)
         if table.filtered or table.truncated:
             what = (f"short: a global OOM's table lists every user process, this one {len(table.rows)} (a filtered "
                     "log, unless the machine ran only that many, e.g. at boot)" if table.filtered
                     else f"incomplete ({table.truncated_why or 'rows cut off or unusable: see the notes'})")
             return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
-                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent), score_check=score_check)
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent, t_low), score_check=score_check)
         if t_matters and not t_decided:
             return result(Verdict.UNDECIDABLE, "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
@@ -1647,7 +1647,7 @@ class Analyzer:
                               "assumed) and the model's choice depends on it: with "
                               + "; ".join(f"{', '.join(str(kb) for kb in other if other[kb] == pid)} KiB pages it "
                                           f"picks {pid}" for pid in dict.fromkeys(other.values())),
-                              ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
+                              ranking, model_victim, explanation=_explain(ranking, None, t_dependent, t_low))
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
                 pid, name, _kind = ev.already_exiting[0]
@@ -1659,12 +1659,12 @@ class Analyzer:
                               ranking, model_victim, score_check=score_check)
             return result(Verdict.UNDECIDABLE, "the kernel's choice is not in the log (no selection or kill line; "
                           "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
-                          ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
+                          ranking, model_victim, explanation=_explain(ranking, None, t_dependent, t_low))
         kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
         # the selection line names a thread on 2.6.36-4.6 (thread scan): map it to its row by tgid
         if kernel_chosen not in pids:
             kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
-        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None, t_dependent)
+        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None, t_dependent, t_low)
         if kernel_chosen not in pids and kernel_pid not in pids:
             return result(Verdict.DISAGREES if model_victim else Verdict.UNDECIDABLE,
                           f"the kernel's {'victim' if kernel_pid is not None else 'selected task'} "
@@ -1694,7 +1694,7 @@ class Analyzer:
                 if t_low is not None:
                     t_dependent = _t_dependent(tasks, e, page_kb * 1024)
                 return result(Verdict.AGREES, f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
-                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid, t_dependent))
+                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid, t_dependent, t_low))
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
@@ -2056,9 +2056,11 @@ def points_text(era: Era, points: int, T: int | None) -> str:
 
 
 def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tuple[int, int] | None] | None = None,
-             ) -> EventExplanation | None:
+             t_low: int | None = None) -> EventExplanation | None:
     """The model victim's explanation (see :class:`EventExplanation`); None without a victim. ``t_dependent``
-    (T unknown): the tasks whose badness depends on T; figures that involve them are left out (None)."""
+    (T unknown): the tasks whose badness depends on T; figures that involve them are left out (None). ``t_low``
+    (T unknown, the ranking scored at this lower bound): the oom_score_adj that would spare the victim is left out
+    even when no badness depends on T, since its term is adj × T/1000 pages, unless it is -1."""
     v = ranking.victim
     if v is None:
         return None
@@ -2080,6 +2082,10 @@ def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tu
             ex.margin = ex.shed_pages = None
             if not stable:
                 ex.rival = None
+        ex.spare_adj = None
+    if t_low is not None and ex.spare_adj != -1:
+        # computed at T's lower bound it spares the victim at any larger T too, but the threshold rises towards
+        # -1 as T grows: only -1 (the least change) is the threshold whatever T is
         ex.spare_adj = None
     margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
     shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None

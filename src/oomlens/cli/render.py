@@ -649,6 +649,9 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
             if ex.spare_adj is not None:
                 lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {vic} would have spared it; {run} would "
                                       "have died instead"), ""))
+            elif a.t_low is not None and era.badness_unit != "points":
+                lines.append((visible(f"the oom_score_adj that would have spared {vic} is not given: T is unknown and "
+                                      "an adj term scales with it (adj × T/1000 pages)"), "dim"))
     lines += [(visible("note: " + n), "dim") for n in a.all_notes]
     lines.append(("", ""))
     w.lines(lines)
