@@ -11,7 +11,6 @@ import io
 
 from realdata import analyses
 
-from oomlens.analysis.postmortem import Verdict
 from oomlens.cli.render import Screen, Writer, postmortem_event
 from oomlens.report.view import event_view
 
@@ -39,8 +38,10 @@ _P008 = """\
 [  100.000004] [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name
 [  100.000005] [    500]     0   500    10000     1506    40960        0             0 foo
 [  100.000006] [    501]     0   501    10000     1174    40960        0             0 bar
-[  100.000007] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=foo,pid=500,uid=0
-[  100.000008] Out of memory: Killed process 500 (foo) total-vm:40000kB, anon-rss:6024kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0
+[  100.000007] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,\
+task_memcg=/,task=foo,pid=500,uid=0
+[  100.000008] Out of memory: Killed process 500 (foo) total-vm:40000kB, anon-rss:6024kB, file-rss:0kB, \
+shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0
 """
 _MEMINFO = """\
 [  100.000002] Mem-Info:

@@ -1632,7 +1632,8 @@ class Analyzer:
                     "log, unless the machine ran only that many, e.g. at boot)" if table.filtered
                     else f"incomplete ({table.truncated_why or 'rows cut off or unusable: see the notes'})")
             return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
-                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent, t_low), score_check=score_check)
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent, t_low),
+                          score_check=score_check)
         if t_matters and not t_decided:
             return result(Verdict.UNDECIDABLE, "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
@@ -1694,7 +1695,8 @@ class Analyzer:
                 if t_low is not None:
                     t_dependent = _t_dependent(tasks, e, page_kb * 1024)
                 return result(Verdict.AGREES, f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
-                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid, t_dependent, t_low))
+                              r, r.selection.victim, score_check=score_check,
+                              explanation=_explain(r, kernel_pid, t_dependent, t_low))
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
