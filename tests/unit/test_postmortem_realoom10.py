@@ -82,3 +82,28 @@ def test_synthetic_no_spare_adj_without_mem_info_and_one_with_it() -> None:
     v = event_view(1, b)
     assert v.chart is not None and v.chart.counterfactuals is not None
     assert not v.chart.counterfactuals.t_unknown and v.chart.counterfactuals.spare_adj == -4
+
+
+# --------------------------------------------------------------------------- T1: a child, or the leader
+
+def test_001_the_verdict_does_not_call_the_thread_group_leader_a_child() -> None:
+    # 'in:imjournal' is a thread of rsyslogd: the selection line (oom_kill_allocating_task, current) names the
+    # thread 663, the kill line the process 653 (rsyslogd), which cannot be a child of its own later thread
+    evs = analyses("realoom10", "001")
+    assert len(evs) == 4
+    a = evs[1]
+    assert a.verdict.value == "agrees"
+    assert a.reason is not None and "a child of it, 653" not in a.reason
+    assert "653 (rsyslogd) was killed in its place: a child of it, or its thread-group leader if 663 is a thread" \
+        in a.reason
+    b = evs[0]
+    assert b.reason is not None and "918 (mysqld) was killed in its place" in b.reason
+    # negative: an allocating task that was killed itself names no other task
+    (c,) = _events(
+        "Apr 20 09:12:57 h kernel: foo invoked oom-killer: gfp_mask=0x201da, order=0, oom_score_adj=0\n"
+        "Apr 20 09:12:58 h kernel: Out of memory (oom_kill_allocating_task): Kill process 996 (foo) score 0 or "
+        "sacrifice child\n"
+        "Apr 20 09:12:58 h kernel: Killed process 996 (foo), UID 27, total-vm:2184052kB, anon-rss:18492kB, "
+        "file-rss:0kB, shmem-rss:0kB\n")
+    assert c.verdict.value == "agrees"
+    assert c.reason is not None and "in its place" not in c.reason and "child" not in c.reason

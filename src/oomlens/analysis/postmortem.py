@@ -1761,8 +1761,10 @@ def _allocating_task_verdict(ev: OomEvent, kernel_pid: int | None) -> tuple[Verd
     if cur_pid is None and cur_comm is None:
         reason += "; the report does not name the allocating task to check it against"
     if kernel_pid is not None and kernel_pid != pid:
-        reason += f"; a child of it, {kernel_pid}" + (f" ({ev.victim_name})" if ev.victim_name else "") + \
-            ", was killed in its place"
+        # the kill line's pid may be a sacrificed child, or the thread-group leader of the thread the selection
+        # line named (the kill line prints the task holding the mm): logs do not show which
+        reason += f"; {kernel_pid}" + (f" ({ev.victim_name})" if ev.victim_name else "") + \
+            f" was killed in its place: a child of it, or its thread-group leader if {pid} is a thread"
     elif kernel_pid is None:
         reason += "; its 'Killed process' line is not in the log (the task, or a child sacrificed in its place)"
     return Verdict.AGREES, reason
