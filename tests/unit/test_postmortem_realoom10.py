@@ -107,3 +107,75 @@ def test_001_the_verdict_does_not_call_the_thread_group_leader_a_child() -> None
         "file-rss:0kB, shmem-rss:0kB\n")
     assert c.verdict.value == "agrees"
     assert c.reason is not None and "in its place" not in c.reason and "child" not in c.reason
+
+
+# --------------------------------------------------------------------------- W2: one OOM, several fragments
+
+def _counted(evs: list) -> list:  # type: ignore[type-arg]
+    return [a for a in evs if a.repeat_of is None]
+
+
+def test_015_lines_quoted_out_of_order_are_one_oom() -> None:
+    # one report quoted line by line: selection 16886 (line 1), header and row 16886 (5, 7), kill 16886 (11), all
+    # host newmth at 13:18:41, then the invoked line (15) stamped [630250.830457], before the header's .830637
+    # although printed after the kill: every part is of the one OOM that killed 16886
+    evs = analyses("realoom10", "015")
+    (a,) = _counted(evs)
+    assert (a.event.start_line, a.event.end_line) == (5, 11)
+    assert [k.pid for k in a.event.killed] == [16886]
+    assert [x.repeat_of for x in evs if x.repeat_of is not None] == [(5, 11), (5, 11)]
+    text = "".join(_human(x) for x in evs)
+    assert "nothing was killed" not in text and "without a 'Killed process' line" not in text
+
+
+def test_018_newest_first_kill_and_summary_are_one_oom() -> None:
+    # journalctl -r: 'Killed process 267303 (python3)' (line 5) then its oom-kill summary, task=python3,
+    # pid=267303 (line 6), host homeassistant, both at 09:14:58: the pid killed at that instant is the summary's
+    evs = analyses("realoom10", "018")
+    (a,) = _counted(evs)
+    assert [k.pid for k in a.event.killed] == [267303]
+    assert evs[-1].repeat_of == (5, 5)
+    assert "nothing was killed" not in "".join(_human(x) for x in evs)
+
+
+_TWO = """\
+Jun 13 09:14:58 h kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,\\
+task_memcg=/,task=a,pid={sp},uid=0
+Jun 13 09:14:58 h kernel: Out of memory: Killed process {kp} (a) total-vm:36kB, anon-rss:12kB, file-rss:0kB, \\
+shmem-rss:0kB, UID:0 pgtables:4kB oom_score_adj:0
+"""
+
+
+def test_synthetic_stray_parts_join_only_on_host_time_and_pid() -> None:
+    text = _TWO.replace("\\\n", "")
+    # the summary and kill of one pid at one second: one OOM (kernel order, so one event anyway)
+    assert len(_counted(_events(text.format(sp=10, kp=10)))) == 1
+    # newest first: the kill, then its summary: one OOM
+    lines = text.format(sp=10, kp=10).splitlines(keepends=True)
+    evs = _events(lines[1] + lines[0])
+    assert len(_counted(evs)) == 1 and evs[-1].repeat_of is not None
+    # negative: a kill of 10, then a summary naming 11 in the same second: two OOMs, nothing joined
+    lines = text.format(sp=11, kp=10).splitlines(keepends=True)
+    evs = _events(lines[1] + lines[0])
+    assert len(_counted(evs)) == 2
+    # negative: the same pid and second on another host
+    assert len(_counted(_events(lines[1].replace(" h ", " h2 ").replace("Killed process 10", "Killed process 11")
+                                + lines[0]))) == 2
+    # negative: another second
+    assert len(_counted(_events(lines[1].replace("11 (a)", "10 (a)") + lines[0].replace(":58", ":59")
+                                .replace("pid=11", "pid=10")))) == 2
+
+
+def test_synthetic_an_invoked_line_joins_only_when_stamped_before_the_report_it_follows() -> None:
+    kill = ("Mar 13 13:18:41 h kernel: [630250.830734] Out of memory: Kill process 16886 (ruby) score 750 or "
+            "sacrifice child\n"
+            "Mar 13 13:18:41 h kernel: [630250.830790] Killed process 16886 (ruby) total-vm:5029280kB, "
+            "anon-rss:3025732kB, file-rss:0kB\n")
+    inv = ("Mar 13 13:18:41 h kernel: [{}] PassengerAgent invoked oom-killer: gfp_mask=0x2084d0, order=0, "
+           "oom_score_adj=0\n")
+    # stamped before the selection line, printed after the kill: that report's own invoked line, quoted late
+    evs = _events(kill + inv.format("630250.830457"))
+    assert len(_counted(evs)) == 1 and evs[-1].repeat_of is not None
+    # negative: stamped after the kill, it starts the next OOM (whose kill is not in the log)
+    evs = _events(kill + inv.format("630250.900000"))
+    assert len(_counted(evs)) == 2

@@ -868,8 +868,9 @@ class EventAnalysis:
     victim_thread: int | None = None
     """The killed pid when it is no row of the table but a thread of one (judged as that row's process)."""
     repeat_of: tuple[int, int] | None = None
-    """The lines of an earlier event of the same input that this one repeats exactly (same host, time, killed pid and
-    report lines: one OOM shown twice, e.g. a report quoted twice). Not analysed again, not counted (:class:`Tally`)."""
+    """The lines of another event of the same input that this one repeats (same host, time, killed pid and report
+    lines: one OOM shown twice, e.g. a report quoted twice) or is a stray part of (:func:`_fragment_of`). Not
+    analysed again, not counted (:class:`Tally`)."""
     evidence_range: tuple[Version, Version | None] | None = None
     """The releases the report's format allows (:func:`format_range`): (first, last or None)."""
     kernel_row: int | None = None
@@ -2111,12 +2112,73 @@ def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tu
     )
 
 
+_FRAGMENT_UPTIME_S = 1.0
+"""How far apart (seconds of uptime) two parts of one report may be stamped: a report prints within milliseconds."""
+
+
+def _pids(ev: OomEvent) -> set[int]:
+    """The victim pids an event's selection, summary and kill lines name."""
+    out = {k.pid for k in ev.killed}
+    if ev.selection is not None:
+        out.add(ev.selection.pid)
+    if ev.summary is not None and ev.summary.pid is not None:
+        out.add(ev.summary.pid)
+    return out
+
+
+def _fragment_of(f: OomEvent, e: OomEvent, f_after_e: bool) -> bool:
+    """Whether ``f`` is a stray part of the report ``e`` next to it (lines quoted out of order, ``journalctl -r``
+    putting the kill line before its summary, a second grep showing a summary line again): same source and host,
+    the same time stamp (and uptime within a second), no task table or Mem-Info of its own, and either every victim
+    pid it names among ``e``'s (the kernel kills one pid once: the same pid at the same instant is the same OOM), or,
+    naming none, an ``invoked oom-killer`` line alone that ``e`` lacks, stamped before ``e`` although printed after it
+    (a later OOM's would be stamped after)."""
+    if (f.source != e.source or f.host != e.host or f.table is not None or f.meminfo is not None
+            or f.memcg is not None or f.timestamp is None or f.timestamp != e.timestamp):
+        return False
+    if f.uptime is not None and e.uptime is not None and abs(f.uptime - e.uptime) > _FRAGMENT_UPTIME_S:
+        return False
+    fp = _pids(f)
+    if fp:
+        return fp <= _pids(e)
+    return (f_after_e and f.invoked is not None and e.invoked is None and f.uptime is not None
+            and e.uptime is not None and f.uptime < e.uptime and f.summary is None and f.selection is None
+            and not f.killed)
+
+
+def _fragment(f: OomEvent, e: OomEvent) -> EventAnalysis:
+    pids = sorted(_pids(f))
+    what = ", ".join(x for x in (f"host {f.host}" if f.host else "", f"time {f.timestamp}",
+                                 f"pid {', '.join(map(str, pids))}" if pids else "") if x)
+    return EventAnalysis(f, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
+                         f"a part of the report at lines {e.start_line}-{e.end_line} ({what}), printed apart from it "
+                         "(lines quoted out of order, newest-first output, or shown again): one OOM, analysed there; "
+                         "not counted again", repeat_of=(e.start_line, e.end_line))
+
+
 def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Iterator[EventAnalysis]:
-    """Analyse events in input order (streaming). An event the analysis fails on becomes an ``undecidable``
-    verdict that says so (the run goes on); ``strict`` lets the exception through instead (tests, debugging)."""
+    """Analyse events in input order (streaming, one event behind to join a stray part of a report to it: see
+    :func:`_fragment_of`). An event the analysis fails on becomes an ``undecidable`` verdict that says so (the run
+    goes on); ``strict`` lets the exception through instead (tests, debugging)."""
     a = Analyzer(strict=strict)
+    held: OomEvent | None = None
+    """The last event, not yet analysed: a stray part of the next one would be dropped."""
+    anchor: OomEvent | None = None
+    """The last event analysed: stray parts after it are its own."""
     for ev in events:
-        yield a.analyze(ev)
+        if held is not None:
+            if _fragment_of(held, ev, False) and not _fragment_of(ev, held, True):
+                yield _fragment(held, ev)
+            else:
+                anchor = held
+                yield a.analyze(held)
+            held = None
+        if anchor is not None and _fragment_of(ev, anchor, True):
+            yield _fragment(ev, anchor)
+            continue
+        held = ev
+    if held is not None:
+        yield a.analyze(held)
 
 
 def _verdict_counts() -> dict[Verdict, int]:

@@ -680,7 +680,8 @@ def postmortem_summary(tally: Tally, sources: list[tuple[str, bool, int]], write
                 f"{c[Verdict.UNDECIDABLE]} undecidable")
 
     nrep = len(tally.repeats)
-    rep = f"; {nrep} repeated cop{'ies' if nrep != 1 else 'y'} of an event dropped" if nrep else ""
+    rep = (f"; {nrep} repeated cop{'ies' if nrep != 1 else 'y'} or stray part{'s' if nrep != 1 else ''} of an "
+           "event dropped") if nrep else ""
     w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}{rep}")
     hosts = list(tally.hosts.values())
     if len(hosts) > 1 or (hosts and hosts[0].host):
