@@ -878,8 +878,9 @@ class EventAnalysis:
     victim_thread: int | None = None
     """The killed pid when it is no row of the table but a thread of one (judged as that row's process)."""
     repeat_of: tuple[int, int] | None = None
-    """The lines of an earlier event of the same input that this one repeats exactly (same host, time, killed pid and
-    report lines: one OOM shown twice, e.g. a report quoted twice). Not analysed again, not counted (:class:`Tally`)."""
+    """The lines of another event of the same input that this one repeats (same host, time, killed pid and report
+    lines: one OOM shown twice, e.g. a report quoted twice) or is a stray part of (:func:`_fragment_of`). Not
+    analysed again, not counted (:class:`Tally`)."""
     evidence_range: tuple[Version, Version | None] | None = None
     """The releases the report's format allows (:func:`format_range`): (first, last or None)."""
     kernel_row: int | None = None
@@ -1613,7 +1614,7 @@ class Analyzer:
         if panicked:
             notes.append("the ranking shows whom the model would have chosen had the kernel killed")
             return result(Verdict.UNDECIDABLE, panicked, ranking, model_victim,
-                          explanation=_explain(ranking, None, t_dependent))
+                          explanation=_explain(ranking, None, t_dependent, t_low))
         if (domain.at_least and not domain.exact and model_chosen is not None
                 and not _wins_for_every_t(model_chosen, tasks, era, True, T, None, page_kb * 1024)):
             notes.append(f"T is at least {T} pages and scored at that (no host swap, or swappiness 0); the host's "
@@ -1636,14 +1637,15 @@ class Analyzer:
         if extra:
             return result(Verdict.UNDECIDABLE, f"the task table has {len(extra)} column(s) no mainline kernel prints "
                           f"({', '.join(extra)}): a patched kernel, whose choice may use them (not modelled)",
-                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent),
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent, t_low),
                           score_check=score_check)
         if table.filtered or table.truncated:
             what = (f"short: a global OOM's table lists every user process, this one {len(table.rows)} (a filtered "
                     "log, unless the machine ran only that many, e.g. at boot)" if table.filtered
                     else f"incomplete ({table.truncated_why or 'rows cut off or unusable: see the notes'})")
             return result(Verdict.UNDECIDABLE, f"the task table is {what}: other candidates may be missing",
-                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent), score_check=score_check)
+                          ranking, model_victim, explanation=_explain(ranking, kernel_pid, t_dependent, t_low),
+                          score_check=score_check)
         if t_matters and not t_decided:
             return result(Verdict.UNDECIDABLE, "T is unknown (" + domain.how + ") and oom_score_adj / the root "
                           "bonus make the ranking depend on it", ranking, model_victim)
@@ -1658,7 +1660,7 @@ class Analyzer:
                               "assumed) and the model's choice depends on it: with "
                               + "; ".join(f"{', '.join(str(kb) for kb in other if other[kb] == pid)} KiB pages it "
                                           f"picks {pid}" for pid in dict.fromkeys(other.values())),
-                              ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
+                              ranking, model_victim, explanation=_explain(ranking, None, t_dependent, t_low))
         if kernel_pid is None and ev.selection is None:
             if ev.already_exiting:
                 pid, name, _kind = ev.already_exiting[0]
@@ -1670,12 +1672,12 @@ class Analyzer:
                               ranking, model_victim, score_check=score_check)
             return result(Verdict.UNDECIDABLE, "the kernel's choice is not in the log (no selection or kill line; "
                           "'Out of memory' lines are KERN_ERR and some syslog setups drop them)",
-                          ranking, model_victim, explanation=_explain(ranking, None, t_dependent))
+                          ranking, model_victim, explanation=_explain(ranking, None, t_dependent, t_low))
         kernel_chosen = ev.selection.pid if ev.selection is not None else kernel_pid
         # the selection line names a thread on 2.6.36-4.6 (thread scan): map it to its row by tgid
         if kernel_chosen not in pids:
             kernel_chosen = kernel_pid if kernel_pid in pids else kernel_chosen
-        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None, t_dependent)
+        explanation = _explain(ranking, kernel_pid if kernel_pid in pids else None, t_dependent, t_low)
         if kernel_chosen not in pids and kernel_pid not in pids:
             return result(Verdict.DISAGREES if model_victim else Verdict.UNDECIDABLE,
                           f"the kernel's {'victim' if kernel_pid is not None else 'selected task'} "
@@ -1705,7 +1707,8 @@ class Analyzer:
                 if t_low is not None:
                     t_dependent = _t_dependent(tasks, e, page_kb * 1024)
                 return result(Verdict.AGREES, f"under {e.name} rules; the format fits {', '.join(x.name for x in eras)}",
-                              r, r.selection.victim, score_check=score_check, explanation=_explain(r, kernel_pid, t_dependent))
+                              r, r.selection.victim, score_check=score_check,
+                              explanation=_explain(r, kernel_pid, t_dependent, t_low))
         assert kernel_chosen is not None  # in pids (checked above)
         kv = ranking.get(kernel_chosen)
         if _lacks_swap(ev):
@@ -1770,8 +1773,10 @@ def _allocating_task_verdict(ev: OomEvent, kernel_pid: int | None) -> tuple[Verd
     if cur_pid is None and cur_comm is None:
         reason += "; the report does not name the allocating task to check it against"
     if kernel_pid is not None and kernel_pid != pid:
-        reason += f"; a child of it, {kernel_pid}" + (f" ({ev.victim_name})" if ev.victim_name else "") + \
-            ", was killed in its place"
+        # the kill line's pid may be a sacrificed child, or the thread-group leader of the thread the selection
+        # line named (the kill line prints the task holding the mm): logs do not show which
+        reason += f"; {kernel_pid}" + (f" ({ev.victim_name})" if ev.victim_name else "") + \
+            f" was killed in its place: a child of it, or its thread-group leader if {pid} is a thread"
     elif kernel_pid is None:
         reason += "; its 'Killed process' line is not in the log (the task, or a child sacrificed in its place)"
     return Verdict.AGREES, reason
@@ -2068,9 +2073,11 @@ def points_text(era: Era, points: int, T: int | None) -> str:
 
 
 def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tuple[int, int] | None] | None = None,
-             ) -> EventExplanation | None:
+             t_low: int | None = None) -> EventExplanation | None:
     """The model victim's explanation (see :class:`EventExplanation`); None without a victim. ``t_dependent``
-    (T unknown): the tasks whose badness depends on T; figures that involve them are left out (None)."""
+    (T unknown): the tasks whose badness depends on T; figures that involve them are left out (None). ``t_low``
+    (T unknown, the ranking scored at this lower bound): the oom_score_adj that would spare the victim is left out
+    even when no badness depends on T, since its term is adj × T/1000 pages, unless it is -1."""
     v = ranking.victim
     if v is None:
         return None
@@ -2093,6 +2100,10 @@ def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tu
             if not stable:
                 ex.rival = None
         ex.spare_adj = None
+    if t_low is not None and ex.spare_adj != -1:
+        # computed at T's lower bound it spares the victim at any larger T too, but the threshold rises towards
+        # -1 as T grows: only -1 (the least change) is the threshold whatever T is
+        ex.spare_adj = None
     margin_pages = badness_pages(era, ex.margin, T) if ex.margin is not None else None
     shed_pages = badness_pages(era, ex.shed_pages, T) if ex.shed_pages is not None else None
     return EventExplanation(
@@ -2113,12 +2124,73 @@ def _explain(ranking: Ranking, kernel_pid: int | None, t_dependent: dict[int, tu
     )
 
 
+_FRAGMENT_UPTIME_S = 1.0
+"""How far apart (seconds of uptime) two parts of one report may be stamped: a report prints within milliseconds."""
+
+
+def _pids(ev: OomEvent) -> set[int]:
+    """The victim pids an event's selection, summary and kill lines name."""
+    out = {k.pid for k in ev.killed}
+    if ev.selection is not None:
+        out.add(ev.selection.pid)
+    if ev.summary is not None and ev.summary.pid is not None:
+        out.add(ev.summary.pid)
+    return out
+
+
+def _fragment_of(f: OomEvent, e: OomEvent, f_after_e: bool) -> bool:
+    """Whether ``f`` is a stray part of the report ``e`` next to it (lines quoted out of order, ``journalctl -r``
+    putting the kill line before its summary, a second grep showing a summary line again): same source and host,
+    the same time stamp (and uptime within a second), no task table or Mem-Info of its own, and either every victim
+    pid it names among ``e``'s (the kernel kills one pid once: the same pid at the same instant is the same OOM), or,
+    naming none, an ``invoked oom-killer`` line alone that ``e`` lacks, stamped before ``e`` although printed after it
+    (a later OOM's would be stamped after)."""
+    if (f.source != e.source or f.host != e.host or f.table is not None or f.meminfo is not None
+            or f.memcg is not None or f.timestamp is None or f.timestamp != e.timestamp):
+        return False
+    if f.uptime is not None and e.uptime is not None and abs(f.uptime - e.uptime) > _FRAGMENT_UPTIME_S:
+        return False
+    fp = _pids(f)
+    if fp:
+        return fp <= _pids(e)
+    return (f_after_e and f.invoked is not None and e.invoked is None and f.uptime is not None
+            and e.uptime is not None and f.uptime < e.uptime and f.summary is None and f.selection is None
+            and not f.killed)
+
+
+def _fragment(f: OomEvent, e: OomEvent) -> EventAnalysis:
+    pids = sorted(_pids(f))
+    what = ", ".join(x for x in (f"host {f.host}" if f.host else "", f"time {f.timestamp}",
+                                 f"pid {', '.join(map(str, pids))}" if pids else "") if x)
+    return EventAnalysis(f, None, "not analysed", [], None, None, Verdict.UNDECIDABLE,
+                         f"a part of the report at lines {e.start_line}-{e.end_line} ({what}), printed apart from it "
+                         "(lines quoted out of order, newest-first output, or shown again): one OOM, analysed there; "
+                         "not counted again", repeat_of=(e.start_line, e.end_line))
+
+
 def analyze_events(events: Iterable[OomEvent], *, strict: bool = False) -> Iterator[EventAnalysis]:
-    """Analyse events in input order (streaming). An event the analysis fails on becomes an ``undecidable``
-    verdict that says so (the run goes on); ``strict`` lets the exception through instead (tests, debugging)."""
+    """Analyse events in input order (streaming, one event behind to join a stray part of a report to it: see
+    :func:`_fragment_of`). An event the analysis fails on becomes an ``undecidable`` verdict that says so (the run
+    goes on); ``strict`` lets the exception through instead (tests, debugging)."""
     a = Analyzer(strict=strict)
+    held: OomEvent | None = None
+    """The last event, not yet analysed: a stray part of the next one would be dropped."""
+    anchor: OomEvent | None = None
+    """The last event analysed: stray parts after it are its own."""
     for ev in events:
-        yield a.analyze(ev)
+        if held is not None:
+            if _fragment_of(held, ev, False) and not _fragment_of(ev, held, True):
+                yield _fragment(held, ev)
+            else:
+                anchor = held
+                yield a.analyze(held)
+            held = None
+        if anchor is not None and _fragment_of(ev, anchor, True):
+            yield _fragment(ev, anchor)
+            continue
+        held = ev
+    if held is not None:
+        yield a.analyze(held)
 
 
 def _verdict_counts() -> dict[Verdict, int]:

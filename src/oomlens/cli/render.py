@@ -652,6 +652,9 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
             if ex.spare_adj is not None:
                 lines.append((visible(f"oom_score_adj ≤ {ex.spare_adj} on {vic} would have spared it; {run} would "
                                       "have died instead"), ""))
+            elif a.t_low is not None and era.badness_unit != "points":
+                lines.append((visible(f"the oom_score_adj that would have spared {vic} is not given: T is unknown and "
+                                      "an adj term scales with it (adj × T/1000 pages)"), "dim"))
     lines += [(visible("note: " + n), "dim") for n in a.all_notes]
     lines.append(("", ""))
     w.lines(lines)
@@ -680,7 +683,8 @@ def postmortem_summary(tally: Tally, sources: list[tuple[str, bool, int]], write
                 f"{c[Verdict.UNDECIDABLE]} undecidable")
 
     nrep = len(tally.repeats)
-    rep = f"; {nrep} repeated cop{'ies' if nrep != 1 else 'y'} of an event dropped" if nrep else ""
+    rep = (f"; {nrep} repeated cop{'ies' if nrep != 1 else 'y'} or stray part{'s' if nrep != 1 else ''} of an "
+           "event dropped") if nrep else ""
     w.line(f"{n} OOM event{'s' if n != 1 else ''} in {where}{unread}: {counts(tally.counts())}{rep}")
     hosts = list(tally.hosts.values())
     if len(hosts) > 1 or (hosts and hosts[0].host):

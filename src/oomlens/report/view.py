@@ -96,6 +96,9 @@ class Counterfactuals:
     """Lowest oom_score_adj at which the runner-up would be chosen instead (None: no adj <= 1000 does)."""
     shed_pages: int | None
     notes: tuple[str, ...] = ()
+    t_unknown: bool = False
+    """T is unknown (the chart is at a lower bound of T): an adj counterfactual scales with T, so only ±1 (the least
+    change, whatever T) is given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +167,8 @@ def _mib(pages: int, page_size: int) -> str:
     return f"{pages * page_size / 2**20:.1f} MiB"
 
 
-def badness_chart(ranking: Ranking, kernel_victim: int | None = None, victim_label: str = "victim") -> Chart:
+def badness_chart(ranking: Ranking, kernel_victim: int | None = None, victim_label: str = "victim",
+                  t_unknown: bool = False) -> Chart:
     """Every candidate of ``ranking`` with its terms, the victim, the runner-up and the counterfactuals;
     ``victim_label`` names the ranking's victim (see :attr:`Chart.victim_label`)."""
     era = ranking.era
@@ -190,8 +194,9 @@ def badness_chart(ranking: Ranking, kernel_victim: int | None = None, victim_lab
         cf = Counterfactuals(victim_pid=victim.task.pid, victim_name=victim.task.name,
                              runner_up_pid=runner.task.pid if runner else None,
                              runner_up_name=runner.task.name if runner else None,
-                             margin=ex.margin, spare_adj=ex.spare_adj, runner_up_victim_adj=ru_adj,
-                             shed_pages=ex.shed_pages, notes=tuple(ex.notes))
+                             margin=ex.margin, spare_adj=ex.spare_adj if not t_unknown or ex.spare_adj == -1 else None,
+                             runner_up_victim_adj=ru_adj if not t_unknown or ru_adj == 1 else None,
+                             shed_pages=ex.shed_pages, notes=tuple(ex.notes), t_unknown=t_unknown)
     return Chart(unit=unit_for(ranking), totalpages=ranking.totalpages, bars=tuple(bars), counterfactuals=cf,
                  not_eligible=len(ranking.tasks) - len(eligible), victim_label=victim_label)
 
@@ -239,7 +244,8 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
     elif not with_chart:
         no_chart = "chart omitted: the page shows the first events' charts only (see the notice at the top)"
     else:
-        chart = badness_chart(a.ranking, kernel_victim=ev.victim_pid, victim_label="model's pick")
+        chart = badness_chart(a.ranking, kernel_victim=ev.victim_pid, victim_label="model's pick",
+                              t_unknown=a.t_low is not None)
     when = ev.timestamp or (f"[{ev.uptime:.6f}]" if ev.uptime is not None else None)
     return EventView(index=index, source=ev.source, lines=(ev.start_line, ev.end_line), host=ev.host,
                      time_text=when, kernel_release=a.kernel_release, era=a.era_name, era_source=a.era_source,
