@@ -28,6 +28,7 @@ import argparse
 import glob
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -157,6 +158,30 @@ def _render_pool(templates: list[str], rnd: random.Random, n: int) -> list[str]:
     return [rnd.choice(templates).format_map(_Fields(rnd)) for _ in range(n)]
 
 
+_UPTIME = re.compile(rb"\[( *)(\d{1,9})\.(\d{6})\]")
+_SYSLOG_HOUR = re.compile(rb"^((?:[A-Z][a-z]{2} [ \d]\d) )(\d\d):(\d\d)(:\d\d)", re.M)
+_ISO_YEAR = re.compile(rb"\b(20\d\d)-(\d\d-\d\dT)")
+
+
+def _later(report: bytes, k: int) -> bytes:
+    """The k-th embedding of a corpus report as a later OOM of the same machine (k = 0: as it is): its uptime
+    stamps k x 100,000 s later, its syslog clock k hours and k // 24 minutes later (both wrap), its ISO year k
+    later. Without this the copies were the same OOM printed again, which postmortem reports once (its other
+    copies are repeats, not analysed)."""
+    if k == 0:
+        return report
+
+    def up(m: re.Match[bytes]) -> bytes:
+        sec = str(int(m.group(2)) + k * 100_000).encode()
+        return b"[" + m.group(1)[:max(0, len(m.group(1)) - (len(sec) - len(m.group(2))))] + sec + b"." + m.group(3) + b"]"
+
+    report = _UPTIME.sub(up, report)
+    report = _SYSLOG_HOUR.sub(lambda m: m.group(1) + b"%02d:%02d" % ((int(m.group(2)) + k) % 24,
+                                                                     (int(m.group(3)) + k // 24) % 60) + m.group(4),
+                              report)
+    return _ISO_YEAR.sub(lambda m: str(int(m.group(1)) + k).encode() + b"-" + m.group(2), report)
+
+
 def generate(path: str, size_mib: int, every_mib: float, seed: int = 7) -> tuple[int, int]:
     """Write the test log; return (embedded reports, expected events)."""
     sys.path.insert(0, SRC)
@@ -205,7 +230,7 @@ def generate(path: str, size_mib: int, every_mib: float, seed: int = 7) -> tuple
             written += len(blob)
             if written >= next_report:
                 data, n = corpus[reports % len(corpus)]
-                out.write(data)
+                out.write(_later(data, reports // len(corpus)))
                 written += len(data)
                 reports += 1
                 events += n

@@ -1311,8 +1311,10 @@ def _clock(ev: OomEvent) -> str:
     return "uptime" if ev.uptime is not None else "wall" if ev.timestamp is not None else ""
 
 
-MAX_SEEN = 4096
-"""Events remembered to tell a repeat (the oldest is forgotten first)."""
+MAX_SEEN = 64
+"""Events remembered to tell a repeat (the oldest is forgotten first). They are held whole until a later event with
+the same time stamp and killed pid asks for their content, so that the content is compared only then (a digest of
+every event's content cost a third of the analysis of a log in an OOM loop); one OOM shown twice is shown close by."""
 
 _LINE_NUMBERS = re.compile(r"\blines? \d+(?:(?:[-–]| and )\d+)?")
 
@@ -1355,6 +1357,22 @@ def repeat_key(ev: OomEvent) -> RepeatKey | None:
     return RepeatKey(same, rows, ev.table is not None and ev.table.truncated, (*same, complete))
 
 
+class _Seen:
+    """An event remembered for repeat detection; its :func:`repeat_key` is computed when first asked for."""
+
+    __slots__ = ("_key", "event")
+
+    def __init__(self, event: OomEvent) -> None:
+        self.event = event
+        self._key: RepeatKey | None = None
+
+    def key(self) -> RepeatKey:
+        if self._key is None:
+            self._key = repeat_key(self.event)
+            assert self._key is not None
+        return self._key
+
+
 def _repeat(ev: OomEvent, first: tuple[int, int], exact: bool) -> EventAnalysis:
     what = ", ".join(x for x in (f"host {ev.host}" if ev.host else "", f"time {ev.timestamp or ev.uptime}",
                                  f"killed pid {ev.victim_pid}") if x)
@@ -1383,23 +1401,40 @@ class Analyzer:
         """The release the host's last report printed, carried to later reports of the same boot that print none."""
         self.page_kb: dict[HostKey, int] = {}
         """The page size an earlier report of the host showed, carried (like its swap) to later ones that show none."""
-        self.seen: dict[tuple[Any, ...], tuple[RepeatKey, tuple[int, int]]] = {}
-        """Events seen (:attr:`RepeatKey.same`) → their key and lines, to tell a repeat (bounded: :data:`MAX_SEEN`)."""
+        self.seen: dict[tuple[Any, ...], list[_Seen]] = {}
+        """Events seen, by what a repeat shares first (source, host, time stamp, uptime, killed pid), to tell a repeat
+        (bounded: :data:`MAX_SEEN` events)."""
+        self._seen_count = 0
 
-    def analyze(self, ev: OomEvent) -> EventAnalysis:
-        rk = repeat_key(ev)
-        if rk is not None:
-            seen = self.seen.get(rk.same)
-            if seen is not None:
-                first_key, first = seen
+    def _repeat_of(self, ev: OomEvent) -> EventAnalysis | None:
+        """The repeat analysis when ``ev`` repeats an event seen before (:func:`repeat_key`); else None, and ``ev``
+        is remembered."""
+        if ev.victim_pid is None or (ev.timestamp is None and ev.uptime is None):
+            return None
+        ident = (ev.source, ev.host, ev.timestamp, ev.uptime, ev.victim_pid)
+        earlier = self.seen.get(ident)
+        if earlier:
+            rk = repeat_key(ev)
+            assert rk is not None
+            for seen in earlier:
+                first_key, first = seen.key(), (seen.event.start_line, seen.event.end_line)
+                if first_key.same != rk.same:
+                    continue
                 if rk.complete == first_key.complete:
                     return _repeat(ev, first, exact=True)
                 if rk.abridged and not first_key.abridged and rk.rows <= first_key.rows:
                     return _repeat(ev, first, exact=False)  # every row this copy shows is in the first one
-            else:
-                if len(self.seen) >= MAX_SEEN:
-                    del self.seen[next(iter(self.seen))]
-                self.seen[rk.same] = (rk, (ev.start_line, ev.end_line))
+        if self._seen_count >= MAX_SEEN:
+            oldest = next(iter(self.seen))
+            self._seen_count -= len(self.seen.pop(oldest))
+        self.seen.setdefault(ident, []).append(_Seen(ev))
+        self._seen_count += 1
+        return None
+
+    def analyze(self, ev: OomEvent) -> EventAnalysis:
+        repeat = self._repeat_of(ev)
+        if repeat is not None:
+            return repeat
         key = host_key(ev)
         if ev.uptime is not None:
             last = self.uptime.get(key)
