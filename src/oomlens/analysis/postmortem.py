@@ -74,11 +74,6 @@ _INVOKED_RANGES: dict[str, tuple[Version | None, Version | None]] = {
 """The releases each ``invoked oom-killer:`` format (the parser's ``InvokedLine.variant``) was printed by (spec §6.1)."""
 
 
-def _kill_line_cut(ev: OomEvent, k: Any) -> bool:
-    """Whether the parser saw this kill line cut short (then the fields it lacks date nothing)."""
-    return any(n.startswith(f"line {k.lineno}: 'Killed process' line cut short") for n in ev.notes)
-
-
 def printed_release(ev: OomEvent) -> str | None:
     """The kernel release the report names (its own field, else the ``CPU: ... <release>`` line)."""
     return ev.kernel_release or (ev.cpu.release if ev.cpu is not None else None)
@@ -115,7 +110,7 @@ def _message_bounds(ev: OomEvent) -> list[tuple[Version, str]]:
         # (3.10.0-1160: mm/oom_kill.c of tremb1e/linux-3.10.0-1160.el7) has no oom_reaper. A vendor 4.4 that
         # backports it is in the same 4.0-4.6 rules, and a printed release below the bound wins anyway
         out.append(((4, 6, 0), "oom_reaper lines (4.6+)"))
-    whole = [k for k in ev.killed if not _kill_line_cut(ev, k)]
+    whole = [k for k in ev.killed if not k.cut]
     if any(k.variant in ("4.5", "5.3", "5.4") for k in whole):
         # mainline 4.5 (eca56ff906bd) added shmem-rss to the kill line; RHEL/CentOS 7's 3.10 prints it too (spec's
         # backport warning): in the mainline form under its 3.6-format table (corpus 037), and 3.10.0-1160.el7's
@@ -175,7 +170,7 @@ def format_range(ev: OomEvent, messages: bool = True) -> tuple[Version, Version 
         narrow(None, (2, 6, 15), "bare 'Out of Memory: Killed process' line (2.4 / early 2.6)")
     if "rhel7" in kinds:
         narrow((3, 10, 0), (3, 10, 9999), "'Killed process N (x), UID U, total-vm:..' (RHEL/CentOS 7's 3.10)")
-    whole = [k for k in ev.killed if not _kill_line_cut(ev, k)]
+    whole = [k for k in ev.killed if not k.cut]
     if any(k.variant == "2.6.36" for k in whole) and not kinds & {"4.5", "5.3", "5.4", "rhel7"}:
         narrow((2, 6, 36), (4, 4, 9999), "kill line with total-vm/anon-rss/file-rss and no shmem-rss (2.6.36-4.4; "
                                          "4.5 added shmem-rss)")

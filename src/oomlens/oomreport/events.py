@@ -1663,8 +1663,7 @@ def _format_bounds(d: _Draft) -> list[tuple[tuple[int, int, int] | None, tuple[i
         out.append(((4, 18, 0), None, "the oom-kill: summary line (5.0+)"))
     if d.tasks_state:
         out.append(((4, 19, 0), None, "the 'Tasks state' line (4.19+)"))
-    cut = " ".join(n for n in d.notes if "'Killed process' line cut short" in n)
-    whole = [k for k in d.killed if f"line {k.lineno}: " not in cut]
+    whole = [k for k in d.killed if not k.cut]
     kinds = {k.variant for k in whole}
     if kinds & {"5.3", "5.4"}:
         out.append(((5, 3, 0), None, "the kill line's UID:/pgtables: (5.3/5.4+)"))

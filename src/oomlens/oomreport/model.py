@@ -18,7 +18,7 @@ Pure: standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
 def _plain(value: Any) -> Any:
     """JSON-ready copy: dataclasses to dicts, tuples to lists."""
     if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.metadata.get("json", True)}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     return value
@@ -279,6 +279,9 @@ class KillLine(_ToDict):
     prefix: str | None
     variant: str
     lineno: int
+    cut: bool = field(default=False, metadata={"json": False})
+    """The line was cut short (the fields it lost are None; they date nothing). Not in the JSON: the event's notes
+    say it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1013,7 +1013,7 @@ def _cut_kill(text: str, lineno: int, flag: int, how: str) -> tuple[str, Any] | 
                   total_vm_kb=_opt_int(vm), anon_rss_kb=_opt_int(v.get("anon")),
                   file_rss_kb=_opt_int(v.get("file")), shmem_rss_kb=_opt_int(v.get("shmem")),
                   pgtables_kb=_opt_int(v.get("pgt")), oom_score_adj=_opt_int(v.get("adj")),
-                  kind=kind, prefix=prefix, variant=variant, lineno=lineno)
+                  kind=kind, prefix=prefix, variant=variant, lineno=lineno, cut=lost is not None)
     return Kind.KILLED, Cut(kl, note, flag, how)
 
 

@@ -237,7 +237,7 @@ def _oom_lines() -> list[tuple[str, tuple[str, ...] | None]]:
 
 
 OOM_LINES = _oom_lines()
-_IGNORED = {"lineno", "variant", "kind", "split"}
+_IGNORED = {"lineno", "variant", "kind", "split", "cut"}   # what the parser says of a line, not its values
 
 
 def _fields(kind: str, payload: Any, header: tuple[str, ...] | None, flag: int) -> dict[str, Any] | None:
@@ -305,3 +305,12 @@ def test_whole_corpus_lines_are_not_taken_for_cut_ones() -> None:
     for name, text in sorted(FILES.items()):
         for ev in iter_events([text], name):
             assert not any("cut short" in n for n in ev.notes), (name, [n for n in ev.notes if "cut short" in n])
+
+
+def test_a_kill_line_cut_short_says_so_and_a_whole_one_does_not() -> None:
+    whole = "Out of memory: Killed process 7001 (perl) total-vm:1320000kB, anon-rss:1279000kB, file-rss:1000kB"
+    kind, payload = classify(whole)
+    assert kind == Kind.KILLED and not isinstance(payload, Cut) and payload.cut is False
+    kind, payload = classify(whole[:60], 0, CUT_EOF)
+    assert kind == Kind.KILLED and isinstance(payload, Cut) and payload.payload.cut is True
+    assert "cut" not in payload.payload.to_dict()   # the event's notes say it in the JSON
