@@ -106,7 +106,7 @@ MAX_SIDE_LINES = 400
 MAX_NOTES = 32
 
 
-_NOT_DEDUPED = frozenset({Kind.TABLE_ROW, Kind.TRACE, Kind.NOISE})
+_NOT_DEDUPED = frozenset({Kind.TABLE_ROW, Kind.TRACE})
 """Kinds a repeated stamped line is kept for: table rows have their own duplicate rule; trace frames and noise
 may repeat within one record."""
 
@@ -649,10 +649,6 @@ class Assembler:
             if cur is not None and cur.pending_sep is None:
                 cur.pending_sep = (item.lineno, cur.table_started)
             return
-        if kind == Kind.NOISE and (item.payload is None or item.line.trusted):
-            if item.line.trusted and item.line.text.startswith(INIT_PANIC_LINE):
-                self._init_panic(item)
-            return
         if kind == Kind.ELIDED:
             # an elision without a host of its own (a structured log's record: no continuation of a host's line)
             # may sit inside any host's task table
@@ -972,7 +968,8 @@ def qp_decode(text: str) -> str:
 
 
 MAX_SOFT_BREAKS = 16
-"""Lines a soft-broken record is followed over to prove a body quoted-printable (1024 bytes at 76 columns: 14)."""
+"""Quoted-printable soft-broken lines followed, at most, to read one record (1024 bytes at 76 columns: 14): to prove a
+body quoted-printable here, and to read a hit line's record in the scanner."""
 
 
 def _soft_break_proves_qp(items: list[Item], i: int) -> bool:
@@ -1071,6 +1068,15 @@ way of joining reads it whole, else read cut short. Any other line (a CPU line's
 slab table's columns may hold long runs) is rejoined only with the padding's width known, else left as it is."""
 
 
+_INT = re.compile(r"-?\d+")
+
+
+def _named_row(row: TaskRow | None) -> bool:
+    """A task-table row read whole: a name that a comm can be (at most 64 characters, not starting with a number: a
+    number cut in two by a wrap leaves one number too many, the last read as the name)."""
+    return row is not None and bool(row.name) and len(row.name) <= 64 and not _INT.fullmatch(row.name.split(None, 1)[0])
+
+
 def _whole_record(text: str, lineno: int, cut: str | None, cols: tuple[str, ...] | None) -> tuple[str, Any] | None:
     """``text`` classified when it is an OOM record read whole (a task-table row: with its header's columns when
     known, a name not starting with a number), else None."""
@@ -1082,7 +1088,7 @@ def _whole_record(text: str, lineno: int, cut: str | None, cols: tuple[str, ...]
             row = parse_dump_tasks_row(text, cols)
         except Unusable:
             return None
-        if row is None or not row.name or len(row.name) > 64 or _INT.fullmatch(row.name.split(None, 1)[0]):
+        if not _named_row(row):
             return None
     return kind, payload
 
@@ -1172,7 +1178,6 @@ def _unpad(items: list[Item]) -> list[Item]:
 # ---- records hard-wrapped onto a second line (a mail client's line length, a terminal)
 
 _ZONE_TAIL = re.compile(r"[a-z_()]+:\s?\d+(?:kB|KB)?(?:\s+[a-z_()]+:\s?\d+(?:kB|KB)?)*(?:\s+all_unreclaimable\? (?:yes|no))?")
-_INT = re.compile(r"-?\d+")
 
 
 def _rejoined_row(prev: Item, it: Item, cols: tuple[str, ...]) -> Item | None:
@@ -1190,8 +1195,7 @@ def _rejoined_row(prev: Item, it: Item, cols: tuple[str, ...]) -> Item | None:
         whole = parse_dump_tasks_row(text + " " + it.line.text, cols)
     except Unusable:
         return None
-    if (whole is None or not whole.name or len(whole.name) > 64
-            or _INT.fullmatch(whole.name.split(None, 1)[0])):
+    if not _named_row(whole):
         return None
     return _joined(prev, it, text + " " + it.line.text, "rejoined")
 

@@ -49,7 +49,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from oomlens.oomreport.events import REAPER_GRACE_LINES, Assembler, Item, classify_line, process_region, qp_decode
+from oomlens.oomreport.events import (
+    MAX_SOFT_BREAKS,
+    REAPER_GRACE_LINES,
+    Assembler,
+    Item,
+    classify_line,
+    process_region,
+    qp_decode,
+)
 from oomlens.oomreport.model import OomEvent
 from oomlens.oomreport.normalize import Normalizer, is_json_framing, normalize_line
 from oomlens.oomreport.parse import CUT_CAP, CUT_EOF, Kind, classify
@@ -86,8 +94,6 @@ LOOKBACK_QUIET_AFTER_HEADER = LOOKBACK_QUIET
 QUIET_CLOSE = 12
 MAX_REGION_LINES = 50_000
 MAX_LINE_BYTES = 1 << 20
-MAX_SOFT_BREAKS = 16
-"""Quoted-printable soft-broken lines joined, at most, to read a hit line's record (1024 bytes at 76 columns: 14)."""
 _NOT_OOM = frozenset({Kind.NOISE})
 
 
