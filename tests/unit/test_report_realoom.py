@@ -3,6 +3,7 @@ text output (never "global" for a memcg OOM), and no badness chart drawn at an i
 
 from __future__ import annotations
 
+import pytest
 from realdata import analyses
 
 from oomlens.report.view import event_view
@@ -22,3 +23,20 @@ def test_no_chart_at_an_invented_t() -> None:
     assert a.totalpages is None and a.t_dependent and a.verdict == "agrees"
     v = event_view(1, a)
     assert v.chart is None and v.no_chart is not None and "T is unknown" in v.no_chart
+
+
+def test_an_event_without_a_chart_takes_no_chart_slot(tmp_path, monkeypatch) -> None:
+    # one chart allowed: 007 draws none (T unknown), so 009's (a ranking at a known T) is drawn, none omitted
+    pytest.importorskip("jinja2")
+    from oomlens.cli import html
+
+    monkeypatch.setattr(html, "MAX_CHARTS", 1)
+    pages = []
+    monkeypatch.setattr(html, "write", lambda path, text: pages.append(text))
+    (first,), second = analyses("realoom", "007"), analyses("realoom", "009-blog")[0]
+    assert second.ranking is not None and not second.t_dependent
+    list(html._tee([first, second], str(tmp_path / "p.html"), ("x",)))
+    (page,) = pages
+    assert "chart omitted" not in page and "charts only" not in page
+    assert event_view(2, second, with_chart=True).chart is not None
+    assert event_view(2, second, with_chart=False).chart_omitted and not event_view(1, first, False).chart_omitted

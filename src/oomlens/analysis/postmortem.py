@@ -959,6 +959,13 @@ class EventAnalysis:
         return InvokedBy.of(self.event)
 
     @property
+    def table_incomplete(self) -> bool:
+        """The task table is in the log but rows are known or likely to be missing (filtered, cut): the best of its
+        rows is no model pick (the missing rows may outscore it)."""
+        t = self.event.table
+        return t is not None and (t.filtered or t.truncated)
+
+    @property
     def domain_text(self) -> str:
         """The OOM domain in words (the human output and the HTML page): never "global" unless it was."""
         c = self.constraint

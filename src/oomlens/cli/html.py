@@ -113,10 +113,10 @@ def _tee(analyses: Iterable[EventAnalysis], path: str, sources: tuple[str, ...])
             yield a
             continue
         i += 1
-        room = charts < MAX_CHARTS
-        if a.ranking is not None:
-            charts, omitted = (charts + 1, omitted) if room else (charts, omitted + 1)
-        views.append(event_view(i, a, with_chart=room))
+        view = event_view(i, a, with_chart=charts < MAX_CHARTS)
+        charts += view.chart is not None
+        omitted += view.chart_omitted
+        views.append(view)
         points.append(timeline_input(i, a))
         yield a
     write(path, render_postmortem(views, timeline(points), sources=sources, total=len(views), omitted=omitted))

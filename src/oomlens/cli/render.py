@@ -590,9 +590,7 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
     if ev.reaped:
         w.line("oom_reaper: " + ", ".join(f"{r.pid} {'reaped' if r.reaped else 'NOT reaped'}" for r in ev.reaped))
     mv = a.model_victim
-    tt = ev.table
-    if mv and tt is not None and (tt.filtered or tt.truncated):
-        # a pick among the rows a filtered or cut log kept is no pick: the missing rows may outscore it
+    if mv and a.table_incomplete:
         w.line(f"model picks: — (the task table is incomplete; of the rows in the log, {mv.pid} ({mv.name}) scores "
                "highest)")
     else:

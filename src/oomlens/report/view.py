@@ -226,22 +226,26 @@ class EventView:
     """None when the event has no ranking (no task table, legacy heuristic...) or past the chart limit."""
     no_chart: str | None
     notes: tuple[str, ...] = ()
+    chart_omitted: bool = False
+    """The event has a chart, left out for the page's chart limit (``with_chart`` False)."""
 
 
 def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventView:
     ev = a.event
     kv = (ev.victim_pid, ev.victim_name or "?") if ev.victim_pid is not None else None
     mv = (a.model_victim.pid, a.model_victim.name) if a.model_victim is not None else None
-    if ev.table is not None and (ev.table.filtered or ev.table.truncated):
-        mv = None   # the best of the rows a filtered or cut log kept is no pick (the text output says so too)
+    if a.table_incomplete:
+        mv = None   # the text output says so too
     chart = None
     no_chart = None
+    omitted = False
     if a.ranking is None:
         no_chart = "no ranking: " + (a.reason or "the log lacks a task table")
     elif a.t_dependent:
         no_chart = ("no chart: T is unknown and the badness of some candidates depends on it (their terms are "
                     "formulas in T; see the JSON's badness_linear)")
     elif not with_chart:
+        omitted = True
         no_chart = "chart omitted: the page shows the first events' charts only (see the notice at the top)"
     else:
         chart = badness_chart(a.ranking, kernel_victim=ev.victim_pid, victim_label="model's pick",
@@ -252,7 +256,7 @@ def event_view(index: int, a: EventAnalysis, with_chart: bool = True) -> EventVi
                      domain=f"{a.domain_text} ({a.constraint})",
                      totalpages=a.totalpages, totalpages_exact=a.totalpages_exact, verdict=a.verdict,
                      reason=a.reason, kernel_victim=kv, model_victim=mv, chart=chart, no_chart=no_chart,
-                     notes=tuple(a.all_notes))
+                     notes=tuple(a.all_notes), chart_omitted=omitted)
 
 
 # --------------------------------------------------------------------------- timeline
