@@ -281,3 +281,13 @@ def test_first_screen_holds_the_answer(save, rows, cols):
     assert screen_rows <= rows - 1  # and the prompt
     assert lines[0].startswith("next victim: 14059 (worker-59) badness 20059 pages")
     assert any("14059" in ln.split() and "20059" in ln.split() for ln in lines[2:])  # never clipped
+
+
+def test_postmortem_says_which_columns_a_narrow_screen_hides() -> None:
+    # sweep 6's 019: PTBL (mprime 28861 pages) does not fit in 80 columns; like top, the footer names it
+    log = os.path.join(os.path.dirname(__file__), "..", "data", "postmortem", "realoom11")
+    (path,) = [os.path.join(log, f) for f in os.listdir(log) if f.startswith("019")]
+    narrow = run("postmortem", path, env={"COLUMNS": "80"}).output
+    wide = run("postmortem", path, env={"COLUMNS": "200"}).output
+    assert "28861" in wide and "hidden at" not in wide
+    assert "28861" not in narrow and "; hidden at 80 columns: PTBL (wider terminal, or --json)" in narrow

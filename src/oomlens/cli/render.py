@@ -153,6 +153,11 @@ def _cut(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
+def _hidden(width: int | None, dropped: list[str]) -> str:
+    """What a table's footer says of the columns :func:`layout` dropped to fit ``width``."""
+    return f"hidden at {width} columns: {', '.join(dropped)} (wider terminal, or --json)"
+
+
 def layout(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None,
            styles: Sequence[str] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
     """Lay ``rows`` (cells already :func:`visible`) out as aligned text lines, header first.
@@ -393,7 +398,7 @@ def top(r: Ranking, rows: Sequence[ScoredTask], *, limit: int | None = None, ver
         tail = [(f"… {more} more; {more_hint}", "")] if more > 0 else []
         tail.append((foot + ". " + _formula(r.era), "dim"))
         if dropped:
-            tail.append((f"hidden at {scr.width} columns: {', '.join(dropped)} (wider terminal, or --json)", "dim"))
+            tail.append((_hidden(scr.width, dropped), "dim"))
         if limit is not None or scr.height is None or len(shown) <= 1:
             break
         used = sum(scr.rows_of("".join(p if isinstance(p, str) else p[0] for p in h)) for h in head)
@@ -508,7 +513,7 @@ def predict(p: Prediction, *, verbose: bool = False, writer: Writer | None = Non
     table, dropped = layout(cols, rows, w.screen.width)
     foot = f"BADNESS in {unit_word(era)}" + ("" if era.badness_unit == "pages" else " (not pages)")
     if dropped:
-        foot += f"; hidden at {w.screen.width} columns: {', '.join(dropped)}"
+        foot += "; " + _hidden(w.screen.width, dropped)
     w.lines(table + [(foot, "dim")] + _note_lines(p.notes, verbose))
 
 
@@ -629,11 +634,11 @@ def postmortem_event(a: EventAnalysis, verbose: bool = False, writer: Writer | N
                          points if r.eligible else visible(r.reason or "-"),
                          f"{b.points - v.terms.points:+d}" if known and v is not None else ""])
             styles.append("bold red" if r is a.ranking.victim else ("dim" if not r.eligible else ""))
-        table, _ = layout(cols, rows, w.screen.width, styles)
+        table, dropped = layout(cols, rows, w.screen.width, styles)
         lines += table
         lines.append((f"BADNESS in {unit}; RSS, SWAP, PTBL in pages"
-                      + ("; T unknown: the order after the victim is at T's lower bound" if a.t_dependent else ""),
-                      "dim"))
+                      + ("; T unknown: the order after the victim is at T's lower bound" if a.t_dependent else "")
+                      + ("; " + _hidden(w.screen.width, dropped) if dropped else ""), "dim"))
         ru = ex.runner_up
         if ru is not None and era is not None and ex.margin_text is not None:
             mp = ex.margin_pages
